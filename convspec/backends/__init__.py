@@ -1,0 +1,19 @@
+"""Backends: the protocol, the registry and the built-in adapters."""
+
+from .protocol import (
+    DTYPES,
+    FEATURES,
+    FORWARD_OPERATIONS,
+    OPERATIONS,
+    RANKS,
+    VJP_OPERATIONS,
+    Backend,
+    Capabilities,
+    capabilities_of,
+    required_features,
+)
+
+__all__ = [
+    "DTYPES", "FEATURES", "FORWARD_OPERATIONS", "OPERATIONS", "RANKS", "VJP_OPERATIONS",
+    "Backend", "Capabilities", "capabilities_of", "required_features",
+]

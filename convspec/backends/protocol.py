@@ -1,0 +1,155 @@
+"""The backend protocol: what a backend is, and how it says what it cannot do.
+
+A backend is any object with a ``name`` and some of the operations below, with the signatures
+of :mod:`convspec.reference`. Arrays cross the boundary as numpy arrays, channels-first
+``(N, C, *spatial)``; every size argument is a tuple with one int per spatial axis; ``conv``
+padding is a tuple of ``(before, after)`` pairs, ``conv_transpose`` and pooling padding a tuple
+of ints. A missing operation means "unsupported". An optional ``capabilities()`` method returns
+a :class:`Capabilities`; anything outside it is skipped with the reason, never failed.
+
+Operations (``x`` input, ``w`` weight, ``b`` bias or ``None``, ``dy`` output cotangent)::
+
+    conv(x, w, b, *, stride, padding, dilation, groups) -> y
+    conv_transpose(x, w, b, *, stride, padding, output_padding, dilation, groups) -> y
+    max_pool(x, *, kernel, stride, padding, dilation, ceil_mode) -> y
+    avg_pool(x, *, kernel, stride, padding, ceil_mode, count_include_pad) -> y
+    conv_vjp(x, w, b, dy, *, stride, padding, dilation, groups) -> (dx, dw, db)
+    conv_transpose_vjp(x, w, b, dy, *, stride, padding, output_padding, dilation, groups)
+        -> (dx, dw, db)
+    max_pool_vjp(x, dy, *, kernel, stride, padding, dilation, ceil_mode) -> dx
+    avg_pool_vjp(x, dy, *, kernel, stride, padding, ceil_mode, count_include_pad) -> dx
+
+``db`` is ``None`` when ``b`` is ``None``. Weight layouts are PyTorch's (B14): conv
+``(C_out, C_in/G, *K)``, transposed ``(C_in, C_out/G, *K)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ..geometry import ConvGeometry, PoolGeometry
+
+FORWARD_OPERATIONS = ("conv", "conv_transpose", "max_pool", "avg_pool")
+VJP_OPERATIONS = ("conv_vjp", "conv_transpose_vjp", "max_pool_vjp", "avg_pool_vjp")
+OPERATIONS = FORWARD_OPERATIONS + VJP_OPERATIONS
+DTYPES = ("float64", "float32", "float16", "bfloat16")
+RANKS = (1, 2, 3)
+
+#: Geometry features a backend may lack; :func:`required_features` says which a case uses.
+FEATURES: Mapping[str, str] = {
+    "asymmetric_padding": "conv padding that differs before and after on some axis",
+    "groups": "groups > 1 in conv or conv_transpose",
+    "conv_dilation": "dilation > 1 in conv",
+    "transposed_dilation": "dilation > 1 in conv_transpose",
+    "output_padding": "output_padding > 0 in conv_transpose",
+    "pool_padding": "padding > 0 in pooling",
+    "pool_dilation": "dilation > 1 in max pooling",
+    "ceil_mode": "ceil_mode=True in pooling",
+    "exclude_pad": "count_include_pad=False in average pooling",
+    "empty_batch": "a batch of zero samples",
+}
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend supports. Defaults say "everything"; narrow what you lack.
+
+    ``precision`` maps a dtype name to what the backend really computes in for it (for
+    example ``"float32"`` or ``"tf32 (reduced, declared)"``); ``reasons`` maps an operation,
+    dtype (``"dtype:float16"``), rank (``"rank:3"``) or feature name to why it is missing, and
+    the suite quotes it when it skips.
+    """
+
+    operations: frozenset[str] = frozenset(OPERATIONS)
+    dtypes: frozenset[str] = frozenset(DTYPES)
+    ranks: frozenset[int] = frozenset(RANKS)
+    features: frozenset[str] = frozenset(FEATURES)
+    devices: tuple[str, ...] = ("cpu",)
+    precision: Mapping[str, str] = field(default_factory=dict)
+    reasons: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("operations", OPERATIONS), ("dtypes", DTYPES),
+                              ("ranks", RANKS), ("features", tuple(FEATURES))):
+            value = frozenset(getattr(self, name))
+            unknown = value - set(allowed)
+            if unknown:
+                raise ValueError(
+                    f"Capabilities.{name} has unknown entries {sorted(unknown)}; "
+                    f"known: {list(allowed)}"
+                )
+            object.__setattr__(self, name, value)
+
+    def without(self, **missing: Iterable[Any]) -> Capabilities:
+        """A copy with some operations, dtypes, ranks or features removed."""
+        changes = {k: frozenset(getattr(self, k)) - frozenset(v) for k, v in missing.items()}
+        return Capabilities(**{**self.__dict__, **changes})
+
+    def skip_reason(self, operation: str, dtype: str | None = None, rank: int | None = None,
+                    features: Iterable[str] = ()) -> str | None:
+        """Why a case cannot run on this backend, or ``None`` if it can."""
+        if operation not in self.operations:
+            return self.reasons.get(operation, f"operation {operation!r} is not supported")
+        if dtype is not None and dtype not in self.dtypes:
+            return self.reasons.get(f"dtype:{dtype}", f"dtype {dtype} is not supported")
+        if rank is not None and rank not in self.ranks:
+            return self.reasons.get(f"rank:{rank}", f"{rank}-D {operation} is not supported")
+        for feature in features:
+            if feature not in self.features:
+                return self.reasons.get(
+                    feature, f"{FEATURES.get(feature, feature)} is not supported"
+                )
+        return None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Structural type of a backend: a name; operations are optional attributes."""
+
+    name: str
+
+
+def capabilities_of(backend: Any) -> Capabilities:
+    """The backend's declared capabilities, less any operation it does not define."""
+    declared = backend.capabilities() if hasattr(backend, "capabilities") else Capabilities()
+    if not isinstance(declared, Capabilities):
+        raise TypeError(
+            f"{type(backend).__name__}.capabilities() returned {type(declared).__name__}; "
+            "return a convspec.backends.Capabilities"
+        )
+    absent = [op for op in OPERATIONS if not callable(getattr(backend, op, None))]
+    if not absent:
+        return declared
+    reasons = dict(declared.reasons)
+    for op in absent:
+        reasons.setdefault(op, f"the backend has no {op} method")
+    return Capabilities(**{**declared.__dict__, "reasons": reasons}).without(operations=absent)
+
+
+def required_features(geometry: ConvGeometry | PoolGeometry, *, operation: str,
+                      batch: int = 1) -> frozenset[str]:
+    """The :data:`FEATURES` a case with this geometry exercises."""
+    needed: set[str] = set()
+    if batch == 0:
+        needed.add("empty_batch")
+    if isinstance(geometry, ConvGeometry):
+        if not geometry.is_symmetric:
+            needed.add("asymmetric_padding")
+        if geometry.groups > 1:
+            needed.add("groups")
+        if any(d > 1 for d in geometry.dilation):
+            needed.add("transposed_dilation" if geometry.transposed else "conv_dilation")
+        if any(geometry.output_padding):
+            needed.add("output_padding")
+        return frozenset(needed)
+    if any(geometry.padding):
+        needed.add("pool_padding")
+    if geometry.ceil_mode:
+        needed.add("ceil_mode")
+    if operation.startswith("max_pool") and any(d > 1 for d in geometry.dilation):
+        needed.add("pool_dilation")
+    if operation.startswith("avg_pool") and not geometry.count_include_pad:
+        needed.add("exclude_pad")
+    return frozenset(needed)

@@ -1,0 +1,368 @@
+"""Frozen value types for the geometry of a convolution or pooling layer.
+
+:class:`ConvGeometry` and :class:`PoolGeometry` are the single source of truth for shapes in
+convspec: the reference implementations, the Hypothesis strategies, the properties, the
+adapters' argument conversion and the benchmark workloads all ask these objects for weight
+shapes, output shapes and the protocol's keyword arguments, and the objects ask
+:mod:`convspec.sizes` for the per-axis formulas.
+
+Build them with :meth:`ConvGeometry.make` / :meth:`PoolGeometry.make`, which accept ints for
+"the same on every axis" and validate everything; the dataclass fields always hold normalized
+per-axis tuples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ._validate import Pair, as_int, as_padding, as_tuple, is_sequence, spatial_rank
+from .errors import GeometryError
+from .sizes import (
+    conv_output_size,
+    effective_kernel_size,
+    pool_output_size,
+    transposed_output_size,
+)
+
+MAX_SPATIAL_RANK = 3
+
+
+def _rank(kernel: Any, ndim: int | None, **others: Any) -> int:
+    rank = spatial_rank(kernel=kernel, **others)
+    if ndim is not None:
+        ndim = as_int("ndim", ndim, minimum=1)
+        if rank is not None and rank != ndim:
+            raise GeometryError(f"ndim={ndim} but the per-axis arguments have {rank} entries")
+        rank = ndim
+    if rank is None:
+        raise GeometryError(
+            "cannot tell the number of spatial axes: give kernel as a tuple (one entry per axis) "
+            "or pass ndim"
+        )
+    if rank > MAX_SPATIAL_RANK:
+        raise GeometryError(f"{rank} spatial axes requested; convspec covers 1 to 3 (A7)")
+    return rank
+
+
+def check_input_shape(input_shape: Sequence[int], rank: int, channels: int | None,
+                      *, what: str = "input") -> tuple[int, ...]:
+    """Validate ``(N, C, *spatial)`` against a layer of ``rank`` spatial axes."""
+    if not is_sequence(input_shape):
+        raise GeometryError(f"{what} shape must be a sequence (N, C, *spatial), got {input_shape!r}")
+    if len(input_shape) != rank + 2:
+        raise GeometryError(
+            f"{what} has {len(input_shape)} axes {tuple(input_shape)}, expected {rank + 2}: "
+            f"(N, C) followed by {rank} spatial axes"
+        )
+    shape = (as_int(f"{what} batch size N", input_shape[0], minimum=0),
+             as_int(f"{what} channels C", input_shape[1], minimum=1),
+             *(as_int(f"{what} spatial size [{i}]", v, minimum=1)
+               for i, v in enumerate(input_shape[2:])))
+    if channels is not None and shape[1] != channels:
+        raise GeometryError(
+            f"{what} has {shape[1]} channels but the layer expects {channels}: the weight's "
+            "channel axis and the input's C must agree"
+        )
+    return shape
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """A convolution (or transposed convolution) layer's geometry.
+
+    Weight layouts follow PyTorch (inventory B14): ``(C_out, C_in/G, *K)`` for convolution and
+    ``(C_in, C_out/G, *K)`` for transposed convolution. ``padding`` holds ``(before, after)``
+    pairs; a transposed convolution's padding crops its output (B10).
+    """
+
+    in_channels: int
+    out_channels: int
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[Pair, ...]
+    dilation: tuple[int, ...]
+    groups: int = 1
+    transposed: bool = False
+    output_padding: tuple[int, ...] = field(default=())
+    bias: bool = True
+
+    @classmethod
+    def make(cls, in_channels: int, out_channels: int, kernel: int | Sequence[int], *,
+             stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1,
+             transposed: bool = False, output_padding: Any = 0, bias: bool = True,
+             ndim: int | None = None) -> ConvGeometry:
+        """Normalize and validate; ints broadcast to every spatial axis."""
+        rank = _rank(kernel, ndim, stride=stride, dilation=dilation,
+                     output_padding=output_padding)
+        return cls(
+            in_channels=in_channels, out_channels=out_channels,
+            kernel=as_tuple("kernel", kernel, rank, minimum=1),
+            stride=as_tuple("stride", stride, rank, minimum=1),
+            padding=as_padding("padding", padding, rank),
+            dilation=as_tuple("dilation", dilation, rank, minimum=1),
+            groups=groups, transposed=transposed,
+            output_padding=as_tuple("output_padding", output_padding, rank, minimum=0),
+            bias=bias,
+        )
+
+    def __post_init__(self) -> None:
+        rank = len(self.kernel)
+        if not 1 <= rank <= MAX_SPATIAL_RANK:
+            raise GeometryError(f"kernel has {rank} axes; convspec covers 1 to 3 spatial axes")
+        object.__setattr__(self, "kernel", as_tuple("kernel", self.kernel, rank, minimum=1))
+        object.__setattr__(self, "stride", as_tuple("stride", self.stride, rank, minimum=1))
+        object.__setattr__(self, "padding", as_padding("padding", self.padding, rank))
+        object.__setattr__(self, "dilation", as_tuple("dilation", self.dilation, rank, minimum=1))
+        op = self.output_padding if self.output_padding != () else 0
+        object.__setattr__(self, "output_padding", as_tuple("output_padding", op, rank, minimum=0))
+        c_in = as_int("in_channels", self.in_channels, minimum=1)
+        c_out = as_int("out_channels", self.out_channels, minimum=1)
+        g = as_int("groups", self.groups, minimum=1)
+        for name, c in (("in_channels", c_in), ("out_channels", c_out)):
+            if c % g:
+                divisors = [d for d in range(1, c + 1) if c % d == 0]
+                raise GeometryError(
+                    f"groups={g} does not divide {name}={c}: each group needs a whole number "
+                    f"of channels (B14). Choose groups among {divisors}"
+                )
+        if not isinstance(self.transposed, bool) or not isinstance(self.bias, bool):
+            raise GeometryError("transposed and bias must be True or False")
+        if not self.transposed and any(self.output_padding):
+            raise GeometryError(
+                "output_padding only applies to transposed convolution; leave it 0 or set "
+                "transposed=True"
+            )
+        if self.transposed:
+            transposed_output_size(1, self.kernel, stride=self.stride, dilation=self.dilation,
+                                   output_padding=self.output_padding,
+                                   padding=tuple((0, 0) for _ in self.kernel))
+
+    # -- derived quantities -------------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        """Number of spatial axes (1, 2 or 3; A7)."""
+        return len(self.kernel)
+
+    @property
+    def effective_kernel(self) -> tuple[int, ...]:
+        """Dilated kernel span per axis (B7)."""
+        return effective_kernel_size(self.kernel, self.dilation)
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        """``(C_out, C_in/G, *K)``, or ``(C_in, C_out/G, *K)`` when transposed (B14)."""
+        if self.transposed:
+            return (self.in_channels, self.out_channels // self.groups, *self.kernel)
+        return (self.out_channels, self.in_channels // self.groups, *self.kernel)
+
+    @property
+    def bias_shape(self) -> tuple[int, ...] | None:
+        return (self.out_channels,) if self.bias else None
+
+    @property
+    def symmetric_padding(self) -> tuple[int, ...]:
+        """Padding as one int per axis; raises if some axis pads its two sides differently."""
+        for i, (b, a) in enumerate(self.padding):
+            if b != a:
+                raise GeometryError(
+                    f"axis {i} pads {b} before and {a} after; this operation takes one padding "
+                    "per axis (PyTorch's transposed convolution and pooling have no asymmetric form)"
+                )
+        return tuple(b for b, _ in self.padding)
+
+    @property
+    def is_symmetric(self) -> bool:
+        return all(b == a for b, a in self.padding)
+
+    def output_spatial(self, spatial: Sequence[int]) -> tuple[int, ...]:
+        """Output spatial sizes for input spatial sizes (B1 or B10)."""
+        spatial = tuple(spatial)
+        if len(spatial) != self.ndim:
+            raise GeometryError(
+                f"input has {len(spatial)} spatial axes, the layer has {self.ndim}"
+            )
+        if self.transposed:
+            return transposed_output_size(spatial, self.kernel, stride=self.stride,
+                                          padding=self.padding, dilation=self.dilation,
+                                          output_padding=self.output_padding)
+        return conv_output_size(spatial, self.kernel, stride=self.stride, padding=self.padding,
+                                dilation=self.dilation)
+
+    def check_input(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        return check_input_shape(input_shape, self.ndim, self.in_channels)
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """``(N, C_out, *out)`` for an input ``(N, C_in, *spatial)``."""
+        shape = self.check_input(input_shape)
+        return (shape[0], self.out_channels, *self.output_spatial(shape[2:]))
+
+    def params(self) -> int:
+        """Weights plus biases: ``C_out·(C_in/G)·∏K + C_out`` (C1, C4)."""
+        return math.prod(self.weight_shape) + (self.out_channels if self.bias else 0)
+
+    def macs(self, input_shape: Sequence[int]) -> int:
+        """Multiply-accumulates of one forward pass, bias excluded (C3, C4).
+
+        Each output element of a convolution reduces over ``(C_in/G)·∏K`` products. A transposed
+        convolution is the adjoint of the convolution from its output to its input, so it does
+        the same products: one per weight tap per *input* position.
+        """
+        shape = self.check_input(input_shape)
+        if self.transposed:
+            return shape[0] * math.prod(shape[2:]) * math.prod(self.weight_shape)
+        out = self.output_spatial(shape[2:])
+        per_output = (self.in_channels // self.groups) * math.prod(self.kernel)
+        return shape[0] * self.out_channels * math.prod(out) * per_output
+
+    def adjoint(self) -> ConvGeometry:
+        """The geometry whose operator is this one's transpose (D8, F8, F9).
+
+        A convolution ``C_in → C_out`` becomes a transposed convolution ``C_out → C_in`` with
+        the same weight array, stride, padding, dilation and groups, and vice versa.
+        ``output_padding`` is not part of the adjoint: pick it with :meth:`adjoint_for`.
+        """
+        return replace(self, in_channels=self.out_channels, out_channels=self.in_channels,
+                       transposed=not self.transposed,
+                       output_padding=tuple(0 for _ in self.kernel))
+
+    def adjoint_for(self, spatial: Sequence[int]) -> ConvGeometry:
+        """The adjoint geometry whose output matches ``spatial``, this layer's input size.
+
+        For a convolution, several input sizes give one output size; ``output_padding`` picks
+        the right one, which is how a transposed convolution computes a convolution's input
+        gradient (F2, F9).
+        """
+        if self.transposed:
+            return self.adjoint()
+        out = self.output_spatial(spatial)
+        base = self.adjoint()
+        guess = base.output_spatial(out)
+        extra = tuple(n - g for n, g in zip(spatial, guess))
+        return replace(base, output_padding=extra)
+
+    # -- the backend protocol's keyword arguments ---------------------------------------
+    def conv_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the protocol's ``conv`` / ``conv_vjp``."""
+        if self.transposed:
+            raise GeometryError("conv_kwargs() on a transposed geometry; use conv_transpose_kwargs()")
+        return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation,
+                "groups": self.groups}
+
+    def conv_transpose_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the protocol's ``conv_transpose`` / ``conv_transpose_vjp``."""
+        if not self.transposed:
+            raise GeometryError("conv_transpose_kwargs() on a forward geometry; use conv_kwargs()")
+        return {"stride": self.stride, "padding": self.symmetric_padding,
+                "output_padding": self.output_padding, "dilation": self.dilation,
+                "groups": self.groups}
+
+    def kwargs(self) -> dict[str, Any]:
+        """The protocol keyword arguments of whichever operation this geometry describes."""
+        return self.conv_transpose_kwargs() if self.transposed else self.conv_kwargs()
+
+    @property
+    def operation(self) -> str:
+        return "conv_transpose" if self.transposed else "conv"
+
+    def describe(self) -> str:
+        """A one-line, copy-pasteable description (used in reports and repro scripts)."""
+        parts = [f"in_channels={self.in_channels}", f"out_channels={self.out_channels}",
+                 f"kernel={self.kernel}", f"stride={self.stride}", f"padding={self.padding}",
+                 f"dilation={self.dilation}", f"groups={self.groups}"]
+        if self.transposed:
+            parts += ["transposed=True", f"output_padding={self.output_padding}"]
+        if not self.bias:
+            parts.append("bias=False")
+        return f"ConvGeometry.make({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    """A max or average pooling layer's geometry (B9, G1, G2).
+
+    Padding is symmetric per axis (as in PyTorch and cuDNN). ``dilation`` applies to max
+    pooling only; ``count_include_pad`` to average pooling only.
+    """
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+
+    @classmethod
+    def make(cls, kernel: int | Sequence[int], *, stride: Any = None, padding: Any = 0,
+             dilation: Any = 1, ceil_mode: bool = False, count_include_pad: bool = True,
+             ndim: int | None = None) -> PoolGeometry:
+        """Normalize and validate; ``stride`` defaults to the kernel (tiling windows, G2)."""
+        rank = _rank(kernel, ndim, stride=stride, padding=padding, dilation=dilation)
+        k = as_tuple("kernel", kernel, rank, minimum=1)
+        return cls(kernel=k,
+                   stride=k if stride is None else as_tuple("stride", stride, rank, minimum=1),
+                   padding=as_tuple("padding", padding, rank, minimum=0),
+                   dilation=as_tuple("dilation", dilation, rank, minimum=1),
+                   ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+
+    def __post_init__(self) -> None:
+        rank = len(self.kernel)
+        if not 1 <= rank <= MAX_SPATIAL_RANK:
+            raise GeometryError(f"kernel has {rank} axes; convspec covers 1 to 3 spatial axes")
+        for name in ("kernel", "stride", "dilation"):
+            object.__setattr__(self, name, as_tuple(name, getattr(self, name), rank, minimum=1))
+        object.__setattr__(self, "padding", as_tuple("padding", self.padding, rank, minimum=0))
+        if not isinstance(self.ceil_mode, bool) or not isinstance(self.count_include_pad, bool):
+            raise GeometryError("ceil_mode and count_include_pad must be True or False")
+        # Raises for padding larger than half the window, whatever the input size.
+        pool_output_size(tuple(self.kernel[i] * self.dilation[i] + 2 * self.padding[i]
+                               for i in range(rank)),
+                         self.kernel, stride=self.stride, padding=self.padding,
+                         dilation=self.dilation)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.kernel)
+
+    @property
+    def effective_kernel(self) -> tuple[int, ...]:
+        return effective_kernel_size(self.kernel, self.dilation)
+
+    @property
+    def overlapping(self) -> bool:
+        """Whether neighbouring windows share inputs (G2: F=3, S=2 overlaps; F=2, S=2 tiles)."""
+        return any(s < k for s, k in zip(self.stride, self.effective_kernel))
+
+    def output_spatial(self, spatial: Sequence[int]) -> tuple[int, ...]:
+        spatial = tuple(spatial)
+        if len(spatial) != self.ndim:
+            raise GeometryError(f"input has {len(spatial)} spatial axes, the pool has {self.ndim}")
+        return pool_output_size(spatial, self.kernel, stride=self.stride, padding=self.padding,
+                                dilation=self.dilation, ceil_mode=self.ceil_mode)
+
+    def check_input(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        return check_input_shape(input_shape, self.ndim, None)
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """``(N, C, *out)``: depth is unchanged (B9, G4)."""
+        shape = self.check_input(input_shape)
+        return (shape[0], shape[1], *self.output_spatial(shape[2:]))
+
+    def max_pool_kwargs(self) -> dict[str, Any]:
+        return {"kernel": self.kernel, "stride": self.stride, "padding": self.padding,
+                "dilation": self.dilation, "ceil_mode": self.ceil_mode}
+
+    def avg_pool_kwargs(self) -> dict[str, Any]:
+        if any(d != 1 for d in self.dilation):
+            raise GeometryError(
+                f"average pooling has no dilation (got {self.dilation}); set dilation=1"
+            )
+        return {"kernel": self.kernel, "stride": self.stride, "padding": self.padding,
+                "ceil_mode": self.ceil_mode, "count_include_pad": self.count_include_pad}
+
+    def describe(self) -> str:
+        return (f"PoolGeometry.make(kernel={self.kernel}, stride={self.stride}, "
+                f"padding={self.padding}, dilation={self.dilation}, "
+                f"ceil_mode={self.ceil_mode}, count_include_pad={self.count_include_pad})")
