@@ -1,0 +1,190 @@
+"""How far a correct implementation may be from the exact result, per dtype.
+
+Derivation
+----------
+Every operation convspec checks is a *reduction of products*: an output element is
+``y = Σ_{i<K} a_i b_i`` (convolution and its gradients: ``a, b`` are inputs and weights, or
+cotangents and inputs) or a plain sum (average pooling, bias gradient: ``b_i = 1/K`` or 1).
+Write ``S = Σ |a_i b_i|`` for the *magnitude* of the element: convspec computes it exactly by
+running the reference operation on ``|a|`` and ``|b|`` in float64.
+
+A correct implementation in a floating-point type with unit roundoff ``u`` (``2^-p``) makes
+three kinds of error:
+
+1. *Accumulation.* Summing K terms in any order, with any blocking, has the worst-case bound
+   ``|ŷ - y| ≤ γ_K S`` with ``γ_K = K u / (1 - K u)`` (Higham, *Accuracy and Stability of
+   Numerical Algorithms*, 2nd ed., §3.1 and §4.2). That bound is reached only by adversarial
+   data; rounding errors of random sign grow like ``√K u S`` (Higham §3.6; Wilkinson's rule of
+   thumb). The model allows ``c_acc · √K · u_acc · S`` with a safety factor ``c_acc = 8``.
+2. *Transforms.* FFT and Winograd algorithms mix all positions of a tile or signal before
+   multiplying, so their error is bounded normwise, not elementwise: the FFT convolution error
+   is ``O(u log2 L)`` times the norms of the operands (Higham §24.1), and Winograd ``F(m, r)``
+   amplifies rounding by a constant that grows with the tile (Lavin & Gray 2016; Barabasz et
+   al. 2020, about 10 for ``F(2x2, 3x3)``). Both are covered by a term proportional to the
+   largest magnitude in the output, ``c_mix · log2(2 + L) · u_acc · max(S)``, with
+   ``L`` the reduction length and ``c_mix = 16``.
+3. *Rounding the result* to the output dtype: ``u_out · |y|``.
+
+Half types (float16, bfloat16) are stored with ``u_out = 2^-11`` / ``2^-8`` but accumulated in
+float32 (``u_acc = 2^-24``), as cuDNN, oneDNN and the reference do. A *declared reduced
+precision* (TF32, bfloat16 or float16 products for float32 data, ``verify --precision
+float32=tf32``) rounds the operands before multiplying: each product then carries a relative
+error up to ``2 u_in``, of random sign, which the model covers with ``c_in · u_in · S``
+(``c_in = 4``). Without a declaration ``u_in = 0``: the operands are already exact in their dtype.
+
+Why this is tight enough: on the small reductions Hypothesis favours (K from 1 to a few
+hundred), float32 computed through TF32 errs by about ``2^-11 · S / √K`` (rounding of each
+operand, random signs), which is more than 50 times the float32 allowance
+``(8√K + 16 log2(2+K)) 2^-24 S`` for every ``K <= 256``; bfloat16 products err 8 times more than
+TF32. ``tests/test_tolerance.py`` shows both failing, and shows float32 FFT, Winograd and
+reordered summation passing.
+
+The *effective precision* of one comparison is the ``u`` that would explain the worst observed
+error through the accumulation term alone; reported in bits (``-log2 u``) per dtype, it shows
+what a backend really computes in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Unit roundoff ``2^-p`` of each number format (p = significand bits including the implicit one).
+UNIT_ROUNDOFF = {
+    "float64": 2.0 ** -53,
+    "float32": 2.0 ** -24,
+    "tf32": 2.0 ** -11,
+    "float16": 2.0 ** -11,
+    "bfloat16": 2.0 ** -8,
+}
+#: What each storage dtype accumulates in when nothing is declared.
+ACCUMULATE_IN = {"float64": "float64", "float32": "float32", "float16": "float32",
+                 "bfloat16": "float32"}
+#: Reduced precisions a user may declare for a dtype's products.
+DECLARABLE = {"float32": ("tf32", "bfloat16", "float16"), "float64": ("float32",),
+              "float16": (), "bfloat16": ()}
+
+C_ACC = 8.0
+C_MIX = 16.0
+C_IN = 4.0
+#: Below this, differences are treated as zero (subnormal flushing is legitimate).
+ABS_FLOOR = {"float64": 1e-300, "float32": 1e-37, "float16": 6.2e-5, "bfloat16": 1e-37}
+
+
+def parse_declarations(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Parse ``["float32=tf32", ...]`` into ``{"float32": "tf32"}`` with clear errors."""
+    declared: dict[str, str] = {}
+    for item in items:
+        dtype, sep, precision = item.partition("=")
+        if not sep or dtype not in DECLARABLE:
+            raise ValueError(
+                f"precision declaration {item!r} must look like DTYPE=PRECISION with DTYPE one "
+                f"of {sorted(DECLARABLE)}, e.g. float32=tf32"
+            )
+        if precision not in DECLARABLE[dtype]:
+            choices = ", ".join(DECLARABLE[dtype]) or "none"
+            raise ValueError(
+                f"{dtype} cannot be declared as {precision!r}; reduced precisions for {dtype}: "
+                f"{choices}"
+            )
+        declared[dtype] = precision
+    return declared
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The error model for one storage dtype, optionally with a declared reduced precision."""
+
+    dtype: str
+    declared: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ACCUMULATE_IN:
+            raise ValueError(f"no tolerance model for dtype {self.dtype!r}")
+        if self.declared is not None:
+            parse_declarations([f"{self.dtype}={self.declared}"])
+
+    @property
+    def u_out(self) -> float:
+        return UNIT_ROUNDOFF[self.dtype]
+
+    @property
+    def u_acc(self) -> float:
+        return UNIT_ROUNDOFF[ACCUMULATE_IN[self.dtype]]
+
+    @property
+    def u_in(self) -> float:
+        return UNIT_ROUNDOFF[self.declared] if self.declared else 0.0
+
+    def bound(self, expected: np.ndarray, magnitude: np.ndarray, reduction: int) -> np.ndarray:
+        """Allowed ``|actual - expected|`` per element (all float64)."""
+        k = max(int(reduction), 1)
+        scale = float(np.max(magnitude)) if magnitude.size else 0.0
+        return (C_IN * self.u_in * magnitude
+                + C_ACC * math.sqrt(k) * self.u_acc * magnitude
+                + C_MIX * math.log2(2 + k) * self.u_acc * scale
+                + self.u_out * np.abs(expected)
+                + ABS_FLOOR[self.dtype])
+
+    def effective_unit(self, error: float, magnitude: float, reduction: int) -> float:
+        """The unit roundoff that explains ``error`` through the accumulation term alone."""
+        denominator = C_ACC * math.sqrt(max(reduction, 1)) * magnitude
+        return error / denominator if denominator > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Outcome of comparing a backend's array with the exact one."""
+
+    ok: bool
+    worst_index: tuple[int, ...] | None
+    actual: float
+    expected: float
+    error: float
+    allowed: float
+    effective_bits: float | None
+    nonfinite: int
+
+    def describe(self) -> str:
+        if self.worst_index is None:
+            return "arrays agree"
+        where = f"at index {self.worst_index}"
+        text = (f"{where}: got {self.actual!r}, expected {self.expected!r}, error {self.error:.3g} "
+                f"> allowed {self.allowed:.3g}" if not self.ok else
+                f"worst {where}: error {self.error:.3g} <= allowed {self.allowed:.3g}")
+        if self.nonfinite:
+            text += f"; {self.nonfinite} non-finite values where the exact result is finite"
+        return text
+
+
+def compare(actual: np.ndarray, expected: np.ndarray, magnitude: np.ndarray, reduction: int,
+            tolerance: Tolerance) -> Comparison:
+    """Compare ``actual`` (any float dtype) with the exact ``expected`` (float64).
+
+    NaN or infinity where the exact value is finite always fails; infinities the exact result
+    also has (max pooling over padding) must match exactly.
+    """
+    got = np.asarray(actual).astype(np.float64)
+    want = np.asarray(expected, dtype=np.float64)
+    if got.size == 0:
+        return Comparison(True, None, 0.0, 0.0, 0.0, 0.0, None, 0)
+    finite = np.isfinite(want)
+    nonfinite = int(np.count_nonzero(~np.isfinite(got) & finite))
+    with np.errstate(invalid="ignore"):
+        error = np.where(finite, np.abs(got - want), np.where(got == want, 0.0, np.inf))
+    error = np.where(np.isnan(error), np.inf, error)
+    allowed = tolerance.bound(np.where(finite, want, 0.0), np.where(finite, magnitude, 0.0),
+                              reduction)
+    excess = error / allowed
+    flat = int(np.argmax(excess))
+    index = tuple(int(i) for i in np.unravel_index(flat, got.shape))
+    worst_error = float(error[index])
+    ok = bool(np.all(error <= allowed))
+    finite_errors = np.where(np.isfinite(error) & finite, error, 0.0)
+    mag = float(magnitude[np.unravel_index(int(np.argmax(finite_errors)), got.shape)])
+    unit = tolerance.effective_unit(float(np.max(finite_errors)), mag, reduction)
+    bits = -math.log2(unit) if unit > 0 else None
+    return Comparison(ok, index, float(got[index]), float(want[index]), worst_error,
+                      float(allowed[index]), bits, nonfinite)
