@@ -47,7 +47,7 @@ what a backend really computes in.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -99,12 +99,18 @@ class Tolerance:
 
     dtype: str
     declared: str | None = None
+    #: Multiplies the whole bound: 2 for a metamorphic law whose two sides both carry error.
+    slack: float = 1.0
 
     def __post_init__(self) -> None:
         if self.dtype not in ACCUMULATE_IN:
             raise ValueError(f"no tolerance model for dtype {self.dtype!r}")
         if self.declared is not None:
             parse_declarations([f"{self.dtype}={self.declared}"])
+
+    def scaled(self, slack: float) -> Tolerance:
+        """This model with its bound multiplied by ``slack``."""
+        return replace(self, slack=self.slack * slack)
 
     @property
     def u_out(self) -> float:
@@ -122,7 +128,7 @@ class Tolerance:
         """Allowed ``|actual - expected|`` per element (all float64)."""
         k = max(int(reduction), 1)
         scale = float(np.max(magnitude)) if magnitude.size else 0.0
-        return (C_IN * self.u_in * magnitude
+        return self.slack * (C_IN * self.u_in * magnitude
                 + C_ACC * math.sqrt(k) * self.u_acc * magnitude
                 + C_MIX * math.log2(2 + k) * self.u_acc * scale
                 + self.u_out * np.abs(expected)

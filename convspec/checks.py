@@ -1,0 +1,261 @@
+"""Calling a backend under test and judging what it returns.
+
+Properties never call a backend directly: :func:`call` runs the operation under the watchdog,
+turns an exception on a valid case, a wrong shape or a wrong dtype into a
+:class:`ConformanceError`, and :func:`expect_reference` / :func:`expect_close` compare results
+with the tolerance model of :mod:`convspec.tolerance`. A ``ConformanceError`` carries the call
+(operation, arrays, keyword arguments) so the pytest plugin can write a standalone repro script
+for the minimal counterexample Hypothesis finds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .dtypes import dtype_name
+from .tolerance import Comparison, Tolerance, compare
+from .watchdog import guard
+
+#: For each operation, the positional array arguments and which of them enter linearly
+#: (their absolute values give the magnitude ``S`` of the tolerance model).
+SIGNATURES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "conv": (("x", "w", "b"), ("x", "w", "b")),
+    "conv_transpose": (("x", "w", "b"), ("x", "w", "b")),
+    "max_pool": (("x",), ()),
+    "avg_pool": (("x",), ("x",)),
+    "conv_vjp": (("x", "w", "b", "dy"), ("x", "w", "b", "dy")),
+    "conv_transpose_vjp": (("x", "w", "b", "dy"), ("x", "w", "b", "dy")),
+    "max_pool_vjp": (("x", "dy"), ("dy",)),
+    "avg_pool_vjp": (("x", "dy"), ("dy",)),
+}
+#: Names of each operation's outputs.
+OUTPUTS = {"conv_vjp": ("dx", "dw", "db"), "conv_transpose_vjp": ("dx", "dw", "db"),
+           "max_pool_vjp": ("dx",), "avg_pool_vjp": ("dx",)}
+
+
+@dataclass
+class Call:
+    """One backend call: enough to replay it."""
+
+    operation: str
+    arrays: dict[str, np.ndarray | None]
+    kwargs: dict[str, Any]
+
+    def describe(self) -> str:
+        shapes = ", ".join(f"{k}{'=None' if v is None else str(tuple(v.shape))}"
+                           for k, v in self.arrays.items())
+        dtype = next((dtype_name(v.dtype) for v in self.arrays.values() if v is not None), "?")
+        args = ", ".join(f"{k}={v}" for k, v in self.kwargs.items())
+        return f"{self.operation}({shapes}; {args}) in {dtype}"
+
+
+class ConformanceError(AssertionError):
+    """A backend broke the specification on a concrete case."""
+
+    def __init__(self, reason: str, *, call: Call | None = None,
+                 comparison: Comparison | None = None, ids: Sequence[str] = (),
+                 details: str = "") -> None:
+        self.reason = reason
+        self.call = call
+        self.comparison = comparison
+        self.ids = tuple(ids)
+        self.details = details
+        text = reason
+        if call is not None:
+            text += f"\n  call: {call.describe()}"
+        if comparison is not None:
+            text += f"\n  worst: {comparison.describe()}"
+        if details:
+            text += f"\n  {details}"
+        super().__init__(text)
+
+
+@dataclass
+class Recorder:
+    """What the properties observed during one test, collected by the pytest plugin."""
+
+    effective_bits: dict[str, float] = field(default_factory=dict)
+    calls: int = 0
+
+    def observe(self, dtype: str, comparison: Comparison) -> None:
+        if comparison.effective_bits is None or not comparison.ok:
+            return
+        old = self.effective_bits.get(dtype)
+        self.effective_bits[dtype] = (comparison.effective_bits if old is None
+                                      else min(old, comparison.effective_bits))
+
+    def reset(self) -> None:
+        self.effective_bits = {}
+        self.calls = 0
+
+
+RECORDER = Recorder()
+
+
+def _method(backend: Any, operation: str) -> Callable[..., Any]:
+    method = getattr(backend, operation, None)
+    if not callable(method):
+        raise ConformanceError(f"the backend has no {operation} method")
+    return method
+
+
+def call(backend: Any, operation: str, *arrays: np.ndarray | None, **kwargs: Any) -> Any:
+    """Run ``backend.operation(*arrays, **kwargs)`` on a case the spec calls valid.
+
+    An exception, a non-array result, or a result whose shape or dtype differs from what the
+    geometry implies is a :class:`ConformanceError` (the shape and dtype checks are done by the
+    callers that know the expected shape: :func:`expect_reference`).
+    """
+    names, _ = SIGNATURES[operation]
+    record = Call(operation, dict(zip(names, arrays)), kwargs)
+    method = _method(backend, operation)
+    RECORDER.calls += 1
+    try:
+        with guard(record.describe()):
+            return method(*arrays, **kwargs)
+    except ConformanceError:
+        raise
+    except Exception as exc:  # the backend's own failure is the finding
+        raise ConformanceError(
+            f"{operation} raised {type(exc).__name__} on a valid case: {exc}", call=record
+        ) from exc
+
+
+def reference_outputs(operation: str, arrays: Sequence[np.ndarray | None],
+                      kwargs: Mapping[str, Any]) -> tuple[tuple[np.ndarray | None, ...],
+                                                          tuple[np.ndarray | None, ...]]:
+    """Exact results (float64) and magnitudes ``S`` for each output of an operation."""
+    from . import reference
+
+    names, linear = SIGNATURES[operation]
+    exact_in = [None if a is None else np.asarray(a).astype(np.float64) for a in arrays]
+    magnitude_in = [None if a is None else (np.abs(a) if name in linear else a)
+                    for name, a in zip(names, exact_in)]
+    fn = getattr(reference, operation)
+    exact = fn(*exact_in, **kwargs)
+    if operation == "max_pool":
+        magnitude: Any = np.zeros_like(exact)
+    else:
+        magnitude = fn(*magnitude_in, **kwargs)
+    as_tuple = (lambda v: v if isinstance(v, tuple) else (v,))
+    return as_tuple(exact), as_tuple(magnitude)
+
+
+def reduction_lengths(operation: str, arrays: Sequence[np.ndarray | None],
+                      kwargs: Mapping[str, Any]) -> tuple[int, ...]:
+    """Longest sum behind one element of each output (the K of the tolerance model)."""
+    x = arrays[0]
+    if operation in ("conv", "conv_transpose", "conv_vjp", "conv_transpose_vjp"):
+        w = arrays[1]
+        taps = math.prod(w.shape[2:])
+        groups = kwargs["groups"]
+        if operation == "conv":
+            return (w.shape[1] * taps + 1,)
+        if operation == "conv_transpose":
+            return ((w.shape[0] // groups) * taps + 1,)
+        dy = arrays[3]
+        per_sample_out = x.shape[0] * math.prod(dy.shape[2:])
+        per_sample_in = x.shape[0] * math.prod(x.shape[2:])
+        if operation == "conv_vjp":
+            return ((w.shape[0] // groups) * taps, per_sample_out, per_sample_out)
+        return (w.shape[1] * taps, per_sample_in, per_sample_out)
+    kernel = kwargs["kernel"]
+    if operation == "avg_pool":
+        return (math.prod(kernel),)
+    windows = math.prod(-(-k // s) for k, s in zip(kernel, kwargs["stride"]))
+    return (max(windows, 1),)
+
+
+def _check_array(operation: str, name: str, value: Any, shape: tuple[int, ...], dtype: np.dtype,
+                 record: Call) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise ConformanceError(
+            f"{operation} returned {type(value).__name__} for {name}, expected a numpy array",
+            call=record)
+    if value.shape != shape:
+        raise ConformanceError(
+            f"{operation} returned {name} of shape {value.shape}, the geometry gives {shape}",
+            call=record)
+    if value.dtype != dtype:
+        raise ConformanceError(
+            f"{operation} returned {name} as {value.dtype}, expected the input dtype {dtype}",
+            call=record)
+    return value
+
+
+def expect_reference(backend: Any, operation: str, arrays: Sequence[np.ndarray | None],
+                     kwargs: Mapping[str, Any], tolerance: Tolerance, *,
+                     ids: Sequence[str] = ()) -> tuple[np.ndarray | None, ...]:
+    """Run the backend and check every output against the reference within ``tolerance``.
+
+    Returns the backend's outputs (a tuple, ``None`` for an absent bias gradient).
+    """
+    kwargs = dict(kwargs)
+    names, _ = SIGNATURES[operation]
+    record = Call(operation, dict(zip(names, arrays)), kwargs)
+    exact, magnitude = reference_outputs(operation, arrays, kwargs)
+    raw = call(backend, operation, *arrays, **kwargs)
+    outputs = raw if isinstance(raw, tuple) else (raw,)
+    out_names = OUTPUTS.get(operation, ("y",))
+    if len(outputs) != len(out_names):
+        raise ConformanceError(
+            f"{operation} returned {len(outputs)} values, expected {len(out_names)} "
+            f"({', '.join(out_names)})", call=record, ids=ids)
+    dtype = np.asarray(arrays[0]).dtype
+    lengths = reduction_lengths(operation, arrays, kwargs)
+    checked = []
+    for name, got, want, mag, k in zip(out_names, outputs, exact, magnitude, lengths):
+        if want is None:
+            if got is not None:
+                raise ConformanceError(f"{operation} returned {name} for a call without bias",
+                                       call=record, ids=ids)
+            checked.append(None)
+            continue
+        got = _check_array(operation, name, got, want.shape, dtype, record)
+        result = compare(got, want, mag, k, tolerance)
+        if not result.ok:
+            raise ConformanceError(f"{operation} output {name} differs from the specification",
+                                   call=record, comparison=result, ids=ids)
+        RECORDER.observe(tolerance.dtype, result)
+        checked.append(got)
+    return tuple(checked)
+
+
+def expect_close(actual: np.ndarray, expected: np.ndarray, magnitude: np.ndarray,
+                 reduction: int, tolerance: Tolerance, *, what: str, call_record: Call | None = None,
+                 ids: Sequence[str] = (), slack: float = 1.0) -> Comparison:
+    """Check two arrays agree within ``slack`` times the tolerance (for metamorphic laws,
+    where both sides are backend results, ``slack=2``)."""
+    if np.shape(actual) != np.shape(expected):
+        raise ConformanceError(
+            f"{what}: shapes differ, {np.shape(actual)} against {np.shape(expected)}",
+            call=call_record, ids=ids)
+    model = tolerance.scaled(slack)
+    result = compare(np.asarray(actual), np.asarray(expected, dtype=np.float64),
+                     np.asarray(magnitude, dtype=np.float64), reduction, model)
+    if not result.ok:
+        raise ConformanceError(what, call=call_record, comparison=result, ids=ids)
+    return result
+
+
+def expect_rejected(backend: Any, operation: str, arrays: Sequence[np.ndarray | None],
+                    kwargs: Mapping[str, Any], *, rule: str, ids: Sequence[str] = ()) -> Exception:
+    """An invalid call must raise; returning anything is a :class:`ConformanceError`."""
+    names, _ = SIGNATURES[operation]
+    record = Call(operation, dict(zip(names, arrays)), dict(kwargs))
+    method = _method(backend, operation)
+    try:
+        with guard(record.describe()):
+            result = method(*arrays, **kwargs)
+    except Exception as exc:  # any exception is a correct rejection
+        return exc
+    shape = getattr(result, "shape", None)
+    raise ConformanceError(
+        f"{operation} accepted an invalid call ({rule}) and returned "
+        f"{type(result).__name__}{'' if shape is None else f' of shape {shape}'}",
+        call=record, ids=ids)

@@ -1,0 +1,133 @@
+"""Surviving backends that hang or crash the process.
+
+Every backend call made by the property suite runs inside :func:`guard`. When the plugin has
+configured a breadcrumb directory (``convspec verify`` always does), the guard writes the call
+in progress to ``<dir>/<worker>.json`` before the call and marks it done after. A watchdog thread
+ends the process if one call runs longer than the timeout, after marking the breadcrumb "hung".
+Properties run in pytest-xdist workers, so a dead worker (a segfault in a GPU kernel, a hang)
+is replaced and the run goes on; the controller reads the breadcrumb to say *why* the test failed
+and writes a repro script for the call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+#: Exit status of a worker the watchdog ended because a backend call hung.
+HUNG_EXIT_STATUS = 70
+
+
+class _State:
+    directory: Path | None = None
+    timeout: float | None = None
+    current: dict[str, Any] | None = None
+    since: float = 0.0
+    thread: threading.Thread | None = None
+
+
+_STATE = _State()
+
+
+def worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def breadcrumb_path(directory: str | Path, worker: str) -> Path:
+    return Path(directory) / f"{worker}.json"
+
+
+def _write(state: str) -> None:
+    if _STATE.directory is None or _STATE.current is None:
+        return
+    record = dict(_STATE.current, state=state, timeout=_STATE.timeout)
+    path = breadcrumb_path(_STATE.directory, worker_id())
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, path)
+
+
+def _watch() -> None:
+    while True:
+        time.sleep(0.25)
+        current, timeout = _STATE.current, _STATE.timeout
+        if current is None or timeout is None:
+            continue
+        if time.monotonic() - _STATE.since > timeout:
+            _write("hung")
+            sys.stderr.write(f"convspec watchdog: {current['call']} ran longer than {timeout} s; "
+                             "ending this worker\n")
+            sys.stderr.flush()
+            os._exit(HUNG_EXIT_STATUS)
+
+
+def configure(directory: str | Path | None, timeout: float | None) -> None:
+    """Enable breadcrumbs in ``directory`` and the per-call ``timeout`` (seconds) for this process."""
+    _STATE.directory = None if directory is None else Path(directory)
+    if _STATE.directory is not None:
+        _STATE.directory.mkdir(parents=True, exist_ok=True)
+    _STATE.timeout = timeout
+    if timeout is not None and _STATE.thread is None:
+        _STATE.thread = threading.Thread(target=_watch, name="convspec-watchdog", daemon=True)
+        _STATE.thread.start()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    return repr(value)
+
+
+@contextmanager
+def guard(call: Any) -> Iterator[None]:
+    """Run a backend call under the watchdog; ``call`` is a :class:`convspec.checks.Call`."""
+    if _STATE.directory is None and _STATE.timeout is None:
+        yield
+        return
+    arrays = call.arrays.items()
+    _STATE.current = {
+        "call": call.describe(),
+        "operation": call.operation,
+        "shapes": {k: None if v is None else list(v.shape) for k, v in arrays},
+        "dtype": next((str(v.dtype) for _, v in arrays if v is not None), None),
+        "kwargs": {k: _jsonable(v) for k, v in call.kwargs.items()},
+    }
+    _STATE.since = time.monotonic()
+    _write("running")
+    try:
+        yield
+    finally:
+        _write("done")
+        _STATE.current = None
+
+
+def read_breadcrumb(directory: str | Path, worker: str) -> dict[str, Any] | None:
+    """The last call a worker started, with its state ("running", "hung" or "done")."""
+    path = breadcrumb_path(directory, worker)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def explain_crash(directory: str | Path | None, worker: str) -> tuple[str, dict[str, Any] | None]:
+    """Why a worker died, from its breadcrumb."""
+    crumb = read_breadcrumb(directory, worker) if directory is not None else None
+    if crumb is None:
+        return "the worker process died (no backend call was recorded)", None
+    if crumb["state"] == "hung":
+        return (f"hung: {crumb['call']} returned nothing within {crumb['timeout']} s; the "
+                "watchdog ended the worker", crumb)
+    if crumb["state"] == "running":
+        return (f"crashed the process (a segfault or abort) inside {crumb['call']}", crumb)
+    return (f"the worker process died after {crumb['call']} returned (outside the backend "
+            "call)", crumb)
