@@ -1,0 +1,86 @@
+"""Dtype rules of the reference implementations.
+
+Every operation takes arrays of one floating dtype among float64, float32, float16 and
+bfloat16 (``ml_dtypes.bfloat16``), returns that dtype, and computes half types in float32:
+products and sums of float16/bfloat16 values are accumulated in float32 and rounded to the
+input dtype once, at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import ml_dtypes
+import numpy as np
+
+FLOAT_DTYPES: Mapping[str, np.dtype] = {
+    "float64": np.dtype(np.float64),
+    "float32": np.dtype(np.float32),
+    "float16": np.dtype(np.float16),
+    "bfloat16": np.dtype(ml_dtypes.bfloat16),
+}
+HALF_DTYPES = frozenset({"float16", "bfloat16"})
+
+#: What the reference really computes in, per dtype (reported by ``capabilities()``).
+PRECISION: Mapping[str, str] = {
+    "float64": "float64",
+    "float32": "float32",
+    "float16": "float32 accumulation, rounded to float16 once at the end",
+    "bfloat16": "float32 accumulation, rounded to bfloat16 once at the end",
+}
+
+
+def dtype_name(dtype: np.dtype) -> str | None:
+    """The protocol's name for ``dtype``, or ``None`` if it is not a supported float type."""
+    for name, known in FLOAT_DTYPES.items():
+        if np.dtype(dtype) == known:
+            return name
+    return None
+
+
+def check_arrays(**arrays: np.ndarray | None) -> np.dtype:
+    """Check that every given array is a numpy array of one supported float dtype; return it.
+
+    ``None`` entries (an absent bias) are skipped. Raises ``TypeError`` naming the argument.
+    """
+    found: tuple[str, np.dtype] | None = None
+    for name, array in arrays.items():
+        if array is None:
+            continue
+        if not isinstance(array, np.ndarray):
+            raise TypeError(
+                f"{name} must be a numpy.ndarray, got {type(array).__name__}; "
+                f"wrap it with numpy.asarray({name}, dtype=numpy.float64)"
+            )
+        if dtype_name(array.dtype) is None:
+            raise TypeError(
+                f"{name} has dtype {array.dtype}; the reference computes in "
+                f"{', '.join(FLOAT_DTYPES)}: cast it with {name}.astype(numpy.float64)"
+            )
+        if found is None:
+            found = (name, array.dtype)
+        elif array.dtype != found[1]:
+            raise TypeError(
+                f"{name} is {dtype_name(array.dtype)} but {found[0]} is "
+                f"{dtype_name(found[1])}: pass every array in one dtype (cast with .astype)"
+            )
+    if found is None:
+        raise TypeError("no array given")
+    return found[1]
+
+
+def compute_dtype(dtype: np.dtype) -> np.dtype:
+    """float32 for the half types (float16, bfloat16); the dtype itself otherwise."""
+    return FLOAT_DTYPES["float32"] if dtype_name(dtype) in HALF_DTYPES else np.dtype(dtype)
+
+
+def to_compute(array: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
+    """``array`` in the accumulation dtype for ``dtype`` (no copy when it already is)."""
+    if array is None:
+        return None
+    return array.astype(compute_dtype(dtype), copy=False)
+
+
+def to_output(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Round a result back to the caller's dtype."""
+    return array.astype(dtype, copy=False)

@@ -1,0 +1,156 @@
+"""Pooling (section G): max and average pooling kernels, L2-norm and LeNet-style pooling.
+
+The protocol entry points ``max_pool``/``avg_pool`` (:mod:`convspec.reference.ops`) and their
+vjps (:mod:`convspec.reference.grad`) use the window kernels here. A window of output ``i``
+along an axis covers padded positions ``i·s + u·d`` for ``u < k``; pooling acts on every depth
+slice on its own (G4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..errors import GeometryError
+from ..geometry import PoolGeometry
+from .checks import pool_geometry
+from .dtypes import check_arrays, to_compute, to_output
+from .fast import interior, offset_slices
+
+
+def window_pads(spatial: Sequence[int], geometry: PoolGeometry,
+                out: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """Per axis ``(p, after)``: ``after`` is ``p`` or, with ceil_mode, what the last window needs."""
+    return tuple((p, max(p, (o - 1) * s + d * (k - 1) + 1 - n - p))
+                 for n, k, s, d, p, o in zip(spatial, geometry.kernel, geometry.stride,
+                                             geometry.dilation, geometry.padding, out))
+
+
+def padded_for_windows(x: np.ndarray, geometry: PoolGeometry, out: Sequence[int],
+                       value: float) -> tuple[np.ndarray, tuple[tuple[int, int], ...]]:
+    """``x`` padded with ``value``: ``p`` before, and after as much as the last window needs.
+
+    With ``ceil_mode`` the last window may reach past the right padding; that part is filled
+    with ``value`` too (it is never counted by :func:`avg_divisor`).
+    """
+    pads = window_pads(x.shape[2:], geometry, out)
+    padded = [n + b + a for n, (b, a) in zip(x.shape[2:], pads)]
+    buffer = np.full((*x.shape[:2], *padded), value, dtype=x.dtype)
+    buffer[(slice(None), slice(None), *interior(pads, x.shape[2:]))] = x
+    return buffer, tuple(pads)
+
+
+def max_pool_switches(x: np.ndarray, geometry: PoolGeometry,
+                      out: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Max over each window and the "switch" (G1, F6): the winning kernel offset's flat index.
+
+    Ties go to the first offset in row-major window order; a NaN wins (and propagates) as in
+    PyTorch. Padding is ``-inf``, so it never wins over a real value.
+    """
+    padded, _ = padded_for_windows(x, geometry, out, -np.inf)
+    best = switch = None
+    for index, offset in enumerate(np.ndindex(*geometry.kernel)):
+        value = padded[(slice(None), slice(None),
+                        *offset_slices(offset, geometry.stride, geometry.dilation, out))]
+        if best is None:
+            best, switch = value.copy(), np.zeros(value.shape, dtype=np.intp)
+            continue
+        take = (value > best) | np.isnan(value)
+        best = np.where(take, value, best)
+        switch[take] = index
+    return best, switch
+
+
+def avg_divisor(geometry: PoolGeometry, spatial: Sequence[int], out: Sequence[int]) -> np.ndarray:
+    """Per output position, how many elements its average divides by (G1).
+
+    Along each axis a window starts at ``i·s - p``; with ``count_include_pad`` it counts the
+    positions up to ``n + p`` (input and padding, not the ceil_mode overhang), otherwise only
+    the input positions. The count is the product over axes.
+    """
+    divisor = np.ones((), dtype=np.int64)
+    for n, k, s, p, o in zip(spatial, geometry.kernel, geometry.stride, geometry.padding, out):
+        start = np.arange(o) * s - p
+        if geometry.count_include_pad:
+            count = np.minimum(start + k, n + p) - start
+        else:
+            count = np.minimum(start + k, n) - np.maximum(start, 0)
+        divisor = np.multiply.outer(divisor, count)
+    return divisor
+
+
+def window_sum(x: np.ndarray, geometry: PoolGeometry, out: Sequence[int]) -> np.ndarray:
+    """``Σ_{u in window} x̃[i·s + u·d]`` over the zero-padded input."""
+    padded, _ = padded_for_windows(x, geometry, out, 0.0)
+    total = np.zeros((*x.shape[:2], *out), dtype=x.dtype)
+    for offset in np.ndindex(*geometry.kernel):
+        total += padded[(slice(None), slice(None),
+                         *offset_slices(offset, geometry.stride, geometry.dilation, out))]
+    return total
+
+
+def spread_to_windows(values: Callable[[int], np.ndarray], x_shape: Sequence[int],
+                      geometry: PoolGeometry, out: Sequence[int]) -> np.ndarray:
+    """Adjoint of reading windows: ``dx[i·s + u·d - p] += values(flat index of u)[i]`` (F6)."""
+    n, c, *spatial = x_shape
+    pads = window_pads(spatial, geometry, out)
+    padded = [size + b + a for size, (b, a) in zip(spatial, pads)]
+    dx = None
+    for index, offset in enumerate(np.ndindex(*geometry.kernel)):
+        block = values(index)
+        if dx is None:
+            dx = np.zeros((n, c, *padded), dtype=block.dtype)
+        dx[(slice(None), slice(None),
+            *offset_slices(offset, geometry.stride, geometry.dilation, out))] += block
+    return np.ascontiguousarray(dx[(slice(None), slice(None), *interior(pads, spatial))])
+
+
+def l2_pool(x: np.ndarray, *, kernel: Sequence[int], stride: Sequence[int] | None = None,
+            padding: Sequence[int] | int = 0, ceil_mode: bool = False) -> np.ndarray:
+    """L2-norm pooling ``Y = sqrt(Σ_{i∈R} x_i²)`` over each window (G3, seed 001).
+
+    Padding contributes zeros; the depth is unchanged (G4).
+    """
+    geometry, dtype = pool_geometry(x, kernel=kernel, stride=stride, padding=padding,
+                                    ceil_mode=ceil_mode)
+    out = geometry.output_spatial(x.shape[2:])
+    xc = to_compute(x, dtype)
+    return to_output(np.sqrt(window_sum(xc * xc, geometry, out)), dtype)
+
+
+POOL_MODES = ("sum", "avg", "max")
+
+
+def trainable_pool(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, *,
+                   kernel: Sequence[int], stride: Sequence[int] | None = None,
+                   mode: str = "sum",
+                   activation: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """LeNet-5 style trainable pooling ``Y'^d = f(w^d · Y^d + b^d)`` (G5, C13; seed 002).
+
+    ``Y^d`` pools each map ``d`` with ``mode`` ("sum" as in LeNet-5's subsampling, "avg" or
+    "max", no padding); ``weight`` and ``bias`` hold one scalar per channel (shape ``(C,)``),
+    so the layer adds ``2C`` parameters; ``activation`` defaults to the identity.
+    """
+    dtype = check_arrays(x=x, weight=weight, bias=bias)
+    if mode not in POOL_MODES:
+        raise GeometryError(f"mode must be one of {POOL_MODES}, got {mode!r}")
+    channels = x.shape[1] if x.ndim >= 3 else None
+    for name, array in (("weight", weight), ("bias", bias)):
+        if array.shape != (channels,):
+            raise GeometryError(
+                f"{name} has shape {array.shape}; G5 uses one scalar per channel: shape "
+                f"({channels},)"
+            )
+    geometry, _ = pool_geometry(x, kernel=kernel, stride=stride, padding=0)
+    out = geometry.output_spatial(x.shape[2:])
+    xc = to_compute(x, dtype)
+    if mode == "max":
+        pooled, _ = max_pool_switches(xc, geometry, out)
+    else:
+        pooled = window_sum(xc, geometry, out)
+        if mode == "avg":
+            pooled = pooled / avg_divisor(geometry, x.shape[2:], out)
+    scale = (slice(None), *(None,) * len(out))
+    z = to_compute(weight, dtype)[scale] * pooled + to_compute(bias, dtype)[scale]
+    return to_output(z if activation is None else activation(z), dtype)
