@@ -6,8 +6,72 @@ importable from here; reference implementations live in :mod:`convspec.reference
 property suite in :mod:`convspec.properties`.
 """
 
+from .counts import (
+    CountComparison,
+    SeparableCounts,
+    asymmetric_factorization_params,
+    bottleneck_params,
+    connection_table_params,
+    conv_macs,
+    conv_params,
+    depthwise_separable_macs,
+    depthwise_separable_params,
+    locally_connected_params,
+    model_macs,
+    model_params,
+    spatially_separable_counts,
+    stacked_kernel_layers,
+    stacked_kernel_params,
+    tiled_conv_params,
+    trainable_pool_params,
+)
+from .errata import ERRATA, Erratum, ErratumCheck
 from .errors import GeometryError
 from .geometry import ConvGeometry, PoolGeometry
+from .models import NETWORKS, Layer, Network
+from .receptive import (
+    HDCViolation,
+    ReceptiveField,
+    ReceptiveLayer,
+    dilated_stack,
+    has_gridding,
+    hdc_max_distance,
+    hdc_violations,
+    missing_offsets,
+    reached_offsets,
+    receptive_field,
+)
+from .shapes import (
+    DoublyBlockCirculant,
+    Im2colShapes,
+    ScoreMap,
+    SparseFC,
+    TransposedMatrixShapes,
+    batch_shape,
+    circulant_size,
+    conv_as_fc,
+    conv_matrix_shape,
+    deformable_offset_shape,
+    doubly_block_circulant_shape,
+    downsampled_size,
+    fc_as_conv,
+    fc_stack_as_conv,
+    im2col_shapes,
+    score_map_size,
+    toeplitz_shape,
+    transposed_matrix_shapes,
+)
+from .training import (
+    dropout,
+    dropout_expectation,
+    dropout_mask,
+    leaky_relu,
+    momentum_step,
+    momentum_step_delta,
+    momentum_trajectory,
+    relu,
+    softmax,
+)
 from .sizes import (
     conv_output_size,
     effective_kernel_size,
@@ -29,4 +93,27 @@ __all__ = [
     "conv_output_size", "effective_kernel_size", "full_padded_size", "narrow_output_size",
     "pool_output_size", "same_padding", "size_after_layers", "transposed_output_size",
     "wide_output_size", "wide_padding", "zero_inserted_size",
+    # counts (C)
+    "CountComparison", "SeparableCounts", "asymmetric_factorization_params",
+    "bottleneck_params", "connection_table_params", "conv_macs", "conv_params",
+    "depthwise_separable_macs", "depthwise_separable_params", "locally_connected_params",
+    "model_macs", "model_params", "spatially_separable_counts", "stacked_kernel_layers",
+    "stacked_kernel_params", "tiled_conv_params", "trainable_pool_params",
+    # models (C11)
+    "NETWORKS", "Layer", "Network",
+    # receptive fields (C12, E15)
+    "HDCViolation", "ReceptiveField", "ReceptiveLayer", "dilated_stack", "has_gridding",
+    "hdc_max_distance", "hdc_violations", "missing_offsets", "reached_offsets",
+    "receptive_field",
+    # shapes of matrix forms and conversions (B11-B13, D)
+    "DoublyBlockCirculant", "Im2colShapes", "ScoreMap", "SparseFC", "TransposedMatrixShapes",
+    "batch_shape", "circulant_size", "conv_as_fc", "conv_matrix_shape",
+    "deformable_offset_shape", "doubly_block_circulant_shape", "downsampled_size", "fc_as_conv",
+    "fc_stack_as_conv", "im2col_shapes", "score_map_size", "toeplitz_shape",
+    "transposed_matrix_shapes",
+    # training formulas (H)
+    "dropout", "dropout_expectation", "dropout_mask", "leaky_relu", "momentum_step",
+    "momentum_step_delta", "momentum_trajectory", "relu", "softmax",
+    # errata
+    "ERRATA", "Erratum", "ErratumCheck",
 ]

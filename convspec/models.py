@@ -31,6 +31,7 @@ from typing import Literal
 
 from .errors import GeometryError
 from .geometry import ConvGeometry, PoolGeometry
+from .shapes import fc_as_conv
 
 LayerKind = Literal["conv", "fc"]
 
@@ -136,8 +137,7 @@ class _Builder:
 
     def fc(self, name: str, c_out: int) -> Layer:
         """A fully connected layer as the conv of D6: kernel = the input's spatial size."""
-        geometry = ConvGeometry.make(self.shape[1], c_out, tuple(self.shape[2:]))
-        return self._add(Layer(name, "fc", geometry, self.shape))
+        return self._add(Layer(name, "fc", fc_as_conv(self.shape, c_out), self.shape))
 
     def _by_name(self, name: str) -> Layer:
         return next(layer for layer in self.layers if layer.name == name)
