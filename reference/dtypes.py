@@ -10,15 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import ml_dtypes
 import numpy as np
 
-FLOAT_DTYPES: Mapping[str, np.dtype] = {
-    "float64": np.dtype(np.float64),
-    "float32": np.dtype(np.float32),
-    "float16": np.dtype(np.float16),
-    "bfloat16": np.dtype(ml_dtypes.bfloat16),
-}
+from ..dtypes import NUMPY_DTYPES as FLOAT_DTYPES
+
 HALF_DTYPES = frozenset({"float16", "bfloat16"})
 
 #: What the reference really computes in, per dtype (reported by ``capabilities()``).
@@ -30,12 +25,8 @@ PRECISION: Mapping[str, str] = {
 }
 
 
-def dtype_name(dtype: np.dtype) -> str | None:
-    """The protocol's name for ``dtype``, or ``None`` if it is not a supported float type."""
-    for name, known in FLOAT_DTYPES.items():
-        if np.dtype(dtype) == known:
-            return name
-    return None
+def _name(dtype: np.dtype) -> str | None:
+    return next((name for name, known in FLOAT_DTYPES.items() if dtype == known), None)
 
 
 def check_arrays(**arrays: np.ndarray | None) -> np.dtype:
@@ -52,7 +43,7 @@ def check_arrays(**arrays: np.ndarray | None) -> np.dtype:
                 f"{name} must be a numpy.ndarray, got {type(array).__name__}; "
                 f"wrap it with numpy.asarray({name}, dtype=numpy.float64)"
             )
-        if dtype_name(array.dtype) is None:
+        if _name(array.dtype) is None:
             raise TypeError(
                 f"{name} has dtype {array.dtype}; the reference computes in "
                 f"{', '.join(FLOAT_DTYPES)}: cast it with {name}.astype(numpy.float64)"
@@ -61,8 +52,8 @@ def check_arrays(**arrays: np.ndarray | None) -> np.dtype:
             found = (name, array.dtype)
         elif array.dtype != found[1]:
             raise TypeError(
-                f"{name} is {dtype_name(array.dtype)} but {found[0]} is "
-                f"{dtype_name(found[1])}: pass every array in one dtype (cast with .astype)"
+                f"{name} is {_name(array.dtype)} but {found[0]} is "
+                f"{_name(found[1])}: pass every array in one dtype (cast with .astype)"
             )
     if found is None:
         raise TypeError("no array given")
@@ -71,7 +62,7 @@ def check_arrays(**arrays: np.ndarray | None) -> np.dtype:
 
 def compute_dtype(dtype: np.dtype) -> np.dtype:
     """float32 for the half types (float16, bfloat16); the dtype itself otherwise."""
-    return FLOAT_DTYPES["float32"] if dtype_name(dtype) in HALF_DTYPES else np.dtype(dtype)
+    return FLOAT_DTYPES["float32"] if _name(np.dtype(dtype)) in HALF_DTYPES else np.dtype(dtype)
 
 
 def to_compute(array: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:

@@ -22,6 +22,19 @@ def _in_range(index: np.ndarray, size: int) -> np.ndarray:
     return (index >= 0) & (index < size)
 
 
+def gather_tap(x: np.ndarray, offset: Sequence[int], *, stride: Sequence[int],
+               padding: Sequence[tuple[int, int]], dilation: Sequence[int],
+               out: Sequence[int]) -> np.ndarray:
+    """``tap[n, c, i] = x[n, c, i·s + u·d − p_before]`` for kernel offset ``u``, zero outside ``x``."""
+    source = [np.arange(o) * s + u * d - before
+              for o, s, u, d, (before, _) in zip(out, stride, offset, dilation, padding)]
+    inside = [_in_range(idx, size) for idx, size in zip(source, x.shape[2:])]
+    tap = np.zeros((*x.shape[:2], *out), dtype=x.dtype)
+    tap[(slice(None), slice(None), *np.ix_(*inside))] = \
+        x[(slice(None), slice(None), *np.ix_(*(idx[ok] for idx, ok in zip(source, inside))))]
+    return tap
+
+
 def correlate_by_index(x: np.ndarray, w: np.ndarray, *, stride: Sequence[int],
                        padding: Sequence[tuple[int, int]], dilation: Sequence[int],
                        groups: int, out: Sequence[int]) -> np.ndarray:
@@ -35,12 +48,7 @@ def correlate_by_index(x: np.ndarray, w: np.ndarray, *, stride: Sequence[int],
     c_in_g, c_out_g = c_in // groups, c_out // groups
     y = np.zeros((n, c_out, *out), dtype=x.dtype)
     for offset in np.ndindex(*w.shape[2:]):
-        source = [np.arange(o) * s + u * d - before
-                  for o, s, u, d, (before, _) in zip(out, stride, offset, dilation, padding)]
-        inside = [_in_range(idx, size) for idx, size in zip(source, x.shape[2:])]
-        tap = np.zeros((n, c_in, *out), dtype=x.dtype)
-        tap[(slice(None), slice(None), *np.ix_(*inside))] = \
-            x[(slice(None), slice(None), *np.ix_(*(idx[ok] for idx, ok in zip(source, inside))))]
+        tap = gather_tap(x, offset, stride=stride, padding=padding, dilation=dilation, out=out)
         for o in range(c_out):
             first = (o // c_out_g) * c_in_g
             for c in range(c_in_g):
