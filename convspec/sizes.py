@@ -202,10 +202,16 @@ def _pool_axis(n: int, kernel: int, stride: int, padding: Pair, dilation: int,
                 f"could lie entirely in the padding (PyTorch and cuDNN reject this too). Use "
                 f"padding at most {keff // 2}"
             )
-    out = _conv_axis(n, kernel, stride, padding, dilation, "ceil" if ceil_mode else "floor")
-    if ceil_mode and (out - 1) * stride >= n + padding[0]:
-        out -= 1  # the last window must start inside the input or the left padding
-    return out
+    span = n + padding[0] + padding[1] - keff
+    if ceil_mode and span > -stride:
+        # Rounding up lets the last window run past the right padding, even when the padded
+        # input is shorter than the window; it must still start inside the input or the left
+        # padding (PyTorch's and ONNX's rule), so no window reads only padding.
+        out = -(-span // stride) + 1
+        if (out - 1) * stride >= n + padding[0]:
+            out -= 1
+        return out
+    return _conv_axis(n, kernel, stride, padding, dilation, "floor")
 
 
 def pool_output_size(n: Size, kernel: Size, *, stride: Size | None = None, padding: Any = 0,
