@@ -1,0 +1,95 @@
+"""Reference implementations: readable numpy oracles for every operation in the notes.
+
+- Protocol operations (:mod:`.ops`, :mod:`.grad`): ``conv``, ``conv_transpose``, ``max_pool``,
+  ``avg_pool`` and their vjps ``conv_vjp``, ``conv_transpose_vjp``, ``max_pool_vjp``,
+  ``avg_pool_vjp``, on the fast im2col + GEMM path (:mod:`.fast`), with
+  :class:`ReferenceBackend` wrapping them.
+- The literal index-formula path (:mod:`.literal`): ``conv_literal``, ``conv_transpose_literal``.
+- Plain arrays (:mod:`.classic`, section A, E1): ``correlate``, ``convolve``, ``wide_correlate``,
+  ``rot180``.
+- Matrix forms (:mod:`.matrices`, section D) and ``fft_conv``.
+- Variants (:mod:`.variants`, section E/C10), blocks (:mod:`.blocks`), pooling (:mod:`.pooling`)
+  and the training formulas of section H (from :mod:`convspec.training`).
+"""
+
+from ..training import (
+    dropout,
+    dropout_expectation,
+    dropout_mask,
+    leaky_relu,
+    momentum_step,
+    momentum_step_delta,
+    momentum_trajectory,
+    relu,
+    softmax,
+)
+from .backend import ReferenceBackend
+from .blocks import channel_shuffle, conv_layer, residual_unit, sigmoid, squeeze_excitation
+from .classic import convolve, correlate, rot180, wide_correlate
+from .grad import (
+    avg_pool_vjp,
+    conv_transpose_vjp,
+    conv_vjp,
+    input_grad_by_wide_correlation,
+    max_pool_vjp,
+    weight_grad_by_correlation,
+    zero_insert,
+)
+from .literal import conv_literal, conv_transpose_literal
+from .matrices import (
+    block_circulant_convolve,
+    circulant_convolve,
+    circulant_matrix,
+    conv_by_matrix,
+    conv_matrix,
+    conv_transpose_by_matrix,
+    doubly_block_circulant,
+    fft_conv,
+    im2col_columns,
+    im2col_conv,
+    toeplitz_matrix,
+)
+from .ops import avg_pool, conv, conv_transpose, max_pool
+from .pooling import l2_pool, trainable_pool
+from .variants import (
+    bilinear_sample,
+    connection_table_conv,
+    deformable_conv,
+    depthwise_conv,
+    depthwise_separable_conv,
+    dilate_kernel,
+    dilated_conv_by_zero_insertion,
+    conv_transpose_by_zero_insertion,
+    grouped_conv,
+    locally_connected,
+    outer_kernel,
+    pointwise_conv,
+    spatially_separable_conv,
+    tiled_conv,
+)
+
+__all__ = [
+    # protocol operations and backend
+    "conv", "conv_transpose", "max_pool", "avg_pool",
+    "conv_vjp", "conv_transpose_vjp", "max_pool_vjp", "avg_pool_vjp", "ReferenceBackend",
+    # literal path and the notes' gradient routes
+    "conv_literal", "conv_transpose_literal",
+    "input_grad_by_wide_correlation", "weight_grad_by_correlation", "zero_insert",
+    # section A, E1
+    "correlate", "convolve", "wide_correlate", "rot180",
+    # section D
+    "toeplitz_matrix", "circulant_matrix", "circulant_convolve", "doubly_block_circulant",
+    "block_circulant_convolve", "im2col_columns", "im2col_conv", "conv_matrix",
+    "conv_by_matrix", "conv_transpose_by_matrix", "fft_conv",
+    # section E, C10
+    "dilate_kernel", "dilated_conv_by_zero_insertion", "conv_transpose_by_zero_insertion",
+    "grouped_conv", "depthwise_conv", "depthwise_separable_conv", "pointwise_conv",
+    "outer_kernel", "spatially_separable_conv", "connection_table_conv", "locally_connected",
+    "tiled_conv", "bilinear_sample", "deformable_conv",
+    "conv_layer", "channel_shuffle", "sigmoid", "squeeze_excitation", "residual_unit",
+    # section G
+    "l2_pool", "trainable_pool",
+    # section H (convspec.training)
+    "relu", "leaky_relu", "softmax", "dropout", "dropout_mask", "dropout_expectation",
+    "momentum_step", "momentum_step_delta", "momentum_trajectory",
+]

@@ -1,0 +1,30 @@
+"""``ReferenceBackend``: the reference implementations behind the backend protocol."""
+
+from __future__ import annotations
+
+from ..backends.protocol import Capabilities
+from . import grad, ops
+from .dtypes import PRECISION
+
+
+class ReferenceBackend:
+    """The numpy oracle as a backend (name ``"reference"``), so the property suite can run
+    against the reference itself. Every operation, dtype, rank and feature is supported; half
+    types accumulate in float32 (see :data:`convspec.reference.dtypes.PRECISION`)."""
+
+    name = "reference"
+
+    conv = staticmethod(ops.conv)
+    conv_transpose = staticmethod(ops.conv_transpose)
+    max_pool = staticmethod(ops.max_pool)
+    avg_pool = staticmethod(ops.avg_pool)
+    conv_vjp = staticmethod(grad.conv_vjp)
+    conv_transpose_vjp = staticmethod(grad.conv_transpose_vjp)
+    max_pool_vjp = staticmethod(grad.max_pool_vjp)
+    avg_pool_vjp = staticmethod(grad.avg_pool_vjp)
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(devices=("cpu",), precision=dict(PRECISION))
+
+    def __repr__(self) -> str:
+        return "ReferenceBackend()"
