@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import functools
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from .backends.protocol import DTYPES
 from .dtypes import numpy_dtype
 from .timing import Measurement, PreparedCall, measure, prepare
 from .workloads import Workload
@@ -159,15 +160,44 @@ def _bandwidth_cached(device: str) -> float:
     return bandwidth(device)
 
 
-@functools.cache
+def device_kind(device: str) -> str:
+    """``"cpu"`` or ``"cuda"`` (any CUDA device, JAX's ``"gpu"`` included), else ``device``."""
+    if device in ("cpu", "host"):
+        return "cpu"
+    if device.startswith(("cuda", "gpu")):
+        return "cuda"
+    return device
+
+
 def calibrate(device: str = "cpu", dtype: str = "float32") -> Calibration:
     """Peak FLOP/s and bandwidth of ``device`` for ``dtype``, measured once per process."""
     numpy_dtype(dtype)
+    return _calibrate(device_kind(device), dtype)
+
+
+@functools.cache
+def _calibrate(device: str, dtype: str) -> Calibration:
     peak, n = peak_flops(device, dtype)
     torch, _ = _torch_device(device)
     return Calibration(device=device, dtype=dtype, peak_flops=peak,
                        bandwidth=_bandwidth_cached(device), gemm_n=n, copy_bytes=COPY_BYTES,
                        library="torch" if torch is not None else "numpy", machine=machine_id())
+
+
+def device_kinds() -> tuple[str, ...]:
+    """The device kinds this machine can calibrate: the CPU, and CUDA where torch sees a GPU."""
+    torch, _ = _torch_device("cuda")
+    return ("cpu", "cuda") if torch is not None else ("cpu",)
+
+
+def calibrate_all(dtypes: tuple[str, ...] = DTYPES) -> dict[str, Calibration]:
+    """Every device kind × dtype, keyed ``"kind/dtype"`` (see :func:`calibration_key`)."""
+    return {calibration_key(kind, dt): calibrate(kind, dt)
+            for kind in device_kinds() for dt in dtypes}
+
+
+def calibration_key(device: str, dtype: str) -> str:
+    return f"{device_kind(device)}/{dtype}"
 
 
 # -- one workload, timed and placed under the roofline ---------------------------------------
@@ -184,6 +214,12 @@ class WorkloadResult:
     @property
     def gflops(self) -> float:
         return self.workload.flops / self.measurement.median / 1e9
+
+    def with_roofline(self, calibration: Calibration) -> WorkloadResult:
+        """This result placed under ``calibration``'s roofline."""
+        w = self.workload
+        return replace(self, roofline=point(w.flops, self.measurement.median,
+                                            w.arithmetic_intensity(self.dtype), calibration))
 
     def as_dict(self) -> dict[str, object]:
         w = self.workload
@@ -210,9 +246,8 @@ def evaluate(backend: Any, workload: Workload, dtype: str, *, roofline: bool = T
     ``roofline`` the point uses ``calibration``, or calibrates the measured device.
     """
     m = measure(prepare(backend, workload, dtype), **measure_options)
-    placed = None
-    if roofline:
-        cal = calibration or calibrate(m.device, dtype)
-        placed = point(workload.flops, m.median, workload.arithmetic_intensity(dtype), cal)
-    return WorkloadResult(getattr(backend, "name", type(backend).__name__), workload, dtype, m,
-                          placed)
+    result = WorkloadResult(getattr(backend, "name", type(backend).__name__), workload, dtype, m,
+                            None)
+    if not roofline:
+        return result
+    return result.with_roofline(calibration or calibrate(m.device, dtype))

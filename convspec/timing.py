@@ -223,6 +223,21 @@ def harness_overhead(synchronize: Callable[[], None] = _nothing, repeats: int = 
     return statistics.median(_timed(_nothing, synchronize) for _ in range(repeats))
 
 
+def flusher_for(call: PreparedCall) -> Callable[[], None]:
+    """The call's own ``flush`` or the default one for its device."""
+    return call.flush or cache_flusher(call.device)
+
+
+def warm_up(call: PreparedCall, *, warmup_s: float = 0.1, min_warmup: int = 2) -> list[float]:
+    """Run ``call`` (synchronized) for ``warmup_s`` seconds and at least ``min_warmup`` times;
+    autotuning, compilation and lazy allocation happen here. Returns each call's seconds."""
+    warm: list[float] = []
+    start = time.perf_counter()
+    while len(warm) < min_warmup or time.perf_counter() - start < warmup_s:
+        warm.append(_timed(call.run, call.synchronize))
+    return warm
+
+
 def measure(call: PreparedCall | Callable[[], Any], *, repeats: int | None = None,
             min_repeats: int = 5, max_repeats: int = 200, budget_s: float = 1.0,
             warmup_s: float = 0.1, min_warmup: int = 2, flush: bool = True) -> Measurement:
@@ -233,12 +248,8 @@ def measure(call: PreparedCall | Callable[[], Any], *, repeats: int | None = Non
     """
     if not isinstance(call, PreparedCall):
         call = PreparedCall(run=call)
-    flusher = (call.flush or cache_flusher(call.device)) if flush else _nothing
-
-    warm = []
-    start = time.perf_counter()
-    while len(warm) < min_warmup or time.perf_counter() - start < warmup_s:
-        warm.append(_timed(call.run, call.synchronize))
+    flusher = flusher_for(call) if flush else _nothing
+    warm = warm_up(call, warmup_s=warmup_s, min_warmup=min_warmup)
     if repeats is None:
         repeats = int(budget_s / max(min(warm), 1e-9))
         repeats = max(min_repeats, min(max_repeats, repeats))

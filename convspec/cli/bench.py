@@ -1,0 +1,168 @@
+"""``convspec bench``: time a workload suite on one backend; print time, GFLOP/s, % of roofline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from ..backends.protocol import DTYPES
+from ..roofline import Calibration, WorkloadResult, calibrate, evaluate
+from ..timing import Unsupported, harness_overhead
+from ..workloads import DIRECTIONS, SUITE_NAMES, Workload, suite
+
+COMMAND = "bench"
+HELP = ("time a workload suite on one backend and print time, GFLOP/s and percent of the "
+        "measured roofline")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default="reference",
+                        help="built-in name, module:attr, or entry-point name (default: reference)")
+    parser.add_argument("--suite", default="resnet50", choices=SUITE_NAMES)
+    parser.add_argument("--dtype", default="float32", choices=DTYPES)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--direction", default="forward", choices=DIRECTIONS)
+    parser.add_argument("--workload", action="append", default=[], metavar="NAME",
+                        help="run only this workload of the suite (repeatable)")
+    parser.add_argument("--budget", type=float, default=1.0, metavar="SECONDS",
+                        help="timing budget per workload (default 1.0)")
+    parser.add_argument("--min-repeats", type=int, default=5)
+    parser.add_argument("--no-flush", action="store_true",
+                        help="do not flush caches between repetitions (warm-cache timing)")
+    parser.add_argument("--no-roofline", action="store_true",
+                        help="skip calibration and the %% of roofline column")
+    parser.add_argument("--json", metavar="PATH", help="also write every row as JSON to PATH")
+
+
+def _selected(args: argparse.Namespace) -> list[Workload]:
+    workloads = list(suite(args.suite, batch=args.batch, direction=args.direction))
+    if not args.workload:
+        return workloads
+    names = {w.name for w in workloads}
+    unknown = [n for n in args.workload if n not in names]
+    if unknown:
+        raise SystemExit(f"convspec bench: suite {args.suite!r} has no workload "
+                         f"{', '.join(map(repr, unknown))}; it has: {', '.join(sorted(names))}")
+    return [w for w in workloads if w.name in args.workload]
+
+
+class Progress:
+    """A text progress bar on a stream: redrawn in place on a terminal, one line per step else."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr, width: int = 30) -> None:
+        self.total, self.stream, self.width, self.done = total, stream, width, 0
+        self.tty = stream.isatty()
+
+    def step(self, label: str) -> None:
+        """Draw the bar for the item about to run, then count it."""
+        self.note(label)
+        self.done += 1
+
+    def note(self, label: str) -> None:
+        """Draw the bar with ``label`` without counting a step."""
+        filled = self.width * self.done // max(self.total, 1)
+        bar = "#" * filled + "." * (self.width - filled)
+        line = f"[{bar}] {self.done}/{self.total} {label}"
+        if self.tty:
+            self.stream.write("\r\033[K" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.note("done")
+        if self.tty:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def format_table(rows: list[WorkloadResult | tuple[Workload, str]]) -> str:
+    """The results as an aligned text table; skipped workloads carry their reason."""
+    header = ("workload", "×", "GFLOP", "median ms", "IQR %", "GFLOP/s", "FLOP/B", "bound",
+              "% roof")
+    lines = [header]
+    for row in rows:
+        if isinstance(row, tuple):
+            w, reason = row
+            lines.append((w.name, str(w.count), f"{w.flops / 1e9:.3f}", "skipped: " + reason,
+                          "", "", "", "", ""))
+            continue
+        m, r = row.measurement, row.roofline
+        lines.append((row.workload.name, str(row.workload.count),
+                      f"{row.workload.flops / 1e9:.3f}", f"{m.median * 1e3:.3f}",
+                      f"{100 * m.relative_iqr:.1f}", f"{row.gflops:.2f}",
+                      f"{r.intensity:.1f}" if r else "-", r.limited_by if r else "-",
+                      f"{r.percent:.1f}" if r else "-"))
+    widths = [max(len(line[i]) for line in lines if len(line[i]) < 40) for i in range(len(header))]
+    out = []
+    for line in lines:
+        cells = [c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(line)]
+        out.append("  ".join(cells).rstrip())
+    return "\n".join(out)
+
+
+def _footer(results: list[WorkloadResult], calibration: Calibration | None,
+            overhead: float) -> str:
+    modes = sorted({(r.measurement.mode, r.measurement.device, r.measurement.flushed)
+                    for r in results})
+    parts = [f"timing mode: {mode} on {device}; caches {'flushed' if flushed else 'warm'} "
+             "before each repetition" for mode, device, flushed in modes]
+    parts.append(f"harness overhead (empty call): {overhead * 1e6:.2f} us")
+    if calibration is not None:
+        parts.append(f"roofline ({calibration.library}, {calibration.device}, {calibration.dtype}): "
+                     f"peak {calibration.peak_flops / 1e9:.1f} GFLOP/s (GEMM n="
+                     f"{calibration.gemm_n}), bandwidth {calibration.bandwidth / 1e9:.1f} GB/s "
+                     f"(copy), ridge {calibration.ridge_intensity:.1f} FLOP/B")
+    total = sum(r.measurement.median * r.workload.count for r in results)
+    parts.append(f"network total (measured layers × count): {total * 1e3:.3f} ms")
+    return "\n".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..backends.registry import BackendLoadError, BackendUnavailable, load_backend
+
+    try:
+        backend = load_backend(args.backend)
+    except (BackendUnavailable, BackendLoadError) as exc:
+        print(f"convspec bench: backend {args.backend!r} cannot be used: {exc}", file=sys.stderr)
+        return 2
+    workloads = _selected(args)
+    progress = Progress(len(workloads))
+    rows: list[Any] = []
+    results: list[WorkloadResult] = []
+    calibration: Calibration | None = None
+    for w in workloads:
+        progress.step(w.name)
+        try:
+            result = evaluate(backend, w, args.dtype, roofline=False, budget_s=args.budget,
+                              min_repeats=args.min_repeats, flush=not args.no_flush)
+        except Unsupported as exc:
+            rows.append((w, str(exc)))
+            continue
+        if not args.no_roofline:
+            if calibration is None:
+                progress.note("calibrating the roofline (GEMM, copy)")
+                calibration = calibrate(result.measurement.device, args.dtype)
+            result = result.with_roofline(calibration)
+        rows.append(result)
+        results.append(result)
+    progress.close()
+    overhead = harness_overhead()
+    print(f"convspec bench: backend {getattr(backend, 'name', args.backend)}, suite {args.suite}, "
+          f"{args.dtype}, batch {args.batch}, {args.direction}")
+    print(format_table(rows))
+    print(_footer(results, calibration, overhead))
+    if args.json:
+        document = {"backend": getattr(backend, "name", args.backend), "suite": args.suite,
+                    "dtype": args.dtype, "batch": args.batch, "direction": args.direction,
+                    "harness_overhead_s": overhead,
+                    "calibration": calibration.as_dict() if calibration else None,
+                    "results": [r.as_dict() for r in results],
+                    "skipped": [{"workload": w.key, "reason": reason}
+                                for w, reason in (r for r in rows if isinstance(r, tuple))]}
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, indent=2)
+    return 0
+
