@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import is_sequence
 from ..errors import GeometryError
 from ..geometry import MAX_SPATIAL_RANK, ConvGeometry, PoolGeometry
 from .dtypes import check_arrays
@@ -102,6 +103,12 @@ def pool_geometry(x: np.ndarray, *, kernel: Any, stride: Any, padding: Any, dila
     """Geometry and dtype of a max or average pooling call; also checks ``dy``."""
     dtype = check_arrays(x=x, dy=dy)
     rank = spatial_rank_of("x", x)
+    for name, value in (("kernel", kernel), ("stride", stride), ("padding", padding),
+                        ("dilation", dilation)):
+        if is_sequence(value) and len(value) != rank:
+            raise GeometryError(
+                f"x has {rank} spatial axes but {name} has {len(value)} entries: give one "
+                "entry per spatial axis")
     geometry = PoolGeometry.make(kernel, stride=stride, padding=padding, dilation=dilation,
                                  ceil_mode=ceil_mode, count_include_pad=count_include_pad,
                                  ndim=rank)

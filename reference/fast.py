@@ -70,7 +70,8 @@ def im2col(x: np.ndarray, geometry: ConvGeometry, out: Sequence[int]) -> np.ndar
     g = geometry.groups
     padded = _grouped_channels_last(x, g, geometry.padding)
     view = window_view(padded, 2, geometry.kernel, geometry.stride, geometry.dilation, out)
-    return view.reshape(g, x.shape[0] * math.prod(out), -1)
+    columns = math.prod(geometry.kernel) * (x.shape[1] // g)
+    return view.reshape(g, x.shape[0] * math.prod(out), columns)
 
 
 def weight_rows(w: np.ndarray, groups: int) -> np.ndarray:
@@ -108,9 +109,10 @@ def correlate(x: np.ndarray, w: np.ndarray, geometry: ConvGeometry,
 
 def _grouped_rows(dy: np.ndarray, groups: int) -> np.ndarray:
     """``dy`` as ``(G, N·L, C_out/G)``."""
-    n, c_out = dy.shape[:2]
-    per_group = dy.reshape(n, groups, c_out // groups, -1)
-    return per_group.transpose(1, 0, 3, 2).reshape(groups, -1, c_out // groups)
+    n, c_out, *out = dy.shape
+    positions = math.prod(out)
+    per_group = dy.reshape(n, groups, c_out // groups, positions)
+    return per_group.transpose(1, 0, 3, 2).reshape(groups, n * positions, c_out // groups)
 
 
 def correlate_adjoint(dy: np.ndarray, w: np.ndarray, geometry: ConvGeometry,
@@ -148,7 +150,9 @@ def correlate_weight_grad(x: np.ndarray, dy: np.ndarray, geometry: ConvGeometry)
     """
     n, c_out, *out = dy.shape
     g = geometry.groups
-    rows = dy.reshape(n, g, c_out // g, -1).transpose(1, 2, 0, 3).reshape(g, c_out // g, -1)
+    positions = math.prod(out)
+    rows = dy.reshape(n, g, c_out // g, positions).transpose(1, 2, 0, 3)
+    rows = rows.reshape(g, c_out // g, n * positions)
     dw = np.matmul(rows, im2col(x, geometry, out))
     dw = dw.reshape(g, c_out // g, *geometry.kernel, x.shape[1] // g)
-    return np.ascontiguousarray(np.moveaxis(dw, -1, 2).reshape(c_out, -1, *geometry.kernel))
+    return np.ascontiguousarray(np.moveaxis(dw, -1, 2).reshape(c_out, x.shape[1] // g, *geometry.kernel))

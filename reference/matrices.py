@@ -141,7 +141,7 @@ def im2col_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: A
             w_row = wc[group * c_out_g:(group + 1) * c_out_g].reshape(c_out_g, -1)
             x_col = im2col_columns(xc[n, group * c_in_g:(group + 1) * c_in_g], geometry)
             y[n, group * c_out_g:(group + 1) * c_out_g] = w_row @ x_col
-    return to_output(add_bias(y.reshape(x.shape[0], -1, *out), to_compute(b, dtype)), dtype)
+    return to_output(add_bias(y.reshape(x.shape[0], geometry.out_channels, *out), to_compute(b, dtype)), dtype)
 
 
 def conv_matrix(w: np.ndarray, spatial: tuple[int, ...], *, stride: Any, padding: Any,
@@ -183,7 +183,7 @@ def conv_by_matrix(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride
     geometry, dtype = conv_geometry(x, w, b, stride=stride, padding=padding,
                                     dilation=dilation, groups=groups)
     matrix = to_compute(conv_matrix(w, x.shape[2:], **geometry.conv_kwargs()), dtype)
-    y = to_compute(x, dtype).reshape(x.shape[0], -1) @ matrix.T
+    y = to_compute(x, dtype).reshape(x.shape[0], math.prod(x.shape[1:])) @ matrix.T
     out = geometry.output_shape(x.shape)
     return to_output(add_bias(y.reshape(out), to_compute(b, dtype)), dtype)
 
@@ -206,7 +206,7 @@ def conv_transpose_by_matrix(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
     matrix = matrix.reshape(x.shape[1], *forward.output_spatial(spatial), -1)
     matrix = matrix[(slice(None), *(slice(0, n) for n in x.shape[2:]))].reshape(-1,
                                                                                 matrix.shape[-1])
-    y = to_compute(x, dtype).reshape(x.shape[0], -1) @ matrix
+    y = to_compute(x, dtype).reshape(x.shape[0], math.prod(x.shape[1:])) @ matrix
     out = geometry.output_shape(x.shape)
     return to_output(add_bias(y.reshape(out), to_compute(b, dtype)), dtype)
 

@@ -217,7 +217,7 @@ def locally_connected(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
         tap = gather_tap(xc, offset, stride=geometry.stride, padding=geometry.padding,
                          dilation=geometry.dilation, out=out).reshape(*x.shape[:2], positions)
         y += np.einsum("loc,ncl->nol", per_position[(Ellipsis, *offset)], tap)
-    y = y.reshape(x.shape[0], -1, *out)
+    y = y.reshape(x.shape[0], geometry.out_channels, *out)
     return to_output(y if b is None else y + to_compute(b, dtype), dtype)
 
 
@@ -294,7 +294,8 @@ def deformable_conv(x: np.ndarray, offsets: np.ndarray, w: np.ndarray, b: np.nda
         samples.append(bilinear_sample(xc, rows, cols))
     columns = np.stack(samples, axis=2)  # (N, C_in, taps, H_out, W_out)
     g, c_out_g = geometry.groups, geometry.out_channels // geometry.groups
-    columns = columns.reshape(x.shape[0], g, -1, math.prod(out))
+    columns = columns.reshape(x.shape[0], g, (x.shape[1] // g) * taps, math.prod(out))
     rows_w = to_compute(w, dtype).reshape(g, c_out_g, -1)
-    y = np.einsum("gok,ngkl->ngol", rows_w, columns).reshape(x.shape[0], -1, *out)
+    y = np.einsum("gok,ngkl->ngol", rows_w, columns).reshape(x.shape[0], geometry.out_channels,
+                                                                  *out)
     return to_output(add_bias(y, to_compute(b, dtype)), dtype)
