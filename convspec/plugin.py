@@ -247,8 +247,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 def _failure_info(item: pytest.Item, exc: BaseException) -> dict[str, Any]:
     state = _state(item.config)
+    distinct = 1
+    while isinstance(exc, BaseExceptionGroup):  # Hypothesis found several distinct failures
+        distinct = max(distinct, len(exc.exceptions))
+        exc = next((e for e in exc.exceptions if isinstance(e, ConformanceError)),
+                   exc.exceptions[0])
     reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}".splitlines()[0]
-    info: dict[str, Any] = {"reason": reason}
+    info: dict[str, Any] = {"reason": reason if distinct == 1 else
+                            f"{reason} (and {distinct - 1} more distinct failures)"}
     directory = item.config.getoption("convspec_repro_dir")
     if isinstance(exc, ConformanceError) and exc.call is not None and exc.comparison is not None:
         info["worst"] = exc.comparison.describe()

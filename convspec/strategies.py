@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -34,7 +35,8 @@ from .geometry import ConvGeometry, PoolGeometry
 __all__ = [
     "ConvCase", "PoolCase", "InvalidConvCase", "conv_geometries", "pool_geometries",
     "conv_cases", "pool_cases", "network_conv_cases", "tensors", "dtypes",
-    "invalid_conv_cases", "seeded_tensor", "INTEGER_LIMITS",
+    "invalid_conv_cases", "seeded_tensor", "INTEGER_LIMITS", "ConvExample", "PoolExample",
+    "conv_examples", "pool_examples",
 ]
 
 ALL = Capabilities()
@@ -438,3 +440,102 @@ def invalid_conv_cases(*, capabilities: Capabilities = ALL,
                 for i, (s, d, op) in enumerate(zip(g.stride, g.dilation, g.output_padding)))
         return InvalidConvCase(kind, tuple(shape), tuple(wshape), kwargs, transposed)
     return build()
+
+
+def _array_repr(name: str, value: np.ndarray | None) -> str:
+    if value is None:
+        return f"{name}=None"
+    if value.size <= ELEMENTWISE_LIMIT:
+        return f"{name}=np.array({value.astype(np.float64).tolist()!r})"
+    return f"{name}=<{value.dtype} array of shape {value.shape}>"
+
+
+@dataclass(frozen=True, repr=False)
+class ConvExample:
+    """A convolution case with its dtype and arrays (``dy`` sized for the output)."""
+
+    case: ConvCase
+    dtype: str
+    x: np.ndarray
+    w: np.ndarray
+    b: np.ndarray | None
+    dy: np.ndarray
+
+    @property
+    def geometry(self) -> ConvGeometry:
+        return self.case.geometry
+
+    @property
+    def kwargs(self) -> dict:
+        return self.geometry.kwargs()
+
+    def __repr__(self) -> str:
+        arrays = ", ".join(_array_repr(n, getattr(self, n)) for n in ("x", "w", "b", "dy"))
+        return f"ConvExample({self.case!r}, dtype={self.dtype!r}, {arrays})"
+
+
+@dataclass(frozen=True, repr=False)
+class PoolExample:
+    """A pooling case with its dtype, input and output cotangent."""
+
+    case: PoolCase
+    dtype: str
+    x: np.ndarray
+    dy: np.ndarray
+
+    @property
+    def geometry(self) -> PoolGeometry:
+        return self.case.geometry
+
+    def __repr__(self) -> str:
+        arrays = ", ".join(_array_repr(n, getattr(self, n)) for n in ("x", "dy"))
+        return f"PoolExample({self.case!r}, dtype={self.dtype!r}, {arrays})"
+
+
+def conv_examples(capabilities: Capabilities = ALL, *, transposed: bool = False,
+                  elements: str = "integer", allowed_dtypes: Sequence[str] | None = None,
+                  **case_options) -> st.SearchStrategy[ConvExample]:
+    """A :class:`ConvExample`: a case from :func:`conv_cases`, a supported dtype, and arrays."""
+    cases = conv_cases(capabilities=capabilities, transposed=transposed, **case_options)
+    dtype_choice = dtypes(capabilities, allowed_dtypes)
+
+    @st.composite
+    def build(draw):
+        case = draw(cases)
+        dtype = draw(dtype_choice)
+        g = case.geometry
+        x = draw(tensors(dtype, case.input_shape, elements=elements))
+        w = draw(tensors(dtype, g.weight_shape, elements=elements))
+        b = draw(tensors(dtype, g.bias_shape, elements=elements)) if g.bias else None
+        dy = draw(tensors(dtype, case.output_shape, elements=elements))
+        return ConvExample(case, dtype, x, w, b, dy)
+    return build()
+
+
+def pool_examples(capabilities: Capabilities = ALL, *, operation: str = "max_pool",
+                  elements: str = "integer", allowed_dtypes: Sequence[str] | None = None,
+                  **case_options) -> st.SearchStrategy[PoolExample]:
+    """A :class:`PoolExample`; ``elements="distinct"`` gives inputs without ties, so the
+    arg-max of every max-pooling window is unique."""
+    cases = pool_cases(capabilities=capabilities, operation=operation, **case_options)
+    dtype_choice = dtypes(capabilities, allowed_dtypes)
+
+    @st.composite
+    def build(draw):
+        case = draw(cases)
+        dtype = draw(dtype_choice)
+        if elements == "distinct":
+            size = math.prod(case.input_shape)
+            seed = draw(st.integers(0, 2 ** 32 - 1))
+            assume(size <= 2 * _EXACT_INTEGERS[dtype])  # every value exact, so no ties
+            values = np.random.default_rng(seed).permutation(size) - size // 2
+            x = values.reshape(case.input_shape).astype(numpy_dtype(dtype))
+        else:
+            x = draw(tensors(dtype, case.input_shape, elements=elements))
+        dy = draw(tensors(dtype, case.output_shape, elements="integer"))
+        return PoolExample(case, dtype, x, dy)
+    return build()
+
+
+#: Largest integer up to which every integer is exactly representable in each dtype.
+_EXACT_INTEGERS = {"float64": 2 ** 53, "float32": 2 ** 24, "float16": 2 ** 11, "bfloat16": 2 ** 8}

@@ -1,0 +1,285 @@
+"""Section B: size arithmetic, and the error properties, checked on the backend under test."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from convspec import (
+    ConvGeometry,
+    GeometryError,
+    PoolGeometry,
+    conv_output_size,
+    effective_kernel_size,
+    same_padding,
+    size_after_layers,
+    transposed_output_size,
+)
+from convspec.checks import call, expect_reference, expect_rejected
+from convspec.dtypes import numpy_dtype
+from convspec.plugin import require
+from convspec.strategies import conv_examples, dtypes, invalid_conv_cases, pool_examples, tensors
+
+pytestmark = pytest.mark.section("B")
+
+
+def _zeros(caps, shape, data):
+    dtype = data.draw(dtypes(caps), label="dtype")
+    return np.zeros(shape, dtype=numpy_dtype(dtype))
+
+
+@pytest.mark.spec("B1", "B7", "B14")
+@pytest.mark.ops("conv")
+@given(data=st.data())
+def test_output_shape_is_the_floor_of_b1(backend, caps, data):
+    """Output length ``floor((n + p_b + p_a - d(k-1) - 1)/s) + 1`` on every axis, including
+    geometries where the notes' rule B1 calls the division inexact (libraries floor it)."""
+    require(caps, "conv")
+    ex = data.draw(conv_examples(caps, real_layers=False), label="example")
+    g = ex.geometry
+    y = call(backend, "conv", ex.x, ex.w, ex.b, **ex.kwargs)
+    expected = conv_output_size(ex.x.shape[2:], g.kernel, stride=g.stride, padding=g.padding,
+                                dilation=g.dilation)
+    assert y.shape == (ex.x.shape[0], g.out_channels, *expected), (
+        f"{g.describe()} on {ex.x.shape} gave {y.shape}")
+
+
+@pytest.mark.spec("B2", "B3", "B4", "E1")
+@pytest.mark.ops("conv")
+@given(data=st.data())
+def test_narrow_wide_and_same_convolution(backend, caps, tolerance, data):
+    """Narrow (p=0: ``n-m+1``, B2), wide (p=m-1: ``n+m-1``, B3, E1) and equal-width (B4) on the
+    backend, each agreeing with the reference. Even kernels need asymmetric "same" padding,
+    split the way PyTorch splits it (the extra element after)."""
+    require(caps, "conv")
+    dtype = data.draw(dtypes(caps), label="dtype")
+    rank = data.draw(st.sampled_from(sorted(caps.ranks)), label="rank")
+    m = data.draw(st.integers(1, 5), label="kernel")
+    n = data.draw(st.integers(m, m + 6), label="size")
+    x = data.draw(tensors(dtype, (1, 2) + (n,) * rank), label="x")
+    w = data.draw(tensors(dtype, (3, 2) + (m,) * rank), label="w")
+    same = same_padding(n, m)
+    modes = {"narrow": (0, 0), "wide": (m - 1, m - 1), "same": same}
+    expected = {"narrow": n - m + 1, "wide": n + m - 1, "same": n}
+    for mode, pad in modes.items():
+        if pad[0] != pad[1] and "asymmetric_padding" not in caps.features:
+            continue
+        g = ConvGeometry.make(2, 3, (m,) * rank, padding=(pad,) * rank, bias=False)
+        y, = expect_reference(backend, "conv", (x, w, None), g.conv_kwargs(), tolerance(dtype))
+        assert y.shape[2:] == (expected[mode],) * rank, f"{mode} convolution gave {y.shape}"
+
+
+@pytest.mark.spec("B4")
+@pytest.mark.ops("conv")
+@given(data=st.data())
+def test_strided_same_padding_gives_ceil(backend, caps, data):
+    """TensorFlow/ONNX "same" padding with stride s gives ``ceil(n/s)`` outputs, the extra
+    padding after (SAME_UPPER) or before (SAME_LOWER)."""
+    require(caps, "conv")
+    n, k = data.draw(st.integers(1, 12), label="n"), data.draw(st.integers(1, 5), label="k")
+    s, d = data.draw(st.integers(1, 3), label="stride"), data.draw(st.integers(1, 2), label="d")
+    convention = data.draw(st.sampled_from(["tf", "onnx_upper", "onnx_lower"]), label="convention")
+    pad = same_padding(n, k, stride=s, dilation=d, convention=convention)
+    assume(pad[0] == pad[1] or "asymmetric_padding" in caps.features)
+    assume(d == 1 or "conv_dilation" in caps.features)
+    g = ConvGeometry.make(1, 1, (k,), stride=s, dilation=d, padding=(pad,), bias=False)
+    assume(1 in caps.ranks)
+    x = _zeros(caps, (1, 1, n), data)
+    y = call(backend, "conv", x, np.zeros(g.weight_shape, x.dtype), None, **g.conv_kwargs())
+    assert y.shape[2] == -(-n // s)
+
+
+@pytest.mark.spec("B5")
+@pytest.mark.ops("conv")
+@given(data=st.data())
+def test_size_after_stacked_layers(backend, caps, data):
+    """After d stride-1 layers of width-k kernels, a width-m input has ``m - (k-1)d`` (valid)
+    or ``m + (k-1)d`` (full) positions (B5), layer by layer on the backend."""
+    require(caps, "conv")
+    assume(1 in caps.ranks)
+    k, depth = data.draw(st.integers(1, 4), label="k"), data.draw(st.integers(1, 4), label="depth")
+    mode = data.draw(st.sampled_from(["valid", "full"]), label="mode")
+    m = data.draw(st.integers((k - 1) * depth + 1, (k - 1) * depth + 8), label="m")
+    x = _zeros(caps, (1, 1, m), data)
+    pad = 0 if mode == "valid" else k - 1
+    g = ConvGeometry.make(1, 1, (k,), padding=pad, bias=False)
+    for _ in range(depth):
+        x = call(backend, "conv", x, np.zeros(g.weight_shape, x.dtype), None, **g.conv_kwargs())
+    sign = -1 if mode == "valid" else 1
+    assert x.shape[2] == m + sign * (k - 1) * depth == size_after_layers(m, k, depth, mode=mode)
+
+
+@pytest.mark.spec("B6", "B11", "C1")
+@pytest.mark.ops("conv")
+def test_worked_examples_on_the_backend(backend, caps, tolerance):
+    """AlexNet conv1: 227×227×3 by 96 filters 11×11 stride 4 gives 55×55×96, 3025 positions
+    (B6, B11), 34,944 parameters (C1); the demo W=5, F=3, S=2, P=1 gives 3 (B6)."""
+    require(caps, "conv")
+    if 2 not in caps.ranks:
+        pytest.skip("the worked examples are 2-D")
+    dtype = next(d for d in ("float32", "float64", "float16", "bfloat16") if d in caps.dtypes)
+    rng = np.random.default_rng(0)
+    alexnet = ConvGeometry.make(3, 96, 11, stride=4, ndim=2)
+    assert alexnet.params() == 34_944
+    x = rng.integers(-2, 3, (1, 3, 227, 227)).astype(numpy_dtype(dtype))
+    w = rng.integers(-2, 3, alexnet.weight_shape).astype(numpy_dtype(dtype))
+    b = rng.integers(-2, 3, (96,)).astype(numpy_dtype(dtype))
+    y, = expect_reference(backend, "conv", (x, w, b), alexnet.conv_kwargs(), tolerance(dtype))
+    assert y.shape == (1, 96, 55, 55) and y.shape[2] * y.shape[3] == 3025
+    demo = ConvGeometry.make(3, 2, 3, stride=2, padding=1, ndim=2)
+    x = rng.integers(-2, 3, (1, 3, 5, 5)).astype(numpy_dtype(dtype))
+    w = rng.integers(-2, 3, demo.weight_shape).astype(numpy_dtype(dtype))
+    y, = expect_reference(backend, "conv", (x, w, None), demo.conv_kwargs(), tolerance(dtype))
+    assert y.shape[2:] == (3, 3)
+
+
+@pytest.mark.spec("B7", "B8", "E14")
+@pytest.mark.ops("conv")
+@given(data=st.data())
+def test_dilated_kernel_span_and_index_formula(backend, caps, tolerance, data):
+    """A kernel of m taps at rate r spans ``m' = m + (m-1)(r-1)`` (B7): an input of exactly
+    m' positions gives one output, which is the notes' index formula with d = r - 1 holes,
+    ``S(i) = Σ_m I(i + m(d+1)) K(m)`` (B8, 0-based)."""
+    require(caps, "conv")
+    assume(1 in caps.ranks and "conv_dilation" in caps.features)
+    dtype = data.draw(dtypes(caps), label="dtype")
+    m, holes = data.draw(st.integers(1, 5), label="m"), data.draw(st.integers(0, 3), label="holes")
+    rate = holes + 1
+    span = effective_kernel_size(m, rate)
+    assert span == m + (m - 1) * (rate - 1) == (holes + 1) * (m - 1) + 1
+    extra = data.draw(st.integers(0, 4), label="extra")
+    x = data.draw(tensors(dtype, (1, 1, span + extra)), label="x")
+    w = data.draw(tensors(dtype, (1, 1, m)), label="w")
+    g = ConvGeometry.make(1, 1, (m,), dilation=rate, bias=False)
+    y = call(backend, "conv", x, w, None, **g.conv_kwargs())
+    assert y.shape[2] == extra + 1
+    xs, ws = x[0, 0].astype(np.float64), w[0, 0].astype(np.float64)
+    literal = np.array([sum(xs[i + j * (holes + 1)] * ws[j] for j in range(m))
+                        for i in range(extra + 1)])
+    np.testing.assert_allclose(y[0, 0].astype(np.float64), literal,
+                               rtol=tolerance(dtype).u_out * 8, atol=0,
+                               err_msg="dilated conv differs from the index formula B8")
+
+
+@pytest.mark.spec("B9")
+@pytest.mark.ops("max_pool", "avg_pool")
+@given(data=st.data())
+def test_pool_output_shape_and_depth(backend, caps, data):
+    """``W2 = (W1 - F)/S + 1`` generalized with padding, dilation and ceil_mode; depth unchanged."""
+    op = data.draw(st.sampled_from([o for o in ("max_pool", "avg_pool") if o in caps.operations]
+                                   or ["max_pool"]), label="operation")
+    require(caps, op)
+    ex = data.draw(pool_examples(caps, operation=op), label="example")
+    kwargs = (ex.geometry.max_pool_kwargs() if op == "max_pool"
+              else ex.geometry.avg_pool_kwargs())
+    y = call(backend, op, ex.x, **kwargs)
+    assert y.shape == ex.case.output_shape
+
+
+@pytest.mark.spec("B10", "F9")
+@pytest.mark.ops("conv_transpose")
+@given(data=st.data())
+def test_transposed_output_size(backend, caps, data):
+    """``(l-1)s - 2p + d(m-1) + output_padding + 1`` (B10); with p=0, d=1: ``s(l-1) + m``,
+    the length after inserting s-1 zeros and full padding (F9); with s=1: ``l + m - 1``."""
+    require(caps, "conv_transpose")
+    ex = data.draw(conv_examples(caps, transposed=True, real_layers=False), label="example")
+    g = ex.geometry
+    y = call(backend, "conv_transpose", ex.x, ex.w, ex.b, **ex.kwargs)
+    assert y.shape == ex.case.output_shape
+    n = ex.x.shape[2]
+    plain = transposed_output_size(n, g.kernel[0], stride=g.stride[0])
+    assert plain == g.stride[0] * (n - 1) + g.kernel[0]
+    assert transposed_output_size(n, g.kernel[0]) == n + g.kernel[0] - 1
+
+
+@pytest.mark.spec("B13", "E23")
+def test_deformable_offsets_need_two_channels_per_tap():
+    """Deformable convolution's offsets have ``2·kh·kw`` channels (B13): the reference accepts
+    [N, 18, H, W] for a 3×3 kernel and rejects any other count with a GeometryError."""
+    import convspec.reference as reference
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 4, 6, 6))
+    w = rng.standard_normal((3, 4, 3, 3))
+    good = np.zeros((2, 18, 4, 4))
+    assert reference.deformable_conv(x, good, w, None).shape == (2, 3, 4, 4)
+    with pytest.raises(GeometryError, match="18"):
+        reference.deformable_conv(x, np.zeros((2, 9, 4, 4)), w, None)
+
+
+@pytest.mark.spec("B1", "B10", "B14")
+@pytest.mark.ops("conv", "conv_transpose")
+@given(data=st.data())
+def test_invalid_geometry_is_rejected(backend, caps, data):
+    """A call the specification calls invalid (input channels not matching the weight, groups
+    not dividing the channels, a kernel larger than the padded input, the wrong rank,
+    output_padding >= max(stride, dilation)) must raise, never return an array."""
+    kinds = ["channels", "kernel_too_large", "rank"]
+    if "groups" in caps.features:
+        kinds.append("groups")
+    if "conv_transpose" in caps.operations and "output_padding" in caps.features:
+        kinds.append("output_padding")
+    if "conv" not in caps.operations:
+        kinds = [k for k in kinds if k == "output_padding"]
+    if not kinds:
+        pytest.skip("the backend has neither conv nor conv_transpose with output_padding")
+    case = data.draw(invalid_conv_cases(capabilities=caps, kinds=kinds), label="invalid case")
+    dtype = data.draw(dtypes(caps), label="dtype")
+    x = np.ones(case.input_shape, dtype=numpy_dtype(dtype))
+    w = np.ones(case.weight_shape, dtype=numpy_dtype(dtype))
+    op = "conv_transpose" if case.transposed else "conv"
+    require(caps, op)
+    expect_rejected(backend, op, (x, w, None), case.kwargs, rule=case.kind)
+
+
+@pytest.mark.spec("B1", "B9")
+@pytest.mark.ops("conv", "max_pool", "avg_pool")
+@given(data=st.data())
+def test_zero_sample_batch_gives_an_empty_result(backend, caps, data):
+    """A batch of zero samples is valid: the result is empty, with the geometry's shape."""
+    if "empty_batch" not in caps.features:
+        pytest.skip(caps.reasons.get("empty_batch", "the backend does not take empty batches"))
+    ex = data.draw(conv_examples(caps, real_layers=False), label="example")
+    require(caps, "conv")
+    x = ex.x[:0]
+    y = call(backend, "conv", x, ex.w, ex.b, **ex.kwargs)
+    assert y.shape == (0, *ex.case.output_shape[1:])
+    pool = data.draw(pool_examples(caps), label="pool")
+    if "max_pool" in caps.operations:
+        y = call(backend, "max_pool", pool.x[:0], **pool.geometry.max_pool_kwargs())
+        assert y.shape == (0, *pool.case.output_shape[1:])
+
+
+@pytest.mark.spec("B9")
+@pytest.mark.ops("max_pool")
+@given(data=st.data())
+def test_pool_window_larger_than_input_is_rejected(backend, caps, data):
+    """A pooling window larger than the padded input leaves no output: the call must raise."""
+    require(caps, "max_pool")
+    ex = data.draw(pool_examples(caps), label="example")
+    g = ex.geometry
+    axis = data.draw(st.integers(0, g.ndim - 1), label="axis")
+    # Longer than the padded input by a whole stride: even ceil_mode leaves no window.
+    too_big = ex.x.shape[2 + axis] + 2 * g.padding[axis] + g.stride[axis]
+    kernel = tuple(too_big if i == axis else k for i, k in enumerate(g.kernel))
+    dilation = tuple(1 if i == axis else d for i, d in enumerate(g.dilation))
+    kwargs = dict(g.max_pool_kwargs(), kernel=kernel, dilation=dilation)
+    with pytest.raises(GeometryError):
+        PoolGeometry.make(kernel, stride=g.stride, padding=g.padding, dilation=dilation,
+                          ceil_mode=g.ceil_mode).output_spatial(ex.x.shape[2:])
+    expect_rejected(backend, "max_pool", (ex.x,), kwargs, rule="window larger than input")
+
+
+@pytest.mark.spec("B1", "B6")
+def test_size_formulas_on_the_worked_numbers():
+    """Keeps the per-axis formulas honest on the notes' worked numbers (B1, B6)."""
+    assert conv_output_size(227, 11, stride=4) == 55
+    assert conv_output_size(5, 3, stride=2, padding=1) == 3
+    with pytest.raises(GeometryError, match="4.5"):
+        conv_output_size(10, 3, stride=2, rounding="exact")
+    assert math.prod(conv_output_size((227, 227), (11, 11), stride=4)) == 3025
