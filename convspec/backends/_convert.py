@@ -1,0 +1,287 @@
+"""What the built-in adapters share: argument checking, dtype names, window padding, probing.
+
+Nothing here computes a convolution or a pooling. :class:`ForwardOperations` and
+:class:`VjpOperations` give an adapter the protocol's methods with their exact signatures and
+argument checks, so an adapter only maps a validated geometry onto its library's call; the
+other helpers name dtypes, translate arguments into the forms libraries take, and record which
+(operation, dtype, rank) combinations a library lacks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..dtypes import dtype_name as _dtype_name
+from ..dtypes import numpy_dtype
+from ..geometry import PoolGeometry
+from ..reference import checks
+from .protocol import RANKS, Capabilities
+
+HALF_DTYPES = ("float16", "bfloat16")
+
+
+def dtype_name(array: Any, what: str = "x") -> str:
+    """The protocol dtype name of a numpy array, or ``TypeError`` naming the argument."""
+    try:
+        return _dtype_name(getattr(array, "dtype", type(array)))
+    except TypeError as exc:
+        raise TypeError(f"{what}: {exc}") from None
+
+
+def pool_window_padding(spatial: Sequence[int], *, kernel: Sequence[int], stride: Sequence[int],
+                        padding: Sequence[int], dilation: Sequence[int],
+                        ceil_mode: bool) -> tuple[tuple[int, int], ...]:
+    """``(before, after)`` padding under which plain floor-mode windowing gives PyTorch's output.
+
+    The output length comes from :class:`PoolGeometry` (B9 with ``ceil_mode``); ``after`` grows
+    by just enough for the last window to fit, so a library that only floors (``lax.reduce_window``,
+    a filter followed by striding) yields exactly that many windows.
+    """
+    geometry = PoolGeometry.make(tuple(kernel), stride=tuple(stride), padding=tuple(padding),
+                                 dilation=tuple(dilation), ceil_mode=ceil_mode)
+    out = geometry.output_spatial(spatial)
+    pads = []
+    for n, o, k, s, p in zip(spatial, out, geometry.effective_kernel, geometry.stride,
+                             geometry.padding):
+        needed = (o - 1) * s + k  # the extent the last window reaches, from the padded start
+        pads.append((p, max(p, needed - n - p)))
+    return tuple(pads)
+
+
+def case_key(operation: str, dtype: str, rank: int | None = None) -> str:
+    """The ``reasons`` key of one unsupported (operation, dtype[, rank]) combination."""
+    return f"{operation}:dtype:{dtype}" + ("" if rank is None else f":rank:{rank}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseCapabilities(Capabilities):
+    """:class:`Capabilities` that can also rule out single (operation, dtype, rank) cases.
+
+    Libraries have holes that the per-axis sets cannot state (PyTorch 2.13 on CPU has no
+    float16 ``avg_pool3d``, but float16 everywhere else). Such a hole is a ``reasons`` entry
+    keyed by :func:`case_key`; :meth:`skip_reason` consults it after the general sets.
+    """
+
+    def without(self, **missing: Iterable[Any]) -> CaseCapabilities:
+        changes = {k: frozenset(getattr(self, k)) - frozenset(v) for k, v in missing.items()}
+        return dataclasses.replace(self, **changes)
+
+    def skip_reason(self, operation: str, dtype: str | None = None, rank: int | None = None,
+                    features: Iterable[str] = ()) -> str | None:
+        general = super().skip_reason(operation, dtype, rank, features)
+        if general is not None or dtype is None:
+            return general
+        keys = [case_key(operation, dtype)] + ([case_key(operation, dtype, rank)] if rank else [])
+        return next((self.reasons[k] for k in keys if k in self.reasons), None)
+
+
+def probe_cases(operations: Iterable[str], dtypes: Iterable[str],
+                attempt: Callable[[str, str, int], None],
+                ranks: Iterable[int] = RANKS) -> dict[str, str]:
+    """Run ``attempt(operation, dtype, rank)`` for every case; the failures' messages by key.
+
+    Probing is how an adapter learns which kernels its library version really has, instead of
+    hard-coding a table that goes stale with the next release.
+    """
+    failures: dict[str, str] = {}
+    for operation in operations:
+        for dtype in dtypes:
+            for rank in ranks:
+                try:
+                    attempt(operation, dtype, rank)
+                except Exception as exc:  # noqa: BLE001 - any failure means "not supported"
+                    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    failures[case_key(operation, dtype, rank)] = first_line[:200]
+    return failures
+
+
+def fold_cases(failures: dict[str, str], operations: Iterable[str], dtypes: Iterable[str],
+               ranks: Iterable[int] = RANKS, *, library: str) -> dict[str, str]:
+    """Merge per-rank failures into per-operation or per-dtype ``reasons`` where they cover all.
+
+    Returns ``reasons`` entries: ``"dtype:NAME"`` when a dtype failed for every operation and
+    rank, :func:`case_key` ``(op, dtype)`` when it failed for every rank of one operation,
+    and per-rank keys otherwise. Each message starts with ``library``.
+    """
+    operations, dtypes, ranks = list(operations), list(dtypes), list(ranks)
+    reasons: dict[str, str] = {}
+    for dtype in dtypes:
+        per_op = {op: [failures.get(case_key(op, dtype, r)) for r in ranks] for op in operations}
+        if all(all(msgs) for msgs in per_op.values()):
+            sample = next(iter(per_op.values()))[0]
+            reasons[f"dtype:{dtype}"] = f"{library} has no {dtype} kernels here ({sample})"
+            continue
+        for op, msgs in per_op.items():
+            if all(msgs):
+                reasons[case_key(op, dtype)] = f"{library} has no {dtype} {op} ({msgs[0]})"
+                continue
+            for rank, msg in zip(ranks, msgs):
+                if msg:
+                    reasons[case_key(op, dtype, rank)] = (
+                        f"{library} has no {dtype} {rank}-D {op} ({msg})"
+                    )
+    return reasons
+
+
+def declared(reasons: dict[str, str], base: Capabilities) -> CaseCapabilities:
+    """``base`` narrowed by probe ``reasons`` from :func:`fold_cases`."""
+    lost_dtypes = [k.split(":", 1)[1] for k in reasons if k.startswith("dtype:")]
+    caps = CaseCapabilities(**{**base.__dict__, "reasons": {**base.reasons, **reasons}})
+    return caps.without(dtypes=lost_dtypes)
+
+
+Arrays = tuple[Any, ...]
+
+
+class ForwardOperations:
+    """The protocol's four forward operations, validated, for an adapter to inherit.
+
+    Each method checks its call with :mod:`convspec.reference.checks` (a ``GeometryError`` or
+    ``TypeError`` naming the argument, before the library sees anything) and hands the
+    normalized geometry to ``self._forward(operation, geometry, arrays)``, which the adapter
+    implements by calling its library. ``arrays`` is ``(x, w, b)`` or ``(x,)``.
+    """
+
+    def _forward(self, operation: str, geometry: Any, arrays: Arrays) -> np.ndarray:
+        raise NotImplementedError
+
+    def conv(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: Any,
+             padding: Any, dilation: Any, groups: int) -> np.ndarray:
+        g, _ = checks.conv_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                                    groups=groups)
+        return self._forward("conv", g, (x, w, b))
+
+    def conv_transpose(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: Any,
+                       padding: Any, output_padding: Any, dilation: Any,
+                       groups: int) -> np.ndarray:
+        g, _ = checks.conv_transpose_geometry(x, w, b, stride=stride, padding=padding,
+                                              output_padding=output_padding, dilation=dilation,
+                                              groups=groups)
+        return self._forward("conv_transpose", g, (x, w, b))
+
+    def max_pool(self, x: np.ndarray, *, kernel: Any, stride: Any, padding: Any, dilation: Any,
+                 ceil_mode: bool) -> np.ndarray:
+        g, _ = checks.pool_geometry(x, kernel=kernel, stride=stride, padding=padding,
+                                    dilation=dilation, ceil_mode=ceil_mode)
+        return self._forward("max_pool", g, (x,))
+
+    def avg_pool(self, x: np.ndarray, *, kernel: Any, stride: Any, padding: Any,
+                 ceil_mode: bool, count_include_pad: bool) -> np.ndarray:
+        g, _ = checks.pool_geometry(x, kernel=kernel, stride=stride, padding=padding,
+                                    ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+        return self._forward("avg_pool", g, (x,))
+
+
+class VjpOperations:
+    """The protocol's four vector-Jacobian products, validated like :class:`ForwardOperations`.
+
+    The adapter implements ``self._vjp(operation, geometry, arrays, dy)`` returning one
+    gradient per array in ``arrays`` (``None`` where the array is ``None``); ``operation`` is
+    the forward operation's name.
+    """
+
+    def _vjp(self, operation: str, geometry: Any, arrays: Arrays,
+             dy: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        raise NotImplementedError
+
+    def conv_vjp(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dy: np.ndarray, *,
+                 stride: Any, padding: Any, dilation: Any, groups: int) -> tuple:
+        g, _ = checks.conv_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                                    groups=groups, dy=dy)
+        return self._vjp("conv", g, (x, w, b), dy)
+
+    def conv_transpose_vjp(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+                           dy: np.ndarray, *, stride: Any, padding: Any, output_padding: Any,
+                           dilation: Any, groups: int) -> tuple:
+        g, _ = checks.conv_transpose_geometry(x, w, b, stride=stride, padding=padding,
+                                              output_padding=output_padding, dilation=dilation,
+                                              groups=groups, dy=dy)
+        return self._vjp("conv_transpose", g, (x, w, b), dy)
+
+    def max_pool_vjp(self, x: np.ndarray, dy: np.ndarray, *, kernel: Any, stride: Any,
+                     padding: Any, dilation: Any, ceil_mode: bool) -> np.ndarray:
+        g, _ = checks.pool_geometry(x, kernel=kernel, stride=stride, padding=padding,
+                                    dilation=dilation, ceil_mode=ceil_mode, dy=dy)
+        return self._vjp("max_pool", g, (x,), dy)[0]
+
+    def avg_pool_vjp(self, x: np.ndarray, dy: np.ndarray, *, kernel: Any, stride: Any,
+                     padding: Any, ceil_mode: bool, count_include_pad: bool) -> np.ndarray:
+        g, _ = checks.pool_geometry(x, kernel=kernel, stride=stride, padding=padding,
+                                    ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                                    dy=dy)
+        return self._vjp("avg_pool", g, (x,), dy)[0]
+
+
+def probe_call(backend: Any, operation: str, dtype: str, rank: int, *, batch: int = 1) -> None:
+    """Call ``backend.operation`` once on a tiny valid case (stride, padding, ceil_mode)."""
+    from ..geometry import ConvGeometry
+
+    rng = np.random.default_rng(0)
+
+    def array(shape: tuple[int, ...] | None) -> np.ndarray | None:
+        return None if shape is None else rng.integers(-2, 3, size=shape).astype(
+            numpy_dtype(dtype))
+
+    base = operation.removesuffix("_vjp")
+    x = array((batch, 2, *(5,) * rank))
+    if base in ("conv", "conv_transpose"):
+        g = ConvGeometry.make(2, 2, (2,) * rank, stride=2, padding=1,
+                              transposed=base == "conv_transpose")
+        args: tuple[Any, ...] = (x, array(g.weight_shape), array(g.bias_shape))
+        kwargs = g.kwargs()
+        out = g.output_shape(x.shape)
+    else:
+        pool = PoolGeometry.make((3,) * rank, stride=2, padding=1, ceil_mode=True)
+        args = (x,)
+        kwargs = pool.max_pool_kwargs() if base == "max_pool" else pool.avg_pool_kwargs()
+        out = pool.output_shape(x.shape)
+    if operation == base:
+        getattr(backend, operation)(*args, **kwargs)
+    else:
+        getattr(backend, operation)(*args, array(out), **kwargs)
+
+
+def probed_capabilities(base: Capabilities, target: Any, *, library: str,
+                        operations: Sequence[str], dtypes: Sequence[str],
+                        ranks: Sequence[int]) -> CaseCapabilities:
+    """``base`` narrowed to what ``target`` really runs: every (operation, dtype, rank) is
+    tried once with :func:`probe_call`, and a batch of zero samples once per operation."""
+    failures = probe_cases(operations, dtypes, lambda op, dt, r: probe_call(target, op, dt, r),
+                           ranks=ranks)
+    caps = declared(fold_cases(failures, operations, dtypes, ranks, library=library), base)
+    if "empty_batch" in caps.features:
+        dtype = "float32" if "float32" in caps.dtypes else min(caps.dtypes)
+        empty = probe_cases(operations, [dtype],
+                            lambda op, dt, r: probe_call(target, op, dt, r, batch=0),
+                            ranks=[min(ranks)])
+        if empty:
+            key, message = next(iter(empty.items()))
+            caps = dataclasses.replace(
+                caps.without(features=["empty_batch"]),
+                reasons={**caps.reasons, "empty_batch": f"{library} fails on a batch of zero "
+                                                        f"samples ({key}: {message})"})
+    return caps
+
+
+class _GeometryOnly(ForwardOperations, VjpOperations):
+    """Runs the protocol's argument checks and keeps the geometry, computing nothing."""
+
+    geometry: Any = None
+
+    def _forward(self, operation: str, geometry: Any, arrays: Arrays) -> None:
+        self.geometry = geometry
+
+    def _vjp(self, operation: str, geometry: Any, arrays: Arrays, dy: Any) -> tuple:
+        self.geometry = geometry
+        return (None,)
+
+
+def call_geometry(operation: str, *args: Any, **kwargs: Any) -> Any:
+    """The validated geometry of one protocol call, ``backend.operation(*args, **kwargs)``."""
+    probe = _GeometryOnly()
+    getattr(probe, operation)(*args, **kwargs)
+    return probe.geometry

@@ -1,0 +1,357 @@
+"""PyTorch adapters: eager CPU, channels-last, ``torch.compile`` (Inductor), CUDA (cuDNN).
+
+Each operation converts numpy arrays to tensors, calls ``torch.nn.functional`` and converts
+back; gradients come from ``torch.autograd.grad`` on the same functional call. Conv padding
+that differs before and after is applied with ``F.pad`` and the convolution then runs with
+padding 0 (a layout conversion, not arithmetic of ours).
+
+Float32 means float32: around every call the adapter forces IEEE float32 for cuDNN and oneDNN
+convolutions and matmuls, restoring the caller's settings afterwards, unless it was built with
+``allow_tf32=True`` (``torch-cuda-tf32``), which its capabilities declare as reduced precision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shutil
+import types
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..dtypes import numpy_dtype
+from ..errors import GeometryError
+from ..geometry import ConvGeometry, PoolGeometry
+from ._convert import (
+    HALF_DTYPES,
+    Arrays,
+    ForwardOperations,
+    VjpOperations,
+    call_geometry,
+    dtype_name,
+    probed_capabilities,
+)
+from .protocol import DTYPES, OPERATIONS, RANKS, Capabilities
+from .registry import BackendUnavailable
+
+_COMPILE_CACHE_SIZE = 256
+#: Measured on torch 2.13 CPU: the one half-type kernel that does not accumulate in float32.
+CPU_HALF_AVG_POOL_VJP = ("avg_pool_vjp on CPU rounds each dy/divisor term to the half type and "
+                         "sums in it (up to ~4 ulp from the float32-accumulated result)")
+_COMPILED_COUNT = itertools.count()
+_PROBED: dict[tuple[str, str], Capabilities] = {}  # one probe per variant and device
+
+
+def _import_torch() -> Any:
+    try:
+        import torch
+    except ImportError as exc:
+        raise BackendUnavailable(
+            f"PyTorch is not installed ({exc}); install it with pip install 'convspec[torch]'"
+        ) from None
+    return torch
+
+
+class TorchBackend(ForwardOperations, VjpOperations):
+    """PyTorch's ``torch.nn.functional`` behind the convspec backend protocol.
+
+    ``device`` is ``"cpu"`` or ``"cuda"`` (``"cuda:1"``...); ``channels_last`` stores inputs,
+    weights and cotangents in ``torch.channels_last`` / ``channels_last_3d`` memory format (a
+    different kernel family; 1-D has no such format); ``compiled`` runs every operation through
+    ``torch.compile(backend="inductor")``; ``allow_tf32`` lets CUDA use TF32 for float32.
+    """
+
+    def __init__(self, device: str = "cpu", *, channels_last: bool = False,
+                 compiled: bool = False, allow_tf32: bool = False,
+                 name: str | None = None) -> None:
+        torch = _import_torch()
+        kind = str(device).split(":", 1)[0]
+        if kind not in ("cpu", "cuda"):
+            raise GeometryError(f"device must be 'cpu' or 'cuda[:index]', got {device!r}")
+        if kind == "cuda" and not torch.cuda.is_available():
+            build = (f"built with CUDA {torch.version.cuda}" if torch.version.cuda
+                     else "a CPU-only build")
+            raise BackendUnavailable(
+                f"no CUDA device: torch.cuda.is_available() is False (torch {torch.__version__}"
+                f" is {build})"
+            )
+        if allow_tf32 and kind != "cuda":
+            raise GeometryError("allow_tf32 only applies to CUDA devices; leave it False on CPU")
+        if compiled:
+            _check_compiler()
+        self._torch = torch
+        self._F = torch.nn.functional
+        self._device = torch.device(device)
+        self._channels_last = channels_last
+        self._compiled = compiled
+        self._allow_tf32 = allow_tf32
+        self._compiled_ops: OrderedDict[tuple, Callable[..., Any]] = OrderedDict()
+        parts = ["torch", "cuda" if kind == "cuda" else "", "channels-last" if channels_last
+                 else "", "compile" if compiled else "", "tf32" if allow_tf32 else ""]
+        self.name = name or "-".join(p for p in parts if p)
+        self.library_version = torch.__version__
+        self.device = (f"{self._device} ({torch.cuda.get_device_name(self._device)})"
+                       if kind == "cuda" else "cpu")
+
+    def __repr__(self) -> str:
+        return f"<TorchBackend {self.name!r} torch {self.library_version} on {self.device}>"
+
+    # -- capabilities ---------------------------------------------------------------------
+    def capabilities(self) -> Capabilities:
+        """Every operation; dtypes, ranks and empty batches as probed on this torch build."""
+        key = (self.name, str(self._device))
+        if key not in _PROBED:
+            _PROBED[key] = self._probe()
+        return _PROBED[key]
+
+    def _probe(self) -> Capabilities:
+        cuda = self._device.type == "cuda"
+        ranks = (2, 3) if self._channels_last else RANKS
+        reasons = {"rank:1": "1-D tensors have no channels-last memory format in PyTorch (only "
+                             "4-D channels_last and 5-D channels_last_3d exist)"
+                   } if self._channels_last else {}
+        half = ("float32 accumulation (cuDNN)" if cuda else
+                f"float32 accumulation (CPU opmath), except: {CPU_HALF_AVG_POOL_VJP}")
+        f32 = "tf32 (reduced, declared)" if self._allow_tf32 else "float32"
+        base = Capabilities(
+            ranks=frozenset(ranks), devices=(self._device.type,), reasons=reasons,
+            precision={"float64": "float64", "float32": f32,
+                       **{d: f"{d} storage, {half}" for d in HALF_DTYPES}},
+        )
+        # Compiling every probe case would take minutes; the eager kernels decide what exists.
+        target = TorchBackend(str(self._device), channels_last=self._channels_last,
+                              name=self.name) if self._compiled else self
+        library = f"torch {self.library_version} on {self._device.type}" + (
+            " (channels-last)" if self._channels_last else "")
+        return probed_capabilities(base, target, library=library, operations=OPERATIONS,
+                                   dtypes=DTYPES, ranks=ranks)
+
+    # -- conversion -----------------------------------------------------------------------
+    def _tensor(self, array: Any, what: str, *, grad: bool = False) -> Any:
+        if array is None:
+            return None
+        torch = self._torch
+        contiguous = np.ascontiguousarray(array)
+        if dtype_name(array, what) == "bfloat16":
+            host = torch.from_numpy(contiguous.view(np.int16)).view(torch.bfloat16)
+        else:
+            host = torch.from_numpy(contiguous)
+        tensor = host.to(self._device)
+        if self._channels_last and tensor.dim() in (4, 5):
+            fmt = torch.channels_last if tensor.dim() == 4 else torch.channels_last_3d
+            tensor = tensor.contiguous(memory_format=fmt)
+        return tensor.requires_grad_() if grad else tensor
+
+    def _array(self, tensor: Any) -> np.ndarray | None:
+        if tensor is None:
+            return None
+        torch = self._torch
+        host = tensor.detach().to("cpu").contiguous()
+        if host.dtype == torch.bfloat16:
+            return host.view(torch.int16).numpy().view(numpy_dtype("bfloat16"))
+        return host.numpy()
+
+    @contextlib.contextmanager
+    def _float32_mode(self) -> Iterator[None]:
+        """IEEE float32 (or TF32 when allowed) for the call; the caller's flags come back after."""
+        backends = self._torch.backends
+        gpu = "tf32" if self._allow_tf32 else "ieee"
+        wanted = [(getattr(getattr(backends, lib, None), op, None), precision)
+                  for lib, op, precision in (("cudnn", "conv", gpu), ("cuda", "matmul", gpu),
+                                             ("mkldnn", "conv", "ieee"),
+                                             ("mkldnn", "matmul", "ieee"))]
+        wanted = [(s, p) for s, p in wanted if s is not None and hasattr(s, "fp32_precision")]
+        if not wanted:  # PyTorch before 2.9 has only the legacy flags
+            saved = (backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32)
+            try:
+                backends.cudnn.allow_tf32 = backends.cuda.matmul.allow_tf32 = self._allow_tf32
+                yield
+            finally:
+                backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32 = saved
+            return
+        saved_precision = [s.fp32_precision for s, _ in wanted]
+        try:
+            for switch, precision in wanted:
+                switch.fp32_precision = precision
+            yield
+        finally:
+            for (switch, _), value in zip(wanted, saved_precision):
+                switch.fp32_precision = value
+
+    # -- running the functional ops -------------------------------------------------------
+    def _function(self, op: str, geometry: ConvGeometry | PoolGeometry,
+                  arrays: Arrays) -> Callable[..., Any]:
+        """``f(*tensors) -> y`` for this operation and geometry, eager or compiled."""
+        rank, static = geometry.ndim, _static(op, geometry)
+        if not self._compiled:
+            return lambda *tensors: _FUNCTIONAL[op](self._F, rank, static, *tensors)
+        key = (op, rank, tuple(static.items()), tuple(a is None for a in arrays))
+        fn = self._compiled_ops.get(key)
+        if fn is None:
+            fn = self._compile(op, rank, static)
+            self._compiled_ops[key] = fn
+            if len(self._compiled_ops) > _COMPILE_CACHE_SIZE:
+                self._compiled_ops.popitem(last=False)
+        self._compiled_ops.move_to_end(key)
+
+        def strict(*tensors: Any) -> Any:
+            with self._torch._dynamo.config.patch(fail_on_recompile_limit_hit=True):
+                return fn(*tensors)
+        return strict
+
+    def _compile(self, op: str, rank: int, static: dict[str, Any]) -> Callable[..., Any]:
+        """A compiled callable for one operation and one set of static arguments.
+
+        Dynamo keeps its cache and its recompile budget per *code object*, so each (operation,
+        static arguments) pair gets its own copy of the code; with ``dynamic=True`` new shapes
+        reuse the compiled graph. A sweep therefore compiles about once per geometry and dtype
+        and never silently falls back to eager after ``recompile_limit`` variants (hitting it
+        raises). ``fullgraph=True`` makes a graph break an error rather than a partial eager run.
+        """
+        template = _functional_call
+        code = template.__code__.replace(co_name=f"convspec_{op}_{next(_COMPILED_COUNT)}")
+        fn = types.FunctionType(code, template.__globals__, code.co_name)
+        fn.__kwdefaults__ = {"F": self._F, "op": op, "rank": rank, "static": static}
+        return self._torch.compile(fn, backend="inductor", dynamic=True, fullgraph=True)
+
+    def _run_forward(self, fn: Callable[..., Any], tensors: list[Any]) -> Any:
+        with self._float32_mode():
+            return fn(*tensors)
+
+    def _run_vjp(self, fn: Callable[..., Any], tensors: list[Any], cotangent: Any) -> list[Any]:
+        with self._float32_mode():
+            y = fn(*tensors)
+            wrt = [t for t in tensors if t is not None]
+            grads = iter(self._torch.autograd.grad(y, wrt, grad_outputs=cotangent,
+                                                   allow_unused=True))
+        out = []
+        for t in tensors:
+            g = None if t is None else next(grads)
+            out.append(self._torch.zeros_like(t) if t is not None and g is None else g)
+        return out
+
+    def _forward(self, op: str, geometry: Any, arrays: Arrays) -> np.ndarray:
+        tensors = [self._tensor(a, n) for a, n in zip(arrays, ("x", "w", "b"))]
+        return self._array(self._run_forward(self._function(op, geometry, arrays), tensors))
+
+    def _vjp(self, op: str, geometry: Any, arrays: Arrays,
+             dy: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        tensors = [self._tensor(a, n, grad=True) for a, n in zip(arrays, ("x", "w", "b"))]
+        grads = self._run_vjp(self._function(op, geometry, arrays), tensors,
+                              self._tensor(dy, "dy"))
+        return tuple(self._array(g) for g in grads)
+
+    # -- timing hook (convspec.timing) ----------------------------------------------------
+    def prepare(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        """Stage one protocol call's arrays on the device; ``run()`` leaves the result there."""
+        from ..timing import PreparedCall
+
+        op = operation.removesuffix("_vjp")
+        arrays, dy = (args[:-1], args[-1]) if operation != op else (args, None)
+        fn = self._function(op, call_geometry(operation, *args, **kwargs), arrays)
+        if dy is None:
+            tensors = [self._tensor(a, n) for a, n in zip(arrays, ("x", "w", "b"))]
+
+            def run() -> Any:
+                return self._run_forward(fn, tensors)
+        else:
+            tensors = [self._tensor(a, n, grad=True) for a, n in zip(arrays, ("x", "w", "b"))]
+            cotangent = self._tensor(dy, "dy")
+
+            def run() -> Any:
+                return self._run_vjp(fn, tensors, cotangent)
+        cuda = self._device.type == "cuda"
+        sync = (lambda: self._torch.cuda.synchronize(self._device)) if cuda else (lambda: None)
+        return PreparedCall(run=run, synchronize=sync, device=str(self._device))
+
+
+# -- the functional calls, with static arguments in torch's spelling --------------------------
+def _static(op: str, g: Any) -> dict[str, Any]:
+    """Hashable keyword arguments (they key the compile cache)."""
+    if op == "conv":
+        return {"stride": g.stride, "pairs": g.padding, "dilation": g.dilation,
+                "groups": g.groups}
+    if op == "conv_transpose":
+        return {"stride": g.stride, "padding": g.symmetric_padding,
+                "output_padding": g.output_padding, "dilation": g.dilation, "groups": g.groups}
+    kwargs = g.max_pool_kwargs() if op == "max_pool" else g.avg_pool_kwargs()
+    return {("kernel_size" if k == "kernel" else k): v for k, v in kwargs.items()}
+
+
+def _conv(F: Any, rank: int, static: dict[str, Any], x: Any, w: Any, b: Any) -> Any:
+    pairs = static["pairs"]
+    if all(before == after for before, after in pairs):
+        padding = tuple(before for before, _ in pairs)
+    else:
+        # F.pad lists the last axis first: (last_before, last_after, ..., first_before, ...).
+        x = F.pad(x, tuple(v for pair in reversed(pairs) for v in pair))
+        padding = (0,) * rank
+    conv = (F.conv1d, F.conv2d, F.conv3d)[rank - 1]
+    return conv(x, w, b, static["stride"], padding, static["dilation"], static["groups"])
+
+
+def _conv_transpose(F: Any, rank: int, static: dict[str, Any], x: Any, w: Any, b: Any) -> Any:
+    conv_t = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[rank - 1]
+    return conv_t(x, w, b, static["stride"], static["padding"], static["output_padding"],
+                  static["groups"], static["dilation"])
+
+
+def _max_pool(F: Any, rank: int, static: dict[str, Any], x: Any) -> Any:
+    return (F.max_pool1d, F.max_pool2d, F.max_pool3d)[rank - 1](x, **static)
+
+
+def _avg_pool(F: Any, rank: int, static: dict[str, Any], x: Any) -> Any:
+    return (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[rank - 1](x, **static)
+
+
+_FUNCTIONAL: dict[str, Callable[..., Any]] = {
+    "conv": _conv, "conv_transpose": _conv_transpose, "max_pool": _max_pool,
+    "avg_pool": _avg_pool,
+}
+
+
+def _functional_call(*tensors: Any, F: Any = None, op: str = "", rank: int = 0,
+                     static: Any = None) -> Any:
+    """Template for the compiled functions (see ``TorchBackend._compile``)."""
+    return _FUNCTIONAL[op](F, rank, static, *tensors)
+
+
+def _check_compiler() -> None:
+    """Inductor on CPU compiles C++; without a compiler ``torch.compile`` cannot run here."""
+    wanted = os.environ.get("CXX")
+    candidates = [wanted] if wanted else ["g++", "clang++", "c++"]
+    if not any(shutil.which(c) for c in candidates):
+        raise BackendUnavailable(
+            f"torch.compile's Inductor backend needs a C++ compiler on CPU; none of "
+            f"{', '.join(candidates)} is on PATH (install g++ or set CXX)"
+        )
+
+
+# -- the registered variants ------------------------------------------------------------------
+def torch_channels_last() -> TorchBackend:
+    """``torch-channels-last``: CPU, channels_last / channels_last_3d memory format."""
+    return TorchBackend("cpu", channels_last=True)
+
+
+def torch_compile() -> TorchBackend:
+    """``torch-compile``: CPU, every operation through ``torch.compile`` (Inductor)."""
+    return TorchBackend("cpu", compiled=True)
+
+
+def torch_cuda() -> TorchBackend:
+    """``torch-cuda``: cuDNN, float32 computed in IEEE float32."""
+    return TorchBackend("cuda")
+
+
+def torch_cuda_channels_last() -> TorchBackend:
+    """``torch-cuda-channels-last``: cuDNN with channels-last memory format."""
+    return TorchBackend("cuda", channels_last=True)
+
+
+def torch_cuda_tf32() -> TorchBackend:
+    """``torch-cuda-tf32``: cuDNN with TF32 allowed for float32 (declared reduced precision)."""
+    return TorchBackend("cuda", allow_tf32=True)
