@@ -295,7 +295,8 @@ def pool_geometries(*, ranks: Sequence[int] | None = None, operation: str = "max
         rank = draw(st.sampled_from(usable))
         kernel, stride, dilation = draw(_axis_params(
             rank, max_kernel, max_stride, max_dilation, is_max and "pool_dilation" in feat))
-        padding = tuple(draw(st.integers(0, (d * (k - 1) + 1) // 2))
+        padding = tuple(draw(st.integers(0, (d * (k - 1) + 1) // 2
+                                         if "pool_wide_padding" in feat else k // 2))
                         if "pool_padding" in feat else 0
                         for k, d in zip(kernel, dilation))
         ceil_mode = "ceil_mode" in feat and draw(st.booleans())
@@ -303,6 +304,12 @@ def pool_geometries(*, ranks: Sequence[int] | None = None, operation: str = "max
         return PoolGeometry.make(kernel, stride=stride, padding=padding, dilation=dilation,
                                  ceil_mode=ceil_mode, count_include_pad=include)
     return build()
+
+
+def _pool_input_minimum(geometry: PoolGeometry, small_inputs: bool) -> tuple[int, ...]:
+    """The shortest input per axis: the window less the padding, or the whole window."""
+    return tuple(max(1, keff - 2 * p) if small_inputs else keff
+                 for keff, p in zip(geometry.effective_kernel, geometry.padding))
 
 
 def pool_cases(*, ranks: Sequence[int] | None = None, operation: str = "max_pool",
@@ -314,6 +321,7 @@ def pool_cases(*, ranks: Sequence[int] | None = None, operation: str = "max_pool
     geometries = pool_geometries(ranks=ranks, operation=operation, capabilities=capabilities,
                                  **geometry_bounds)
     allow_empty = "empty_batch" in capabilities.features
+    small_inputs = "pool_small_input" in capabilities.features
 
     @st.composite
     def build(draw):
@@ -322,8 +330,8 @@ def pool_cases(*, ranks: Sequence[int] | None = None, operation: str = "max_pool
         if allow_empty and draw(st.integers(0, 15)) == 15:
             batch = 0
         channels = draw(st.integers(1, max_channels))
-        spatial = tuple(draw(st.integers(max(1, keff - 2 * p), max(1, keff - 2 * p) + max_extra))
-                        for keff, p in zip(geometry.effective_kernel, geometry.padding))
+        spatial = tuple(draw(st.integers(low, low + max_extra))
+                        for low in _pool_input_minimum(geometry, small_inputs))
         return PoolCase(geometry, (batch, channels, *spatial))
     return build()
 

@@ -25,7 +25,7 @@ Operations (``x`` input, ``w`` weight, ``b`` bias or ``None``, ``dy`` output cot
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -46,6 +46,10 @@ FEATURES: Mapping[str, str] = {
     "output_padding": "output_padding > 0 in conv_transpose",
     "pool_padding": "padding > 0 in pooling",
     "pool_dilation": "dilation > 1 in max pooling",
+    "pool_wide_padding": "pooling padding above half the undilated window (allowed up to half "
+                         "the dilated window)",
+    "pool_small_input": "a pooling window longer than the unpadded input on some axis (it fits "
+                        "only thanks to the padding)",
     "ceil_mode": "ceil_mode=True in pooling",
     "exclude_pad": "count_include_pad=False in average pooling",
     "empty_batch": "a batch of zero samples",
@@ -129,8 +133,9 @@ def capabilities_of(backend: Any) -> Capabilities:
 
 
 def required_features(geometry: ConvGeometry | PoolGeometry, *, operation: str,
-                      batch: int = 1) -> frozenset[str]:
-    """The :data:`FEATURES` a case with this geometry exercises."""
+                      batch: int = 1, spatial: Sequence[int] | None = None) -> frozenset[str]:
+    """The :data:`FEATURES` a case with this geometry (and input ``spatial`` size, when given)
+    exercises."""
     needed: set[str] = set()
     if batch == 0:
         needed.add("empty_batch")
@@ -150,6 +155,10 @@ def required_features(geometry: ConvGeometry | PoolGeometry, *, operation: str,
         needed.add("ceil_mode")
     if operation.startswith("max_pool") and any(d > 1 for d in geometry.dilation):
         needed.add("pool_dilation")
+    if any(2 * p > k for p, k in zip(geometry.padding, geometry.kernel)):
+        needed.add("pool_wide_padding")
+    if spatial is not None and any(n < k for n, k in zip(spatial, geometry.effective_kernel)):
+        needed.add("pool_small_input")
     if operation.startswith("avg_pool") and not geometry.count_include_pad:
         needed.add("exclude_pad")
     return frozenset(needed)

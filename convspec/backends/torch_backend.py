@@ -35,7 +35,7 @@ from ._convert import (
     dtype_name,
     probed_capabilities,
 )
-from .protocol import DTYPES, OPERATIONS, RANKS, Capabilities
+from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities
 from .registry import BackendUnavailable
 
 _COMPILE_CACHE_SIZE = 256
@@ -117,8 +117,16 @@ class TorchBackend(ForwardOperations, VjpOperations):
         half = ("float32 accumulation (cuDNN)" if cuda else
                 f"float32 accumulation (CPU opmath), except: {CPU_HALF_AVG_POOL_VJP}")
         f32 = "tf32 (reduced, declared)" if self._allow_tf32 else "float32"
+        reasons["pool_wide_padding"] = (
+            "PyTorch requires pooling padding <= kernel_size // 2 of the undilated window; the "
+            "specification (B9) allows up to half the dilated window, so dilated pooling with "
+            "wider padding is a convention difference, not a bug")
+        reasons["pool_small_input"] = (
+            "PyTorch's avg_pool3d rejects an input shorter than the window even when the padding "
+            "makes the window fit (\"input image smaller than kernel size\"), which B9 allows")
         base = Capabilities(
             ranks=frozenset(ranks), devices=(self._device.type,), reasons=reasons,
+            features=frozenset(FEATURES) - {"pool_wide_padding", "pool_small_input"},
             precision={"float64": "float64", "float32": f32,
                        **{d: f"{d} storage, {half}" for d in HALF_DTYPES}},
         )
@@ -135,7 +143,9 @@ class TorchBackend(ForwardOperations, VjpOperations):
         if array is None:
             return None
         torch = self._torch
-        contiguous = np.ascontiguousarray(array)
+        # A copy: numpy calls size-1 axes contiguous whatever their (possibly negative) strides,
+        # and torch.from_numpy rejects negative strides.
+        contiguous = np.array(array, order="C", copy=True)
         if dtype_name(array, what) == "bfloat16":
             host = torch.from_numpy(contiguous.view(np.int16)).view(torch.bfloat16)
         else:
