@@ -1,0 +1,191 @@
+"""JAX adapter: ``lax.conv_general_dilated``, its transpose, ``lax.reduce_window``, ``jax.vjp``.
+
+* ``conv``: ``lax.conv_general_dilated`` in JAX's default ``NC…``/``OI…`` layout (PyTorch's),
+  with the explicit ``(before, after)`` padding pairs, ``rhs_dilation`` and
+  ``feature_group_count``; the bias is added with ``lax.broadcast_in_dim``.
+* ``conv_transpose``: by definition the adjoint of the convolution ``C_out → C_in`` that reads
+  the same weight array (D8, F9), so the adapter asks JAX for exactly that:
+  ``jax.linear_transpose`` of ``lax.conv_general_dilated`` on the transposed output's shape.
+  JAX lowers it to its own fractionally strided convolution (``lhs_dilation`` with the
+  flipped, regrouped kernel); all sizes come from :class:`ConvGeometry`.
+* ``max_pool`` / ``avg_pool``: ``lax.reduce_window`` (max from ``-inf``, add from 0) with the
+  window padding of :mod:`._windows` for ``ceil_mode``; the average divides by a
+  ``reduce_window`` sum of the count mask (``count_include_pad`` either way).
+* Gradients: ``jax.vjp`` of the same functions.
+
+float64 runs inside ``jax.enable_x64(True)`` around each call, so the caller's JAX settings are
+left alone. Half types (float16, bfloat16) are computed by XLA from half inputs with float32
+results (``preferred_element_type``; the transposed convolution and the average pool convert
+their half inputs to float32 first), bias and division included, and rounded to the half type
+once at the end: XLA's plain half convolution rounds before the bias is added, which the
+specification's single rounding does not allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..geometry import ConvGeometry, PoolGeometry
+from ._convert import (
+    HALF_DTYPES,
+    Arrays,
+    ForwardOperations,
+    VjpOperations,
+    dtype_name,
+    probed_capabilities,
+)
+from ._windows import batch_pads, window_layout
+from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities
+from .registry import BackendUnavailable
+
+#: JAX 0.10 has no VJP for dilated max-pooling windows (select_and_gather); the protocol's
+#: features hold per backend, so dilated max pooling is declared missing for the forward too.
+NO_DILATED_MAX_POOL_VJP = (
+    "JAX has no VJP for dilated max-pooling windows (\"VJP not implemented for "
+    "select_and_gather (MaxPool) with window dilation\"); features are declared per backend, "
+    "so dilated max pooling is skipped for the forward operation as well")
+
+
+def _import_jax() -> Any:
+    try:
+        import jax
+    except ImportError as exc:
+        raise BackendUnavailable(
+            f"JAX is not installed ({exc}); install it with pip install 'convspec[jax]'"
+        ) from None
+    return jax
+
+
+class JaxBackend(ForwardOperations, VjpOperations):
+    """JAX's ``lax`` primitives behind the convspec backend protocol (name ``"jax"``).
+
+    ``device`` is a JAX platform (``"cpu"``, ``"gpu"``, ``"tpu"``); by default the first of
+    ``jax.devices()``, whichever JAX finds.
+    """
+
+    def __init__(self, device: str | None = None, *, name: str = "jax") -> None:
+        jax = _import_jax()
+        try:
+            devices = jax.devices() if device is None else jax.devices(device)
+        except RuntimeError as exc:
+            raise BackendUnavailable(f"JAX finds no {device or 'default'} device: {exc}") from None
+        self._jax = jax
+        self._lax = jax.lax
+        self._device = devices[0]
+        self.name = name
+        self.library_version = jax.__version__
+        kind = getattr(self._device, "device_kind", "")
+        self.device = f"{self._device.platform}:{self._device.id}" + (
+            f" ({kind})" if kind and kind != self._device.platform else "")
+        self._capabilities: Capabilities | None = None
+
+    def __repr__(self) -> str:
+        return f"<JaxBackend {self.name!r} jax {self.library_version} on {self.device}>"
+
+    # -- capabilities ---------------------------------------------------------------------
+    def capabilities(self) -> Capabilities:
+        """Every operation; dtypes, ranks and empty batches as probed on this JAX build."""
+        if self._capabilities is None:
+            half = "float32 (XLA, preferred_element_type=float32), rounded once"
+            base = Capabilities(
+                devices=(self._device.platform,),
+                features=frozenset(FEATURES) - {"pool_dilation"},
+                reasons={"pool_dilation": NO_DILATED_MAX_POOL_VJP},
+                precision={"float64": "float64 (jax.enable_x64)", "float32": "float32",
+                           **{d: f"{d} storage, {half}" for d in HALF_DTYPES}},
+            )
+            self._capabilities = probed_capabilities(
+                base, self, library=f"jax {self.library_version} on {self._device.platform}",
+                operations=OPERATIONS, dtypes=DTYPES, ranks=RANKS)
+        return self._capabilities
+
+    # -- running --------------------------------------------------------------------------
+    def _put(self, array: np.ndarray | None) -> Any:
+        return None if array is None else self._jax.device_put(array, self._device)
+
+    def _function(self, op: str, geometry: Any, arrays: Arrays) -> Callable[..., Any]:
+        """``f(*arrays) -> y`` in the arrays' dtype, computed in the wider type for halves."""
+        dtype = dtype_name(arrays[0])
+        wide = np.float32 if dtype in HALF_DTYPES else None
+        body = {"conv": self._conv, "conv_transpose": self._conv_transpose,
+                "max_pool": self._max_pool, "avg_pool": self._avg_pool}[op]
+        out_dtype = arrays[0].dtype
+        lax = self._lax
+
+        def f(*values: Any) -> Any:
+            y = body(geometry, wide, *values)
+            return lax.convert_element_type(y, out_dtype)
+        return f
+
+    def _forward(self, op: str, geometry: Any, arrays: Arrays) -> np.ndarray:
+        f = self._function(op, geometry, arrays)
+        with self._jax.enable_x64(True):
+            return np.asarray(f(*(self._put(a) for a in arrays)))
+
+    def _vjp(self, op: str, geometry: Any, arrays: Arrays,
+             dy: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        f = self._function(op, geometry, arrays)
+        with self._jax.enable_x64(True):
+            _, pullback = self._jax.vjp(f, *(self._put(a) for a in arrays))
+            grads = pullback(self._put(dy))
+            return tuple(None if g is None else np.asarray(g) for g in grads)
+
+    # -- the library calls ----------------------------------------------------------------
+    def _with_bias(self, y: Any, b: Any, wide: Any) -> Any:
+        if b is None:
+            return y
+        lax = self._lax
+        b = b if wide is None else lax.convert_element_type(b, wide)
+        return y + lax.broadcast_in_dim(b, y.shape, (1,))
+
+    def _correlate(self, g: ConvGeometry, wide: Any) -> Callable[[Any, Any], Any]:
+        """``lax.conv_general_dilated`` for a forward geometry ``g`` (JAX's default NC…/OI…)."""
+        lax = self._lax
+
+        def correlate(x: Any, w: Any) -> Any:
+            return lax.conv_general_dilated(
+                x, w, window_strides=g.stride, padding=g.padding, rhs_dilation=g.dilation,
+                feature_group_count=g.groups, preferred_element_type=wide)
+        return correlate
+
+    def _conv(self, g: ConvGeometry, wide: Any, x: Any, w: Any, b: Any) -> Any:
+        return self._with_bias(self._correlate(g, wide)(x, w), b, wide)
+
+    def _conv_transpose(self, g: ConvGeometry, wide: Any, x: Any, w: Any, b: Any) -> Any:
+        jax, lax = self._jax, self._lax
+        adjoint = g.adjoint()  # the convolution C_out -> C_in reading the same weight array
+        out_shape = g.output_shape(x.shape)
+        correlate = self._correlate(adjoint, None)
+        # output_padding >= stride (allowed when dilation > stride) gives that convolution
+        # windows beyond x's last position; x there is zero (B10).
+        windows = adjoint.output_spatial(out_shape[2:])
+        x = lax.pad(x, np.zeros((), x.dtype), [(0, 0, 0), (0, 0, 0)] + [
+            (0, m - n, 0) for m, n in zip(windows, x.shape[2:])])
+        if wide is not None:
+            x, w = lax.convert_element_type(x, wide), lax.convert_element_type(w, wide)
+        primal = jax.ShapeDtypeStruct(out_shape, x.dtype)
+        (y,) = jax.linear_transpose(lambda z: correlate(z, w), primal)(x)
+        return self._with_bias(y, b, wide)
+
+    def _max_pool(self, g: PoolGeometry, wide: Any, x: Any) -> Any:
+        lax = self._lax
+        layout = window_layout(g, x.shape[2:])
+        return lax.reduce_window(x, np.array(-np.inf, x.dtype), lax.max, (1, 1, *g.kernel),
+                                 (1, 1, *g.stride), batch_pads(layout.pads),
+                                 window_dilation=(1, 1, *g.dilation))
+
+    def _avg_pool(self, g: PoolGeometry, wide: Any, x: Any) -> Any:
+        lax = self._lax
+        layout = window_layout(g, x.shape[2:])
+        dtype = x.dtype if wide is None else np.dtype(wide)
+        x = lax.convert_element_type(x, dtype)
+        window, strides = (1, 1, *g.kernel), (1, 1, *g.stride)
+        zero = np.zeros((), dtype)
+        sums = lax.reduce_window(x, zero, lax.add, window, strides, batch_pads(layout.pads))
+        mask = self._put(layout.count_mask(x.shape[2:], g, dtype)[None, None])
+        counts = lax.reduce_window(mask, zero, lax.add, window, strides, "VALID")
+        return sums / counts
+

@@ -1,0 +1,199 @@
+"""SciPy adapter: ``scipy.signal.correlate`` for convolution, ``scipy.ndimage`` filters for pooling.
+
+Where SciPy applies, and nothing more:
+
+* ``conv``: the input is padded with ``(before, after)`` zeros (``np.pad``), each output plane
+  is one ``signal.correlate(x[n, group], w[o], mode="valid")`` (correlating the group's
+  ``(C_in/G, *spatial)`` block with the ``(C_in/G, *K)`` weight sums over its channels), and the
+  stride keeps every ``s``-th window start by slicing. SciPy has no dilation (atrous) argument,
+  so dilated convolution is declared unsupported rather than rebuilt from a zero-inserted kernel.
+* ``max_pool`` / ``avg_pool``: ``ndimage.maximum_filter`` (with a dilated footprint) and
+  ``ndimage.uniform_filter`` over the window-padded input (see :mod:`._windows`), anchored at
+  the window's first element, then every ``s``-th start. The average is the filter of the input
+  over the filter of the count mask: the library's own window mean, divided by the fraction of
+  the window that counts.
+* No transposed convolution and no gradients: SciPy has neither; capabilities say so.
+
+The same code runs on the GPU with CuPy (:mod:`.cupy_backend`): only the array module and the
+two SciPy namespaces differ, which :class:`FilterBackend` takes as attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..geometry import ConvGeometry, PoolGeometry
+from ._convert import Arrays, ForwardOperations, VjpOperations, probed_capabilities
+from ._windows import batch_pads, window_layout
+from .protocol import FEATURES, RANKS, VJP_OPERATIONS, Capabilities
+from .registry import BackendUnavailable
+
+#: What a filter backend runs, and why the rest is missing.
+SUPPORTED_OPERATIONS = ("conv", "max_pool", "avg_pool")
+SUPPORTED_DTYPES = ("float64", "float32")
+
+
+def _reasons(library: str) -> dict[str, str]:
+    no_grad = (f"{library} has no automatic differentiation; the protocol's vector-Jacobian "
+               "products would have to be written by the adapter")
+    return {
+        "conv_transpose": (f"{library} has no transposed (fractionally strided) convolution; "
+                           "building one from zero insertion would be arithmetic of the "
+                           "adapter's own, not the library's"),
+        **{op: no_grad for op in VJP_OPERATIONS},
+        "conv_dilation": (f"{library}'s correlate has no dilation (atrous) argument; a "
+                          "zero-inserted kernel would be the adapter's arithmetic"),
+        "dtype:float16": (f"{library} computes in the input dtype: float16 would accumulate in "
+                          "float16 (and the ndimage filters reject it), not in float32 as the "
+                          "tolerance model requires"),
+        "dtype:bfloat16": f"bfloat16 (ml_dtypes) is not a dtype {library} computes in",
+    }
+
+
+def _anchor(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """ndimage ``origin`` that puts a window of this shape at its first element.
+
+    ndimage centres a window of length ``L`` on element ``L // 2``; ``origin = -(L // 2)``
+    moves the centre so the window starts at the output position (a convention conversion).
+    """
+    return tuple(-(length // 2) for length in shape)
+
+
+def _starts(filtered: Any, stride: tuple[int, ...], out: tuple[int, ...]) -> Any:
+    """Every ``stride``-th window start along each spatial axis, the first ``out`` of them."""
+    every = filtered[(slice(None), slice(None), *(slice(None, None, s) for s in stride))]
+    return every[(slice(None), slice(None), *(slice(o) for o in out))]
+
+
+class FilterBackend(ForwardOperations, VjpOperations):
+    """SciPy-style ``signal`` and ``ndimage`` behind the protocol, for any array module.
+
+    Subclasses set ``_xp`` (``numpy``/``cupy``), ``_signal``, ``_ndimage``, ``name``,
+    ``library_version`` and ``device``, and may override :meth:`_to_device` /
+    :meth:`_to_host`. The gradient methods and ``conv_transpose`` exist only to raise the
+    declared reason; the capabilities leave them out (and keep their probed holes, which
+    :func:`capabilities_of` drops for a backend that lacks a protocol method).
+    """
+
+    name: str
+    library_version: str
+    device: str
+    _library: str
+    _xp: Any
+    _signal: Any
+    _ndimage: Any
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self._library} on {self.device}>"
+
+    def _to_device(self, array: np.ndarray) -> Any:
+        return array
+
+    def _to_host(self, array: Any) -> np.ndarray:
+        return np.asarray(array)
+
+    # -- capabilities ---------------------------------------------------------------------
+    def capabilities(self) -> Capabilities:
+        """conv (no dilation), max and average pooling in float64/float32, as probed."""
+        cached = getattr(self, "_capabilities", None)
+        if cached is None:
+            base = Capabilities(
+                operations=frozenset(SUPPORTED_OPERATIONS),
+                dtypes=frozenset(SUPPORTED_DTYPES),
+                features=frozenset(FEATURES) - {"conv_dilation"},
+                devices=(self.device.split(" ", 1)[0],),
+                reasons=_reasons(self._library),
+                precision=self._precision(),
+            )
+            cached = probed_capabilities(base, self, library=self._library,
+                                         operations=SUPPORTED_OPERATIONS,
+                                         dtypes=SUPPORTED_DTYPES, ranks=RANKS)
+            self._capabilities = cached
+        return cached
+
+    def _precision(self) -> dict[str, str]:
+        return {"float64": "float64",
+                "float32": "float32 (signal.correlate, direct or FFT, in float32; the ndimage "
+                           "filters accumulate in float64)"}
+
+    # -- the operations -------------------------------------------------------------------
+    def _forward(self, operation: str, geometry: Any, arrays: Arrays) -> np.ndarray:
+        if operation not in SUPPORTED_OPERATIONS:
+            raise NotImplementedError(_reasons(self._library)[operation])
+        device = [None if a is None else self._to_device(a) for a in arrays]
+        if operation == "conv":
+            y = self._conv(geometry, *device)
+        elif operation == "max_pool":
+            y = self._max_pool(geometry, device[0])
+        else:
+            y = self._avg_pool(geometry, device[0])
+        return self._to_host(y)
+
+    def _vjp(self, operation: str, geometry: Any, arrays: Arrays,
+             dy: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        raise NotImplementedError(_reasons(self._library)[f"{operation}_vjp"])
+
+    def _conv(self, g: ConvGeometry, x: Any, w: Any, b: Any) -> Any:
+        if any(d > 1 for d in g.dilation):
+            raise NotImplementedError(_reasons(self._library)["conv_dilation"])
+        xp = self._xp
+        padded = xp.pad(x, batch_pads(g.padding))
+        y = xp.zeros(g.output_shape(x.shape), dtype=x.dtype)
+        every = tuple(slice(None, None, s) for s in g.stride)
+        groups = zip(xp.split(padded, g.groups, axis=1), xp.split(w, g.groups, axis=0),
+                     xp.split(y, g.groups, axis=1))
+        for x_group, w_group, y_group in groups:  # split gives views: writes land in y
+            for n in range(x_group.shape[0]):
+                for o in range(w_group.shape[0]):
+                    # Equal channel extents: the 'valid' correlation has one plane, the sum.
+                    plane = self._signal.correlate(x_group[n], w_group[o], mode="valid")[0]
+                    y_group[n, o] = plane[every]
+        if b is not None:
+            y = y + b[(slice(None), *(None,) * g.ndim)]
+        return y
+
+    def _max_pool(self, g: PoolGeometry, x: Any) -> Any:
+        layout = window_layout(g, x.shape[2:])
+        padded = self._xp.pad(x, batch_pads(layout.pads), constant_values=-np.inf)
+        footprint = np.zeros((1, 1, *g.effective_kernel), dtype=bool)
+        footprint[(0, 0, *(slice(None, None, d) for d in g.dilation))] = True  # dilated taps
+        filtered = self._ndimage.maximum_filter(
+            padded, footprint=self._to_device(footprint), mode="constant", cval=-np.inf,
+            origin=_anchor(footprint.shape))
+        return _starts(filtered, g.stride, layout.out)
+
+    def _avg_pool(self, g: PoolGeometry, x: Any) -> Any:
+        layout = window_layout(g, x.shape[2:])
+        size = (1, 1, *g.kernel)
+        mask = layout.count_mask(x.shape[2:], g, x.dtype)[None, None]
+
+        def window_mean(a: Any) -> Any:
+            return self._ndimage.uniform_filter(a, size=size, mode="constant", cval=0.0,
+                                                origin=_anchor(size))
+        sums = window_mean(self._xp.pad(x, batch_pads(layout.pads)))
+        counts = window_mean(self._to_device(mask))
+        return _starts(sums, g.stride, layout.out) / _starts(counts, g.stride, layout.out)
+
+
+class ScipyBackend(FilterBackend):
+    """``scipy.signal`` / ``scipy.ndimage`` on the CPU (name ``"scipy"``)."""
+
+    def __init__(self) -> None:
+        try:
+            import scipy
+            import scipy.ndimage
+            import scipy.signal
+        except ImportError as exc:
+            raise BackendUnavailable(
+                f"SciPy is not installed ({exc}); install it with pip install 'convspec[scipy]'"
+            ) from None
+        self._xp, self._signal, self._ndimage = np, scipy.signal, scipy.ndimage
+        self.name = "scipy"
+        self.library_version = scipy.__version__
+        self.device = "cpu"
+        self._library = f"scipy {scipy.__version__}"
+
+
+__all__ = ["FilterBackend", "ScipyBackend"]

@@ -1,0 +1,10 @@
+"""``jax`` (``lax.conv_general_dilated``, its transpose, ``lax.reduce_window``, ``jax.vjp``)
+against convspec.reference on the adapter sweep, every dtype, on whichever device JAX finds."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from backend_sweep import sweep_tests  # noqa: E402
+
+adapter, test_agrees_with_reference = sweep_tests("jax")
