@@ -1,0 +1,118 @@
+"""``convspec backends``: every known backend, whether it runs here, and what it supports.
+
+Each row is :func:`convspec.backends.registry.backend_row`: the backend is constructed (which
+imports its library) and its capabilities are probed, so a missing library, an absent device or
+a broken adapter shows up as that row's reason and never stops the table. Works with the base
+install: adapters import their libraries only when constructed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..backends.protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities
+from ..backends.registry import BackendRow, backend_table, known_backends
+
+COMMAND = "backends"
+HELP = ("List the backends (built-in and registered through the 'convspec.backends' entry "
+        "points): available or why not, library version, device and capabilities.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help="backends to describe: built-in or entry-point names, or "
+                             "package.module:attr specs (default: every known name)")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON list, one object per backend, instead of the table")
+
+
+def _missing(present: frozenset[Any], every: tuple[Any, ...]) -> list[Any]:
+    return [item for item in every if item not in present]
+
+
+def capabilities_dict(caps: Capabilities) -> dict[str, Any]:
+    """The capabilities as JSON-ready data, in the protocol's canonical orders."""
+    return {
+        "operations": [op for op in OPERATIONS if op in caps.operations],
+        "dtypes": [d for d in DTYPES if d in caps.dtypes],
+        "ranks": [r for r in RANKS if r in caps.ranks],
+        "features": [f for f in FEATURES if f in caps.features],
+        "devices": list(caps.devices),
+        "precision": dict(caps.precision),
+        "reasons": dict(caps.reasons),
+    }
+
+
+def row_dict(row: BackendRow) -> dict[str, Any]:
+    """One backend row as JSON-ready data."""
+    return {"name": row.name, "available": row.available, "reason": row.reason,
+            "version": row.version, "device": row.device,
+            "capabilities": None if row.capabilities is None
+            else capabilities_dict(row.capabilities)}
+
+
+def _listing(present: frozenset[Any], every: tuple[Any, ...]) -> str:
+    """``all``, ``all except ...`` or the short list of what is there."""
+    missing = _missing(present, every)
+    shown = [str(item) for item in every if item in present]
+    if not missing:
+        return "all"
+    if len(missing) <= len(shown):
+        return "all except " + " ".join(str(item) for item in missing)
+    return " ".join(shown) or "none"
+
+
+def describe(row: BackendRow) -> list[str]:
+    """The table lines of one backend: a header line, then its capabilities when available."""
+    status = "available" if row.available else "unavailable"
+    device = row.device or (", ".join(row.capabilities.devices) if row.capabilities else "-")
+    head = f"{row.name:<26} {status:<12} {row.version or '-':<24} {device}"
+    if not row.available:
+        return [head, f"    why: {row.reason}"]
+    caps = row.capabilities
+    assert caps is not None
+    lines = [head,
+             f"    operations: {_listing(caps.operations, OPERATIONS)}",
+             f"    dtypes:     {_listing(caps.dtypes, DTYPES)}",
+             f"    ranks:      {_listing(caps.ranks, RANKS)}",
+             f"    features:   {_listing(caps.features, tuple(FEATURES))}"]
+    precision = {d: p for d, p in caps.precision.items() if d in caps.dtypes}
+    if precision:
+        lines.append("    precision:  " + "; ".join(f"{d}: {p}" for d, p in precision.items()))
+    declared = {key: why for key, why in caps.reasons.items() if not _is_supported(caps, key)}
+    for key, why in declared.items():
+        lines.append(f"    - {key}: {why}")
+    return lines
+
+
+def _is_supported(caps: Capabilities, key: str) -> bool:
+    """Whether a ``reasons`` key names something the capabilities nonetheless include."""
+    if key in OPERATIONS:
+        return key in caps.operations
+    if key in FEATURES:
+        return key in caps.features
+    kind, _, value = key.partition(":")
+    if kind == "dtype":
+        return value in caps.dtypes
+    if kind == "rank":
+        return value.isdigit() and int(value) in caps.ranks
+    return False  # a per-case hole such as "conv:dtype:float64[:rank:3]"
+
+
+def run(args: argparse.Namespace) -> int:
+    names = args.names or known_backends()
+    rows = backend_table(names)
+    if args.json:
+        json.dump([row_dict(r) for r in rows], sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"{'backend':<26} {'status':<12} {'version':<24} device")
+    for row in rows:
+        print("\n".join(describe(row)))
+    available = sum(r.available for r in rows)
+    print(f"\n{available} of {len(rows)} backends available here. Missing operations, dtypes, "
+          "ranks and features are skipped by the property suite with the reason shown.")
+    return 0
