@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._convert import Arrays, ForwardOperations, VjpOperations, dtype_name, probed_capabilities
-from .protocol import DTYPES, FORWARD_OPERATIONS, RANKS, VJP_OPERATIONS, Capabilities
+from .protocol import DTYPES, FEATURES, FORWARD_OPERATIONS, RANKS, VJP_OPERATIONS, Capabilities
 from .registry import BackendUnavailable
 
 #: ONNX operator set: 19 added dilations to AveragePool; 22 is what ORT 1.20+ fully covers.
@@ -26,6 +26,26 @@ IR_VERSION = 10
 _SESSION_CACHE_SIZE = 256
 _NODE_TYPES = {"conv": "Conv", "conv_transpose": "ConvTranspose", "max_pool": "MaxPool",
                "avg_pool": "AveragePool"}
+#: Where ONNX Runtime's conventions differ from the specification's (PyTorch's): skipped with
+#: these reasons. The protocol's features are per backend, so each drops a little more than the
+#: one combination that differs.
+CONVENTIONS = {
+    "transposed_dilation": (
+        "ONNX Runtime's ConvTranspose requires output_padding < stride (\"output_padding may be "
+        "too large for stride ... Computed output shape is inconsistent with input spatial "
+        "dimensions\"); the specification (B10, PyTorch) allows output_padding < max(stride, "
+        "dilation), which differs only when dilation > stride, so dilated transposed "
+        "convolution is skipped"),
+    "pool_wide_padding": (
+        "ONNX Runtime's pooling requires every pad < kernel_shape of the undilated window "
+        "(\"Pad should be smaller than kernel\"); the specification (B9) allows padding up to "
+        "half the dilated window"),
+    "pool_small_input": (
+        "ONNX Runtime's MaxPool starts each window from the lowest finite value, not -inf: a "
+        "window that holds only padding (possible only when the window is longer than the "
+        "input, e.g. x of length 1, kernel 2, dilation 2, padding 1) gives -1.797e308 where "
+        "the specification's -inf padding gives -inf"),
+}
 NO_GRADIENTS = ("ONNX Runtime's inference sessions compute no gradients (its training API is a "
                 "separate build); the adapter runs forward operations only")
 
@@ -108,7 +128,8 @@ class OnnxRuntimeBackend(ForwardOperations, VjpOperations):
             base = Capabilities(
                 operations=frozenset(FORWARD_OPERATIONS),
                 devices=(self.device.split(" ", 1)[0],),
-                reasons={op: NO_GRADIENTS for op in VJP_OPERATIONS},
+                features=frozenset(FEATURES) - set(CONVENTIONS),
+                reasons={**{op: NO_GRADIENTS for op in VJP_OPERATIONS}, **CONVENTIONS},
                 precision={"float64": "float64", "float32": "float32",
                            "float16": "float16 storage, float32 accumulation (MLAS)",
                            "bfloat16": "bfloat16 storage"},
