@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._convert import Arrays, ForwardOperations, VjpOperations, dtype_name, probed_capabilities
+from ._convert import Arrays, ForwardOperations, VjpOperations, probed_capabilities
 from .protocol import DTYPES, FEATURES, FORWARD_OPERATIONS, RANKS, VJP_OPERATIONS, Capabilities
 from .registry import BackendUnavailable
 
@@ -177,8 +177,6 @@ class OnnxRuntimeBackend(ForwardOperations, VjpOperations):
     def _forward(self, operation: str, geometry: Any, arrays: Arrays) -> np.ndarray:
         inputs = [(n, np.ascontiguousarray(a)) for n, a in zip(("x", "w", "b"), arrays)
                   if a is not None]
-        for n, a in inputs:
-            dtype_name(a, n)
         session = self._session(operation, node_attributes(operation, geometry), inputs)
         (y,) = session.run(["y"], dict(inputs))
         return y
