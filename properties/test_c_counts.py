@@ -1,0 +1,336 @@
+"""Section C: parameter and compute counts.
+
+Counts are measured, not recomputed from the spec's own formula: on the backend under test,
+parameters are the weight and bias gradients it returns (one per parameter) and
+multiply-accumulates are the products it sums, counted by convolving all-ones data (each
+output element of an all-ones correlation is the length of its sum). Counts the backend cannot
+show (connection tables, locally connected and tiled layers, whole networks, trainable pooling)
+are counted on the reference implementations.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import convspec.reference as reference
+from convspec import (NETWORKS, ConvGeometry, GeometryError, counts, reached_offsets,
+                      receptive_field)
+from convspec.checks import call
+from convspec.dtypes import numpy_dtype
+from convspec.errata import erratum
+from convspec.plugin import require
+from convspec.strategies import conv_cases, conv_examples, dtypes
+
+pytestmark = pytest.mark.section("C")
+
+
+def counted_products(backend, geometry: ConvGeometry, input_shape, dtype: str) -> int:
+    """The multiply-accumulates the backend performs for ``geometry`` on ``input_shape``.
+
+    Forward: an all-ones input whose padding is made of ones too, by an all-ones weight; every
+    output element is then the number of products in its sum, padded taps included, which is
+    what C3/C4 count. Transposed (padding 0): every input element times every weight tap lands
+    in the output once, so the sum of the output is the number of products.
+    """
+    np_dtype = numpy_dtype(dtype)
+    w = np.ones(geometry.weight_shape, dtype=np_dtype)
+    if geometry.transposed:
+        x = np.ones(input_shape, dtype=np_dtype)
+        kwargs = dict(geometry.conv_transpose_kwargs(), padding=(0,) * geometry.ndim)
+        y = call(backend, "conv_transpose", x, w, None, **kwargs)
+    else:
+        pads = ((0, 0), (0, 0), *geometry.padding)
+        x = np.pad(np.ones(input_shape), pads, constant_values=1).astype(np_dtype)
+        kwargs = dict(geometry.conv_kwargs(), padding=((0, 0),) * geometry.ndim)
+        y = call(backend, "conv", x, w, None, **kwargs)
+    return int(round(float(y.astype(np.float64).sum())))
+
+
+@pytest.mark.spec("C1", "C3", "C4", "B14")
+@pytest.mark.ops("conv_vjp")
+@given(data=st.data())
+def test_parameters_are_the_gradients_the_backend_returns(backend, caps, data):
+    """A conv layer has ``P×(D/G)×∏K + P`` parameters (C1; grouped, C4; C3 without bias): the
+    backend returns exactly one weight-gradient entry per weight, of shape ``(C_out, C_in/G,
+    *K)`` (B14), and one bias-gradient entry per output map."""
+    require(caps, "conv_vjp")
+    ex = data.draw(conv_examples(caps, real_layers=False), label="example")
+    g = ex.geometry
+    _, dw, db = call(backend, "conv_vjp", ex.x, ex.w, ex.b, ex.dy, **ex.kwargs)
+    assert np.shape(dw) == g.weight_shape, f"weight gradient {np.shape(dw)}, not {g.weight_shape}"
+    assert (db is None) == (ex.b is None)
+    gradients = np.size(dw) + (0 if db is None else np.size(db))
+    p, d = g.out_channels, g.in_channels // g.groups
+    formula = p * d * math.prod(g.kernel) + (p if g.bias else 0)
+    assert gradients == g.params() == formula == counts.conv_params(
+        g.in_channels, p, g.kernel, groups=g.groups, bias=g.bias)
+
+
+@pytest.mark.spec("C3", "C4", "B10")
+@pytest.mark.ops("conv", "conv_transpose")
+@given(data=st.data(), transposed=st.booleans())
+def test_macs_are_the_products_the_backend_sums(backend, caps, data, transposed):
+    """``W_K·H_K·C_I·W_O·H_O·C_O`` multiply-adds (C3), divided by G with groups (C4), per image:
+    the number of products the backend's convolution sums. A transposed convolution does one
+    product per weight tap per input position (it is the adjoint, B10)."""
+    op = "conv_transpose" if transposed else "conv"
+    require(caps, op)
+    case = data.draw(conv_cases(capabilities=caps, transposed=transposed, real_layers=False),
+                     label="case")
+    dtype = data.draw(dtypes(caps), label="dtype")
+    g, shape = case.geometry, case.input_shape
+    counted = counted_products(backend, g, shape, dtype)
+    if transposed:
+        formula = shape[0] * math.prod(shape[2:]) * g.in_channels * (
+            g.out_channels // g.groups) * math.prod(g.kernel)
+    else:
+        out = g.output_spatial(shape[2:])
+        formula = (shape[0] * math.prod(g.kernel) * (g.in_channels // g.groups)
+                   * math.prod(out) * g.out_channels)
+        assert counts.conv_macs(shape, g.out_channels, g.kernel, stride=g.stride,
+                                padding=g.padding, dilation=g.dilation,
+                                groups=g.groups) == formula
+    assert counted == g.macs(shape) == formula, (
+        f"{g.describe()} on {shape}: the backend summed {counted} products, the spec says "
+        f"{g.macs(shape)}")
+
+
+@pytest.mark.spec("C2", "E21")
+@given(p=st.integers(1, 4), d=st.integers(1, 4), data=st.data())
+def test_connection_table_parameters(p, d, data):
+    """``K×m×n + P`` parameters for a table with K connections (C2): on all-ones data each
+    output map of the reference connection-table layer (E21) sums one product per weight it
+    uses, so the outputs count the K·m·n weights."""
+    table = np.array(data.draw(st.lists(st.lists(st.booleans(), min_size=d, max_size=d),
+                                        min_size=p, max_size=p), label="table"), dtype=bool)
+    kernel = data.draw(st.tuples(st.integers(1, 3), st.integers(1, 3)), label="kernel")
+    y = reference.connection_table_conv(np.ones((1, d, *kernel)), np.ones((p, d, *kernel)),
+                                        None, table)
+    used = int(y.sum())
+    assert used == int(table.sum()) * math.prod(kernel)
+    assert counts.connection_table_params(table.astype(int), kernel) == used + p
+    assert counts.connection_table_params(table.astype(int), kernel, bias=False) == used
+
+
+@pytest.mark.spec("C5", "E12")
+@given(n=st.integers(1, 9), c=st.integers(1, 64))
+def test_asymmetric_factorization(n, c):
+    """n×n into 1×n plus n×1: ``n²C²`` against ``2nC²``, ratio ``2/n`` (C5), the weights of
+    the layers the spec builds (E12 keeps the receptive field)."""
+    pair = counts.asymmetric_factorization_params(n, c)
+    square = ConvGeometry.make(c, c, (n, n), bias=False)
+    row, col = (ConvGeometry.make(c, c, k, bias=False) for k in ((1, n), (n, 1)))
+    assert pair.original == math.prod(square.weight_shape) == n * n * c * c
+    assert pair.replacement == math.prod(row.weight_shape) + math.prod(col.weight_shape)
+    assert pair.replacement == 2 * n * c * c and pair.ratio == Fraction(2, n)
+    assert receptive_field([(1,), (n,)]).size == n and receptive_field([(n,), (1,)]).size == n
+
+
+@pytest.mark.spec("C6")
+@given(c_in=st.integers(1, 512), root=st.integers(1, 32), k=st.integers(1, 7))
+def test_bottleneck_counts(c_in, root, k):
+    """The 1×1 bottleneck of width ``√C_O``: ``C_I√C_O + W_K·H_K·C_O + C_O^{3/2}`` against
+    ``C_I·C_O·W_K·H_K`` (C6); a width that is not an integer is rejected."""
+    c_out = root * root
+    pair = counts.bottleneck_params(c_in, c_out, k)
+    assert pair.original == c_in * c_out * k * k
+    assert pair.replacement == c_in * root + k * k * c_out + root ** 3
+    assert pair.replacement == round(c_in * math.sqrt(c_out) + k * k * c_out + c_out ** 1.5)
+    if root > 1:
+        with pytest.raises(GeometryError, match="perfect square"):
+            counts.bottleneck_params(c_in, c_out + 1, k)
+
+
+@pytest.mark.spec("C7", "C12", "E13")
+@given(small=st.integers(2, 5), layers=st.integers(1, 4), c=st.integers(1, 8))
+def test_stacked_small_kernels_and_erratum(small, layers, c):
+    """n stacked k'-wide layers replace a k-wide one when ``k - 1 = n(k' - 1)`` (C7): same
+    receptive field (C12, E13), each layer with its own bias. Erratum C7: the notes count
+    ``3×3×2+1`` for two 3×3 layers; counted layer by layer it is ``3×3×2+2``."""
+    k = layers * (small - 1) + 1
+    assert counts.stacked_kernel_layers(k, small) == layers
+    assert receptive_field([(small,)] * layers).size == k == receptive_field([(k,)]).size
+    pair = counts.stacked_kernel_params(k, small, in_channels=c, out_channels=c)
+    assert pair.original == c * c * k * k + c
+    assert pair.replacement == layers * (c * c * small * small + c)
+    if small > 2:  # k + 1 - 1 leaves the remainder 1 modulo k' - 1: no whole number of layers
+        with pytest.raises(GeometryError, match="no integer n"):
+            counts.stacked_kernel_layers(k + 1, small)
+    record = erratum("C7")
+    check = record.check()
+    assert not check.literal_holds and check.corrected_holds
+    literal = record.literal_form(layers=layers + 1, kernel=small)
+    corrected = record.corrected_form(layers=layers + 1, kernel=small)
+    assert literal[0] != literal[1], "with two or more layers the notes' single bias is wrong"
+    assert corrected[0] == corrected[1]
+
+
+def _first_dtype(caps) -> str:
+    return next(d for d in ("float32", "float64", "float16", "bfloat16") if d in caps.dtypes)
+
+
+@pytest.mark.spec("C8", "C9", "E10", "E11")
+@pytest.mark.ops("conv")
+@given(c=st.integers(1, 4), c_out=st.integers(1, 4), k=st.integers(1, 3),
+       extra=st.tuples(st.integers(0, 4), st.integers(0, 3)))
+def test_separable_convolutions_need_fewer_weights_and_products(backend, caps, c, c_out, k,
+                                                                extra):
+    """Depthwise separable (C8, E10): ``C·k·k + C·C_O`` weights against ``C·C_O·k·k``; spatially
+    separable (C9, E11): k×1 then 1×k, ``2k`` against ``k²`` weights per channel pair. The
+    multiply-accumulates of both designs are the products the backend sums, layer by layer."""
+    require(caps, "conv")
+    if 2 not in caps.ranks:
+        pytest.skip("the separable designs are counted in 2-D")
+    dtype = _first_dtype(caps)
+    shape = (1, c, k + extra[0], k + extra[1])
+    params = counts.depthwise_separable_params(c, c_out, k)
+    assert (params.original, params.replacement) == (c * c_out * k * k, c * k * k + c * c_out)
+    standard = ConvGeometry.make(c, c_out, k, ndim=2, bias=False)
+    macs = counts.depthwise_separable_macs(shape, c_out, k)
+    assert macs.original == counted_products(backend, standard, shape, dtype)
+    if "groups" in caps.features or c == 1:
+        depthwise = ConvGeometry.make(c, c, k, groups=c, ndim=2, bias=False)
+        pointwise = ConvGeometry.make(c, c_out, 1, ndim=2, bias=False)
+        assert macs.replacement == (counted_products(backend, depthwise, shape, dtype)
+                                    + counted_products(backend, pointwise,
+                                                       depthwise.output_shape(shape), dtype))
+    sep = counts.spatially_separable_counts(k, (1, c, k + extra[0], k + extra[0]))
+    square = (1, c, k + extra[0], k + extra[0])
+    column, row = (ConvGeometry.make(c, c, kk, bias=False) for kk in ((k, 1), (1, k)))
+    assert sep.params.original == c * c * k * k
+    assert sep.params.replacement == 2 * k * c * c
+    assert sep.macs.original == counted_products(
+        backend, ConvGeometry.make(c, c, (k, k), bias=False), square, dtype)
+    assert sep.macs.replacement == (counted_products(backend, column, square, dtype)
+                                       + counted_products(backend, row,
+                                                          column.output_shape(square), dtype))
+    # Fewer multiplies once the image is large enough: k(n-k+1)(2n-k+1) < k²(n-k+1)², for
+    # k = 3 when n > 4 (at n = 3 the two passes need 12 products against 9).
+    side = k + extra[0]
+    fewer = sep.macs.replacement < sep.macs.original
+    assert fewer == (2 * side - k + 1 < k * (side - k + 1))
+    if k == 3:
+        assert sep.params.original // (c * c) == 9 and sep.params.replacement // (c * c) == 6
+        assert fewer == (side > 4)
+
+
+@pytest.mark.spec("C10", "E22")
+@given(c=st.integers(1, 3), c_out=st.integers(1, 3), k=st.integers(1, 3),
+       n=st.integers(0, 5), stride=st.integers(1, 2), tiles=st.integers(1, 4))
+def test_unshared_layers_count_a_kernel_per_position(c, c_out, k, n, stride, tiles):
+    """C10: a locally connected layer shares nothing; on all-ones data every weight of the
+    reference layer enters exactly one product per sample, so the outputs sum to its weight
+    count, ``positions × C_out·C_in·k`` (plus a bias per output element). A tiled convolution
+    uses ``t`` distinct kernels, ``t ×`` the convolution's parameters."""
+    x = np.ones((1, c, k + n))
+    out = (k + n - k) // stride + 1
+    w = np.ones((out, c_out, c, k))
+    used = int(reference.locally_connected(x, w, stride=stride).sum())
+    assert used == out * c_out * c * k
+    shape = (1, c, k + n)
+    assert counts.locally_connected_params(shape, c_out, (k,), stride=stride) == (
+        used + out * c_out)
+    assert counts.locally_connected_params(shape, c_out, (k,), stride=stride, bias=False) == used
+    # Kernel j of the tiled layer is filled with j + 1: the outputs show which kernels are used.
+    tiled = np.ones((tiles, c_out, c, k)) * np.arange(1, tiles + 1).reshape(-1, 1, 1, 1)
+    y = reference.tiled_conv(x, tiled, stride=stride)
+    kernels_used = {int(v) // (c * k) for v in np.unique(y)}
+    assert kernels_used == set(range(1, min(tiles, out) + 1))
+    conv = counts.conv_params(c, c_out, (k,))
+    assert counts.tiled_conv_params(c, c_out, (k,), tiles) == tiles * conv
+    assert counts.tiled_conv_params(c, c_out, (k,), 1) == conv
+
+
+@pytest.mark.spec("C11", "C1", "D6")
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_whole_model_counts(name):
+    """Whole-model counts (C11): each layer's parameters are its weight array plus one bias per
+    output map (C1; FC layers are convolutions, D6), the tables chain (each layer sees its
+    source's pooled output), and AlexNet has about 60 million, VGG-16 about 140 million."""
+    network = NETWORKS[name]
+    total = 0
+    for index, layer in enumerate(network.layers):
+        g = layer.geometry
+        assert layer.params() == math.prod(g.weight_shape) + (g.out_channels if g.bias else 0)
+        source = network.source_shape(index)
+        if source is not None:
+            assert source == layer.input_shape, f"{name}.{layer.name} does not chain"
+        total += layer.params()
+    assert counts.model_params(name) == total == network.params()
+    about = {"alexnet": 60e6, "vgg16": 140e6}
+    if name in about:
+        assert abs(total - about[name]) / about[name] < 0.02, f"{name} has {total:,} parameters"
+    assert network.layers[-1].output_shape[1] == 1000
+
+
+@pytest.mark.spec("C12", "E5")
+@pytest.mark.ops("conv")
+@given(data=st.data())
+def test_receptive_field_recursion_on_the_backend(backend, caps, data):
+    """The receptive field of a stack of 1-D layers (size, effective stride, offset: C12), with
+    the inputs each output actually reaches: convolving impulses through the stack with
+    all-ones kernels on the backend, output ``i`` responds to exactly the inputs
+    ``i·S - P + reached offsets`` inside the input (E5 for a stack)."""
+    require(caps, "conv")
+    if 1 not in caps.ranks:
+        pytest.skip("the stack is 1-D")
+    dilate = "conv_dilation" in caps.features
+    layers = data.draw(st.lists(st.tuples(st.integers(1, 3), st.integers(1, 2),
+                                          st.integers(0, 2), st.integers(1, 2 if dilate else 1)),
+                                min_size=1, max_size=3), label="layers (k, s, p, d)")
+    layers = [(k, s, min(p, d * (k - 1)), d) for k, s, p, d in layers]
+    n = 1
+    for k, s, p, d in reversed(layers):  # the shortest input every layer accepts
+        n = max(1, (n - 1) * s + d * (k - 1) + 1 - 2 * p)
+    n += data.draw(st.integers(0, 6), label="extra")
+    dtype = _first_dtype(caps)
+    y = np.eye(n, dtype=numpy_dtype(dtype))[:, None, :]  # a batch of impulses
+    for k, s, p, d in layers:
+        g = ConvGeometry.make(1, 1, (k,), stride=s, padding=p, dilation=d, bias=False)
+        y = call(backend, "conv", y, np.ones((1, 1, k), dtype=y.dtype), None, **g.conv_kwargs())
+    field = receptive_field(layers)
+    assert field.stride == math.prod(s for _, s, _, _ in layers)
+    offsets = reached_offsets(layers)
+    assert min(offsets) == 0 and max(offsets) == field.size - 1
+    for i in range(y.shape[2]):
+        start, end = field.input_interval(i)
+        expected = {start + o for o in offsets if 0 <= start + o < n}
+        seen = set(np.flatnonzero(y[:, 0, i]).tolist())
+        if 0 <= start and end < n:  # no path crosses padding: exactly the reached inputs
+            assert seen == expected, f"output {i} of {layers} responds to {sorted(seen)}"
+        else:  # a path through an inner layer's zero padding carries nothing
+            assert seen <= expected, f"output {i} of {layers} responds to {sorted(seen)}"
+    assert receptive_field([(3,), (3,)]).size == 5
+    assert receptive_field([(3, 1, 0, 1), (3, 1, 0, 2)]).size == 7
+
+
+@pytest.mark.spec("C13", "G5")
+@given(channels=st.integers(1, 6), size=st.integers(2, 5))
+def test_trainable_pooling_has_two_parameters_per_map(channels, size):
+    """LeNet-5 pooling ``f(w·Y + b)`` adds a scalar weight and bias per map (C13, G5): the
+    reference takes exactly ``(C,)`` of each, and bumping any one of the ``2C`` scalars changes
+    exactly its own map."""
+    x = np.arange(channels * size * size, dtype=np.float64).reshape(1, channels, size, size)
+    w, b = np.ones(channels), np.zeros(channels)
+
+    def pool(w_, b_):
+        return reference.trainable_pool(x + 1, w_, b_, kernel=(2, 2))
+
+    base = pool(w, b)
+    changed = 0
+    for which in range(2):
+        for c in range(channels):
+            bumped = [w.copy(), b.copy()]
+            bumped[which][c] += 1
+            diff = np.any(pool(*bumped) != base, axis=(0, 2, 3))
+            assert diff.tolist() == [i == c for i in range(channels)]
+            changed += 1
+    assert counts.trainable_pool_params(channels) == changed == 2 * channels
+    with pytest.raises(GeometryError):
+        pool(np.ones(channels + 1), b)
