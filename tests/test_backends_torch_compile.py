@@ -1,8 +1,9 @@
 """``torch-compile`` (``torch.compile`` with Inductor, CPU) against convspec.reference on a subset
 of the adapter sweep: compiling costs seconds per (operation, geometry, dtype), so this runs one
 geometry of each kind (asymmetric-padded grouped conv, grouped transposed conv with
-output_padding, ceil_mode pooling with and without the padding counted) in float32, every
-operation and gradient. The eager ``torch`` sweep covers the other dtypes and geometries."""
+output_padding, ceil_mode pooling, the average-pool gradient with the padding not counted) in
+float32 with their gradients, in under a minute from a cold Inductor cache. The eager ``torch``
+sweep covers the other dtypes and geometries."""
 
 import sys
 from pathlib import Path
@@ -12,10 +13,30 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from backend_sweep import CASES, check, load_or_skip  # noqa: E402
 
-SUBSET = ("conv2d-asym-groups", "convT2d-groups-outpad", "pool2d-ceil-exclude-pad",
-          "pool1d-ceil-pad")
-PARAMS = [pytest.param(case, op, id=f"{case.id}-{op}-float32")
-          for case in CASES if case.id in SUBSET for op in case.operations]
+from convspec.checks import ConformanceError  # noqa: E402
+
+#: Case ids, each with the operations to run (None: all of the case's operations).
+SUBSET = {"conv2d-asym-groups": None, "convT2d-groups-outpad": None, "pool1d-ceil-pad": None,
+          "pool2d-ceil-exclude-pad": ("avg_pool_vjp",)}
+#: Found by this sweep on torch 2.13.0+cpu: Inductor's avg_pool backward divides the gradient
+#: of a ceil_mode window that overhangs the right padding by the full kernel size, not by the
+#: window clipped to the padded input (x of length 8, kernel 3, stride 2, padding 1,
+#: count_include_pad: the last input's gradient is 1/3 + 1/3 instead of 1/3 + 1/2). The
+#: forward is right, and eager PyTorch is right both ways. Strict, so a fix shows up.
+INDUCTOR_AVG_POOL_CEIL_VJP = (
+    "torch.compile (Inductor, CPU) avg_pool backward uses the full kernel size as the divisor "
+    "of a ceil_mode window overhanging the padding (count_include_pad=True); eager is correct")
+DEVIATIONS = {("pool1d-ceil-pad", "avg_pool_vjp"): INDUCTOR_AVG_POOL_CEIL_VJP}
+
+
+def _marks(case_id: str, operation: str) -> list:
+    why = DEVIATIONS.get((case_id, operation))
+    return [pytest.mark.xfail(strict=True, raises=ConformanceError, reason=why)] if why else []
+
+
+PARAMS = [pytest.param(case, op, id=f"{case.id}-{op}-float32", marks=_marks(case.id, op))
+          for case in CASES if case.id in SUBSET
+          for op in (SUBSET[case.id] or case.operations)]
 
 
 @pytest.fixture(scope="module")
