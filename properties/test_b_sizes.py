@@ -21,6 +21,7 @@ from convspec import (
 )
 from convspec.checks import call, expect_reference, expect_rejected
 from convspec.dtypes import numpy_dtype
+from convspec.errata import erratum
 from convspec.plugin import require
 from convspec.strategies import conv_examples, dtypes, invalid_conv_cases, pool_examples, tensors
 
@@ -163,6 +164,27 @@ def test_dilated_kernel_span_and_index_formula(backend, caps, tolerance, data):
     np.testing.assert_allclose(y[0, 0].astype(np.float64), literal,
                                rtol=tolerance(dtype).u_out * 8, atol=0,
                                err_msg="dilated conv differs from the index formula B8")
+
+
+@pytest.mark.spec("B7")
+@pytest.mark.ops("conv")
+@given(size=st.integers(2, 5), holes=st.integers(1, 3), data=st.data())
+def test_dilated_kernel_erratum(backend, caps, size, holes, data):
+    """Erratum B7: the notes make a K-tap kernel with d holes a ``(d+1)×K+1`` kernel whose
+    border rows and columns are zero. Built tap by tap it spans ``(d+1)(K-1)+1`` and its corners
+    hold taps; on the backend, an input of the notes' size ``(d+1)K+1`` gives ``d+2`` outputs
+    at rate d+1, where a kernel of that span would give one."""
+    require(caps, "conv")
+    assume(1 in caps.ranks and "conv_dilation" in caps.features)
+    record = erratum("B7")
+    assert not record.check().literal_holds and record.check().corrected_holds
+    literal = record.literal_form(size=size, holes=holes)
+    corrected = record.corrected_form(size=size, holes=holes)
+    assert literal[0] != literal[1] and corrected[0] == corrected[1]
+    x = _zeros(caps, (1, 1, (holes + 1) * size + 1), data)
+    g = ConvGeometry.make(1, 1, (size,), dilation=holes + 1, bias=False)
+    y = call(backend, "conv", x, np.ones(g.weight_shape, x.dtype), None, **g.conv_kwargs())
+    assert y.shape[2] == holes + 2 != 1
 
 
 @pytest.mark.spec("B9")
