@@ -1,5 +1,5 @@
-"""``cupy`` (``cupyx.scipy.signal`` / ``cupyx.scipy.ndimage`` on a CUDA device) against
-convspec.reference on the adapter sweep; skips with the reason where CuPy or a GPU is absent."""
+"""``cupy`` (``cupyx.scipy.ndimage`` on a CUDA device) against convspec.reference on the
+adapter sweep; skips with the reason where CuPy or a GPU is absent."""
 
 import sys
 from pathlib import Path
@@ -7,4 +7,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from backend_sweep import sweep_tests  # noqa: E402
 
+from convspec.backends.scipy_backend import SUPPORTED_DTYPES, SUPPORTED_OPERATIONS  # noqa: E402
+
 adapter, test_agrees_with_reference = sweep_tests("cupy")
+
+
+def test_probe_confirms_every_declared_case(adapter):
+    """The probe found no hole in what the adapter declares (a hole would skip silently)."""
+    caps = adapter.capabilities()
+    assert [(op, dt, r) for op in SUPPORTED_OPERATIONS for dt in SUPPORTED_DTYPES
+            for r in (1, 2, 3) if caps.skip_reason(op, dt, r)] == []

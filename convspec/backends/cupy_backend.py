@@ -1,7 +1,6 @@
-"""CuPy adapter: the SciPy adapter's code on the GPU, through ``cupyx.scipy.signal`` and
-``cupyx.scipy.ndimage``.
+"""CuPy adapter: the SciPy adapter's code on the GPU, through ``cupyx.scipy.ndimage``.
 
-Only the array module and the two SciPy namespaces differ from :mod:`.scipy_backend`; arrays
+Only the array module and the ``ndimage`` namespace differ from :mod:`.scipy_backend`; arrays
 move to the GPU with ``cupy.asarray`` and back with ``cupy.asnumpy``. The backend is available
 only where CuPy is installed and sees a CUDA device; anywhere else constructing it raises
 :class:`BackendUnavailable` with the reason.
@@ -17,24 +16,23 @@ from .registry import BackendUnavailable
 from .scipy_backend import FilterBackend
 
 
-def _import_cupy() -> tuple[Any, Any, Any]:
+def _import_cupy() -> tuple[Any, Any]:
     try:
         import cupy
         import cupyx.scipy.ndimage
-        import cupyx.scipy.signal
     except ImportError as exc:
         raise BackendUnavailable(
             f"CuPy is not installed ({exc}); install the wheel matching your CUDA, e.g. "
             "pip install cupy-cuda12x"
         ) from None
-    return cupy, cupyx.scipy.signal, cupyx.scipy.ndimage
+    return cupy, cupyx.scipy.ndimage
 
 
 class CupyBackend(FilterBackend):
-    """``cupyx.scipy.signal`` / ``cupyx.scipy.ndimage`` on a CUDA device (name ``"cupy"``)."""
+    """``cupyx.scipy.ndimage`` on a CUDA device (name ``"cupy"``)."""
 
     def __init__(self, device: int = 0) -> None:
-        cupy, signal, ndimage = _import_cupy()
+        cupy, ndimage = _import_cupy()
         try:
             count = cupy.cuda.runtime.getDeviceCount()
         except Exception as exc:  # noqa: BLE001 - CUDA driver/runtime missing: no device
@@ -47,7 +45,7 @@ class CupyBackend(FilterBackend):
             )
         self._cupy = cupy
         self._gpu = cupy.cuda.Device(device)
-        self._xp, self._signal, self._ndimage = cupy, signal, ndimage
+        self._xp, self._ndimage = cupy, ndimage
         self.name = "cupy"
         self.library_version = cupy.__version__
         gpu_name = cupy.cuda.runtime.getDeviceProperties(device)["name"]

@@ -1,12 +1,14 @@
-"""SciPy adapter: ``scipy.signal.correlate`` for convolution, ``scipy.ndimage`` filters for pooling.
+"""SciPy adapter: ``scipy.ndimage`` correlation and filters for convolution and pooling.
 
 Where SciPy applies, and nothing more:
 
 * ``conv``: the input is padded with ``(before, after)`` zeros (``np.pad``), each output plane
-  is one ``signal.correlate(x[n, group], w[o], mode="valid")`` (correlating the group's
-  ``(C_in/G, *spatial)`` block with the ``(C_in/G, *K)`` weight sums over its channels), and the
-  stride keeps every ``s``-th window start by slicing. SciPy has no dilation (atrous) argument,
-  so dilated convolution is declared unsupported rather than rebuilt from a zero-inserted kernel.
+  is one ``ndimage.correlate(x[n, group], w[o])`` with the ``(C_in/G, *K)`` window anchored at
+  its first element (channel 0 of the result sums over the group's channels), and the stride
+  keeps every ``s``-th window start by slicing. ``ndimage.correlate`` rather than
+  ``signal.correlate``: CuPy's ``cupyx.scipy.signal.correlate`` takes 1-D inputs only, and the
+  two adapters share this code. SciPy has no dilation (atrous) argument, so dilated convolution
+  is declared unsupported rather than rebuilt from a zero-inserted kernel.
 * ``max_pool`` / ``avg_pool``: ``ndimage.maximum_filter`` (with a dilated footprint) and
   ``ndimage.uniform_filter`` over the window-padded input (see :mod:`._windows`), anchored at
   the window's first element, then every ``s``-th start. The average is the filter of the input
@@ -15,7 +17,7 @@ Where SciPy applies, and nothing more:
 * No transposed convolution and no gradients: SciPy has neither; capabilities say so.
 
 The same code runs on the GPU with CuPy (:mod:`.cupy_backend`): only the array module and the
-two SciPy namespaces differ, which :class:`FilterBackend` takes as attributes.
+``ndimage`` namespace differ, which :class:`FilterBackend` takes as attributes.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def _reasons(library: str) -> dict[str, str]:
                            "building one from zero insertion would be arithmetic of the "
                            "adapter's own, not the library's"),
         **{op: no_grad for op in VJP_OPERATIONS},
-        "conv_dilation": (f"{library}'s correlate has no dilation (atrous) argument; a "
+        "conv_dilation": (f"{library}'s ndimage.correlate has no dilation (atrous) argument; a "
                           "zero-inserted kernel would be the adapter's arithmetic"),
         "dtype:float16": (f"{library} computes in the input dtype: float16 would accumulate in "
                           "float16 (and the ndimage filters reject it), not in float32 as the "
@@ -68,9 +70,9 @@ def _starts(filtered: Any, stride: tuple[int, ...], out: tuple[int, ...]) -> Any
 
 
 class FilterBackend(ForwardOperations, VjpOperations):
-    """SciPy-style ``signal`` and ``ndimage`` behind the protocol, for any array module.
+    """SciPy-style ``ndimage`` behind the protocol, for any array module.
 
-    Subclasses set ``_xp`` (``numpy``/``cupy``), ``_signal``, ``_ndimage``, ``name``,
+    Subclasses set ``_xp`` (``numpy``/``cupy``), ``_ndimage``, ``name``,
     ``library_version`` and ``device``, and may override :meth:`_to_device` /
     :meth:`_to_host`. The gradient methods and ``conv_transpose`` exist only to raise the
     declared reason; the capabilities leave them out (and keep their probed holes, which
@@ -82,7 +84,6 @@ class FilterBackend(ForwardOperations, VjpOperations):
     device: str
     _library: str
     _xp: Any
-    _signal: Any
     _ndimage: Any
 
     def __repr__(self) -> str:
@@ -115,8 +116,7 @@ class FilterBackend(ForwardOperations, VjpOperations):
 
     def _precision(self) -> dict[str, str]:
         return {"float64": "float64",
-                "float32": "float32 (signal.correlate, direct or FFT, in float32; the ndimage "
-                           "filters accumulate in float64)"}
+                "float32": "float32 storage; scipy.ndimage correlates and filters in float64"}
 
     # -- the operations -------------------------------------------------------------------
     def _forward(self, operation: str, geometry: Any, arrays: Arrays) -> np.ndarray:
@@ -141,15 +141,17 @@ class FilterBackend(ForwardOperations, VjpOperations):
         xp = self._xp
         padded = xp.pad(x, batch_pads(g.padding))
         y = xp.zeros(g.output_shape(x.shape), dtype=x.dtype)
-        every = tuple(slice(None, None, s) for s in g.stride)
+        out = g.output_spatial(x.shape[2:])
         groups = zip(xp.split(padded, g.groups, axis=1), xp.split(w, g.groups, axis=0),
                      xp.split(y, g.groups, axis=1))
         for x_group, w_group, y_group in groups:  # split gives views: writes land in y
             for n in range(x_group.shape[0]):
                 for o in range(w_group.shape[0]):
-                    # Equal channel extents: the 'valid' correlation has one plane, the sum.
-                    plane = self._signal.correlate(x_group[n], w_group[o], mode="valid")[0]
-                    y_group[n, o] = plane[every]
+                    # The (C_in/G, *K) window anchored at its first element: channel 0 of the
+                    # result holds the sum over the group's channels at every window start.
+                    planes = self._ndimage.correlate(x_group[n], w_group[o], mode="constant",
+                                                     cval=0.0, origin=_anchor(w_group[o].shape))
+                    y_group[n, o] = _starts(planes[None], g.stride, out)[0, 0]
         if b is not None:
             y = y + b[(slice(None), *(None,) * g.ndim)]
         return y
@@ -178,18 +180,17 @@ class FilterBackend(ForwardOperations, VjpOperations):
 
 
 class ScipyBackend(FilterBackend):
-    """``scipy.signal`` / ``scipy.ndimage`` on the CPU (name ``"scipy"``)."""
+    """``scipy.ndimage`` on the CPU (name ``"scipy"``)."""
 
     def __init__(self) -> None:
         try:
             import scipy
             import scipy.ndimage
-            import scipy.signal
         except ImportError as exc:
             raise BackendUnavailable(
                 f"SciPy is not installed ({exc}); install it with pip install 'convspec[scipy]'"
             ) from None
-        self._xp, self._signal, self._ndimage = np, scipy.signal, scipy.ndimage
+        self._xp, self._ndimage = np, scipy.ndimage
         self.name = "scipy"
         self.library_version = scipy.__version__
         self.device = "cpu"
