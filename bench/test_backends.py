@@ -1,6 +1,7 @@
 """Backends side by side on the same workloads, with pytest-benchmark.
 
-    pytest bench/ --benchmark-only --benchmark-group-by=group --benchmark-json=out.json
+    pytest bench/ --benchmark-only                       # small default set, JSON in .benchmarks/
+    pytest bench/ --benchmark-only --bench-workloads=resnet50 --benchmark-json=out.json
 
 Each case is one (workload, dtype, direction) group with one benchmark per backend, so the
 table compares backends within a group. The data is staged on the backend's device and warmed
@@ -22,21 +23,10 @@ from convspec.backends.registry import (
 )
 from convspec.roofline import calibrate, point
 from convspec.timing import Unsupported, flusher_for, prepare, warm_up
-from convspec.workloads import SUITE_NAMES, suite, workload
+from convspec.workloads import select, split_list, workload
 
 #: torch.compile's first call per shape compiles for tens of seconds: opt in by name or "all".
 SLOW_TO_START = ("torch-compile",)
-
-
-def split(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _workload_keys(value: str) -> list[str]:
-    keys = []
-    for item in split(value):
-        keys += [w.key for w in suite(item)] if item in SUITE_NAMES else [item]
-    return keys
 
 
 def _backend_names(value: str) -> list[str]:
@@ -44,7 +34,7 @@ def _backend_names(value: str) -> list[str]:
         return list(BUILTIN_BACKENDS)
     if value == "default":
         return [b for b in BUILTIN_BACKENDS if not b.startswith(SLOW_TO_START)]
-    return split(value)
+    return split_list(value)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -52,9 +42,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     opt = metafunc.config.getoption
     cases = [(key, dtype, direction, backend)
-             for key in _workload_keys(opt("bench_workloads"))
-             for dtype in split(opt("bench_dtypes"))
-             for direction in split(opt("bench_directions"))
+             for key in [w.key for w in select(opt("bench_workloads"))]
+             for dtype in split_list(opt("bench_dtypes"))
+             for direction in split_list(opt("bench_directions"))
              for backend in _backend_names(opt("bench_backends"))]
     metafunc.parametrize("case", cases, ids=["-".join(c) for c in cases])
 

@@ -22,7 +22,9 @@ Suites (``suite(name, batch=...)``):
   vision and speaker-ID layers, rectangular kernels and strides), from the inference sets (N=1).
 - ``tiny``: small conv, transposed, depthwise and pooling cases for tests and smoke runs.
 
-Every suite is built at batch 1 unless ``batch`` says otherwise.
+Every suite is built at batch 1 unless ``batch`` says otherwise. :func:`select` reads the
+comma-separated selections the command line and the benchmark options take
+(``"tiny"``, ``"resnet50/conv1,dilated"``).
 """
 
 from __future__ import annotations
@@ -301,3 +303,31 @@ def workload(key: str, *, batch: int = 1, direction: str = "forward") -> Workloa
             return w
     names = ", ".join(w.name for w in _SUITES[suite_name]())
     raise GeometryError(f"suite {suite_name!r} has no workload {name!r}; it has: {names}")
+
+
+def split_list(value: str) -> list[str]:
+    """The non-empty, stripped items of a comma-separated option value."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def select(spec: str, *, batch: int = 1, direction: str = "forward") -> tuple[Workload, ...]:
+    """The workloads a comma-separated ``spec`` names, in order and without repeats.
+
+    Each item is a suite name (all of its workloads) or a ``suite/name`` key (one workload):
+    ``select("tiny")``, ``select("resnet50/conv1,resnet50/layer1.0.conv2,transposed")``.
+    """
+    items = split_list(spec)
+    if not items:
+        raise GeometryError(f"no workloads selected by {spec!r}; name suites "
+                            f"({', '.join(SUITE_NAMES)}) or suite/name keys")
+    chosen: dict[str, Workload] = {}
+    for item in items:
+        if item in _SUITES:
+            found = suite(item, batch=batch, direction=direction)
+        elif "/" in item:
+            found = (workload(item, batch=batch, direction=direction),)
+        else:
+            raise GeometryError(f"{item!r} is neither a suite ({', '.join(SUITE_NAMES)}) nor a "
+                                "suite/name key")
+        chosen.update((w.key, w) for w in found if w.key not in chosen)
+    return tuple(chosen.values())

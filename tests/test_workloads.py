@@ -10,7 +10,7 @@ import pytest
 from convspec.errors import GeometryError
 from convspec.geometry import ConvGeometry, PoolGeometry
 from convspec.models import NETWORKS
-from convspec.workloads import SUITE_NAMES, Workload, suite, workload
+from convspec.workloads import SUITE_NAMES, Workload, select, split_list, suite, workload
 
 
 def test_alexnet_conv1_flops_are_twice_the_im2col_gemm():
@@ -133,3 +133,15 @@ def test_total_resnet50_flops_match_the_network_count():
     total = sum(w.flops * w.count for w in suite("resnet50"))
     assert total == 2 * NETWORKS["resnet50"].macs() - 2 * math.prod(
         NETWORKS["resnet50"].fc_layers()[0].geometry.weight_shape)
+
+
+def test_select_reads_suites_and_keys_in_order_without_repeats():
+    chosen = select("tiny/maxpool2x2, tiny,resnet50/conv1", batch=2, direction="backward")
+    assert [w.key for w in chosen] == ["tiny/maxpool2x2", "tiny/conv3x3", "tiny/depthwise3x3",
+                                       "tiny/transposed3x3_s2", "resnet50/conv1"]
+    assert all(w.batch == 2 and w.direction == "backward" for w in chosen)
+    assert split_list(" a, ,b,") == ["a", "b"]
+    with pytest.raises(GeometryError, match="no workloads"):
+        select(" , ")
+    with pytest.raises(GeometryError, match="neither a suite"):
+        select("conv3x3")

@@ -1,4 +1,8 @@
-"""``convspec bench``: time a workload suite on one backend; print time, GFLOP/s, % of roofline."""
+"""``convspec bench``: time workloads on one backend; print time, GFLOP/s, % of roofline.
+
+    convspec bench --backend torch --workloads tiny
+    convspec bench --backend torch --workloads resnet50/conv1,resnet50/layer1.0.conv2 --json out.json
+"""
 
 from __future__ import annotations
 
@@ -10,22 +14,24 @@ from typing import Any, TextIO
 from ..backends.protocol import DTYPES
 from ..roofline import Calibration, WorkloadResult, calibrate, evaluate
 from ..timing import Unsupported, harness_overhead
-from ..workloads import DIRECTIONS, SUITE_NAMES, Workload, suite
+from ..errors import GeometryError
+from ..workloads import DIRECTIONS, SUITE_NAMES, Workload, select
 
 COMMAND = "bench"
-HELP = ("time a workload suite on one backend and print time, GFLOP/s and percent of the "
+HELP = ("time workloads on one backend and print time, GFLOP/s and percent of the "
         "measured roofline")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="reference",
                         help="built-in name, module:attr, or entry-point name (default: reference)")
-    parser.add_argument("--suite", default="resnet50", choices=SUITE_NAMES)
+    parser.add_argument("--workloads", "--suite", dest="workloads", default="resnet50",
+                        metavar="SPEC",
+                        help="comma-separated suite names and suite/name keys (default "
+                             f"resnet50; suites: {', '.join(SUITE_NAMES)})")
     parser.add_argument("--dtype", default="float32", choices=DTYPES)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--direction", default="forward", choices=DIRECTIONS)
-    parser.add_argument("--workload", action="append", default=[], metavar="NAME",
-                        help="run only this workload of the suite (repeatable)")
     parser.add_argument("--budget", type=float, default=1.0, metavar="SECONDS",
                         help="timing budget per workload (default 1.0)")
     parser.add_argument("--min-repeats", type=int, default=5)
@@ -36,22 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write every row as JSON to PATH")
 
 
-def _selected(args: argparse.Namespace) -> list[Workload]:
-    workloads = list(suite(args.suite, batch=args.batch, direction=args.direction))
-    if not args.workload:
-        return workloads
-    names = {w.name for w in workloads}
-    unknown = [n for n in args.workload if n not in names]
-    if unknown:
-        raise SystemExit(f"convspec bench: suite {args.suite!r} has no workload "
-                         f"{', '.join(map(repr, unknown))}; it has: {', '.join(sorted(names))}")
-    return [w for w in workloads if w.name in args.workload]
-
-
 class Progress:
     """A text progress bar on a stream: redrawn in place on a terminal, one line per step else."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr, width: int = 30) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30) -> None:
+        stream = sys.stderr if stream is None else stream  # looked up now: it may be replaced
         self.total, self.stream, self.width, self.done = total, stream, width, 0
         self.tty = stream.isatty()
 
@@ -86,13 +81,13 @@ def format_table(rows: list[WorkloadResult | tuple[Workload, str]]) -> str:
     for row in rows:
         if isinstance(row, tuple):
             w, reason = row
-            lines.append((w.name, str(w.count), f"{w.flops / 1e9:.3f}", "skipped: " + reason,
+            lines.append((w.key, str(w.count), f"{w.flops / 1e9:.3g}", "skipped: " + reason,
                           "", "", "", "", ""))
             continue
         m, r = row.measurement, row.roofline
-        lines.append((row.workload.name, str(row.workload.count),
-                      f"{row.workload.flops / 1e9:.3f}", f"{m.median * 1e3:.3f}",
-                      f"{100 * m.relative_iqr:.1f}", f"{row.gflops:.2f}",
+        lines.append((row.workload.key, str(row.workload.count),
+                      f"{row.workload.flops / 1e9:.3g}", f"{m.median * 1e3:.4g}",
+                      f"{100 * m.relative_iqr:.1f}", f"{row.gflops:.3g}",
                       f"{r.intensity:.1f}" if r else "-", r.limited_by if r else "-",
                       f"{r.percent:.1f}" if r else "-"))
     widths = [max(len(line[i]) for line in lines if len(line[i]) < 40) for i in range(len(header))]
@@ -116,7 +111,7 @@ def _footer(results: list[WorkloadResult], calibration: Calibration | None,
                      f"{calibration.gemm_n}), bandwidth {calibration.bandwidth / 1e9:.1f} GB/s "
                      f"(copy), ridge {calibration.ridge_intensity:.1f} FLOP/B")
     total = sum(r.measurement.median * r.workload.count for r in results)
-    parts.append(f"network total (measured layers × count): {total * 1e3:.3f} ms")
+    parts.append(f"total of the rows × count: {total * 1e3:.3f} ms")
     return "\n".join(parts)
 
 
@@ -128,13 +123,17 @@ def run(args: argparse.Namespace) -> int:
     except (BackendUnavailable, BackendLoadError) as exc:
         print(f"convspec bench: backend {args.backend!r} cannot be used: {exc}", file=sys.stderr)
         return 2
-    workloads = _selected(args)
+    try:
+        workloads = select(args.workloads, batch=args.batch, direction=args.direction)
+    except GeometryError as exc:
+        print(f"convspec bench: {exc}", file=sys.stderr)
+        return 2
     progress = Progress(len(workloads))
     rows: list[Any] = []
     results: list[WorkloadResult] = []
     calibration: Calibration | None = None
     for w in workloads:
-        progress.step(w.name)
+        progress.step(w.key)
         try:
             result = evaluate(backend, w, args.dtype, roofline=False, budget_s=args.budget,
                               min_repeats=args.min_repeats, flush=not args.no_flush)
@@ -150,12 +149,13 @@ def run(args: argparse.Namespace) -> int:
         results.append(result)
     progress.close()
     overhead = harness_overhead()
-    print(f"convspec bench: backend {getattr(backend, 'name', args.backend)}, suite {args.suite}, "
+    print(f"convspec bench: backend {getattr(backend, 'name', args.backend)}, "
+          f"workloads {args.workloads}, "
           f"{args.dtype}, batch {args.batch}, {args.direction}")
     print(format_table(rows))
     print(_footer(results, calibration, overhead))
     if args.json:
-        document = {"backend": getattr(backend, "name", args.backend), "suite": args.suite,
+        document = {"backend": getattr(backend, "name", args.backend), "workloads": args.workloads,
                     "dtype": args.dtype, "batch": args.batch, "direction": args.direction,
                     "harness_overhead_s": overhead,
                     "calibration": calibration.as_dict() if calibration else None,
