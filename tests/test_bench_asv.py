@@ -1,9 +1,10 @@
-"""asv end to end: `asv run --quick` on the tiny suite, `asv publish`, and the dashboard in
-headless Chromium (it must load and list the benchmarks).
+"""asv end to end through bench/nightly.sh: two machines record `asv run --quick` results for the
+tiny suite into one results directory, `asv publish` makes one dashboard of both, and headless
+Chromium loads it (it must list the benchmarks).
 
-Everything asv writes goes to a temporary directory: a copy of asv.conf.json points results,
-html and environments there, and HOME is redirected so ``asv machine`` does not touch the
-user's ~/.asv-machine.json. About a minute on a 2-core machine.
+Everything asv writes goes to a temporary directory (CONVSPEC_RESULTS_DIR), and HOME is
+redirected so ``asv machine`` does not touch the user's ~/.asv-machine.json. About a minute and
+a half on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-TINY_REFERENCE = r"Tiny\.\w+\('reference', '\w+', 'float32', 'forward'\)|Bandwidth"
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("asv") is None, reason="asv is not installed"),
@@ -38,11 +38,16 @@ def _git(*args: str) -> str:
                           text=True).stdout.strip()
 
 
-def _asv(tmp: Path, *args: str, timeout: int = 240) -> str:
-    env = {**os.environ, "HOME": str(tmp / "home")}
-    done = subprocess.run([sys.executable, "-m", "asv", *args, "--config", str(tmp / "asv.json")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"asv {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+def _nightly(tmp: Path, machine: str, timeout: int = 300) -> str:
+    env = {**os.environ, "HOME": str(tmp / "home"), "PYTHON": sys.executable,
+           "CONVSPEC_MACHINE": machine, "CONVSPEC_SUITES": "Tiny",
+           "CONVSPEC_BACKENDS": "reference", "CONVSPEC_DTYPES": "float32",
+           "CONVSPEC_DIRECTIONS": "forward", "CONVSPEC_QUICK": "1",
+           "CONVSPEC_RESULTS_DIR": str(tmp / "shared"),
+           "CONVSPEC_BRANCH": _git("rev-parse", "--abbrev-ref", "HEAD")}
+    done = subprocess.run(["bash", str(ROOT / "bench" / "nightly.sh")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"nightly.sh failed:\n{done.stdout[-4000:]}\n{done.stderr}"
     return done.stdout
 
 
@@ -71,34 +76,24 @@ def _chromium(tmp: Path, url: str, *mode: str) -> subprocess.CompletedProcess:
         capture_output=True, text=True, timeout=120)
 
 
-def test_asv_quick_run_publish_and_dashboard(tmp_path: Path):
-    from asv.util import load_json
-
+def test_nightly_two_machines_one_dashboard(tmp_path: Path):
     (tmp_path / "home").mkdir()
-    config = load_json(str(ROOT / "asv.conf.json"), js_comments=True)
-    config.update({"repo": str(ROOT), "benchmark_dir": str(ROOT / "bench"),
-                   "results_dir": str(tmp_path / "results"), "html_dir": str(tmp_path / "html"),
-                   "env_dir": str(tmp_path / "env"),
-                   "branches": [_git("rev-parse", "--abbrev-ref", "HEAD")]})
-    (tmp_path / "asv.json").write_text(json.dumps(config))
+    for machine in ("convspec-test-a", "convspec-test-b"):
+        _nightly(tmp_path, machine)
 
-    _asv(tmp_path, "machine", "--yes", "--machine", "convspec-test")
-    _asv(tmp_path, "run", "--quick", "--machine", "convspec-test",
-         "--set-commit-hash", _git("rev-parse", "HEAD"), "--bench", TINY_REFERENCE)
+    shared = tmp_path / "shared"
+    for machine in ("convspec-test-a", "convspec-test-b"):
+        [result_file] = (shared / "results" / machine).glob("*-existing-*.json")
+        results = json.loads(result_file.read_text())
+        columns = results["result_columns"]
+        timed = dict(zip(columns, results["results"]["convolution.Tiny.time_call"]))
+        measured = [v for v in timed["result"] if v is not None and not math.isnan(v)]
+        assert measured and all(0 < v < 1 for v in measured)  # seconds per tiny call
+        assert "machine.PeakFlops.track_gflops" in results["results"]
 
-    [result_file] = (tmp_path / "results" / "convspec-test").glob("*-existing-*.json")
-    results = json.loads(result_file.read_text())
-    columns = results["result_columns"]
-    timed = dict(zip(columns, results["results"]["convolution.Tiny.time_call"]))
-    measured = [v for v in timed["result"] if v is not None and not math.isnan(v)]
-    assert measured and all(0 < v < 1 for v in measured)  # seconds per tiny call
-
-    _asv(tmp_path, "publish")
-    html = tmp_path / "html"
-    localized = subprocess.run([sys.executable, str(ROOT / "bench" / "dashboard.py"), str(html)],
-                               capture_output=True, text=True)
-    assert localized.returncode == 0, localized.stderr
-
+    html = shared / "html"
+    index = json.loads((html / "index.json").read_text())
+    assert set(index["params"]["machine"]) == {"convspec-test-a", "convspec-test-b"}
     with _serve(html) as url:
         dom = _chromium(tmp_path, url, "--dump-dom").stdout
         shot = tmp_path / "dashboard.png"
