@@ -13,7 +13,9 @@ What :func:`measure` does, in order (the GPU discipline of ``triton.testing.do_b
    every report says which mode it used.
 2. **Warm-up and autotuning outside the timed region**: the call runs until ``warmup_s`` has
    passed (at least ``min_warmup`` times); cuDNN's ``benchmark`` autotuner, JIT compilation and
-   lazy allocation happen there (an adapter that autotunes turns it on in ``prepare``).
+   lazy allocation happen there. For a call on a CUDA device the harness turns on
+   ``torch.backends.cudnn.benchmark`` when torch is loaded (an adapter may do more in
+   ``prepare``), so cuDNN picks its algorithm during the warm-up.
 3. **A cold cache for every repetition**: before each timed call the harness writes a buffer
    larger than the last-level cache (CPU: twice the LLC and at least 64 MiB; CUDA: 256 MB and at
    least twice L2, as ``do_bench`` does), so no repetition reads the previous one's data from
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -102,10 +105,22 @@ def prepare(backend: Any, workload: Any, dtype: str, *, seed: int = 0) -> Prepar
     args, kwargs = workload.arrays(dtype, seed), workload.kwargs()
     hook = getattr(backend, "prepare", None)
     if callable(hook):
-        return as_prepared(hook(op, *args, **kwargs))
-    devices = getattr(capabilities_of(backend), "devices", ("cpu",))
-    return PreparedCall(run=functools.partial(getattr(backend, op), *args, **kwargs),
-                        device=devices[0] if devices else "cpu", mode=MODE_NUMPY)
+        call = as_prepared(hook(op, *args, **kwargs))
+    else:
+        devices = getattr(capabilities_of(backend), "devices", ("cpu",))
+        call = PreparedCall(run=functools.partial(getattr(backend, op), *args, **kwargs),
+                            device=devices[0] if devices else "cpu", mode=MODE_NUMPY)
+    enable_autotuning(call.device)
+    return call
+
+
+def enable_autotuning(device: str) -> None:
+    """On a CUDA device, let cuDNN benchmark its algorithms (``torch.backends.cudnn.benchmark``)
+    on the first call of each shape, which the warm-up makes. Only when torch is already
+    imported: this never imports torch nor initializes CUDA."""
+    torch = sys.modules.get("torch")
+    if torch is not None and device.startswith(("cuda", "gpu")):
+        torch.backends.cudnn.benchmark = True
 
 
 # -- cache flushing ------------------------------------------------------------------------

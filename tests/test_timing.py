@@ -187,3 +187,15 @@ def test_interleaved_alternates_calls():
     assert order == [0, 1, 0, 1, 0, 1]
     assert result == [[0.0] * 3, [1.0] * 3]
     assert np.isfinite(result[0]).all()
+
+
+def test_autotuning_is_enabled_for_cuda_calls_only(monkeypatch):
+    from convspec.timing import enable_autotuning
+
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    enable_autotuning("cpu")
+    assert torch.backends.cudnn.benchmark is False
+    enable_autotuning("cuda:0")
+    assert torch.backends.cudnn.benchmark is True
+    assert not torch.cuda.is_initialized()
