@@ -13,7 +13,7 @@
 #                        (default: "Resnet50 MobilenetV2 Dilated Transposed")
 #   CONVSPEC_BACKENDS    backends, space-separated (default: every built-in that loads here but
 #                        torch-compile, whose first call per shape compiles for tens of seconds)
-#   CONVSPEC_DTYPES      default "float32 float64"
+#   CONVSPEC_DTYPES      default "float32" (any of float64 float32 float16 bfloat16)
 #   CONVSPEC_DIRECTIONS  default "forward backward"
 #   CONVSPEC_QUICK=1     asv run --quick (one sample each: a smoke test, not a measurement)
 #   CONVSPEC_RESULTS_DIR results and html go to $CONVSPEC_RESULTS_DIR/{results,html}
@@ -27,7 +27,7 @@ cd "$ROOT"
 PYTHON=${PYTHON:-python}
 MACHINE=${CONVSPEC_MACHINE:-$(hostname)}
 SUITES=${CONVSPEC_SUITES:-"Resnet50 MobilenetV2 Dilated Transposed"}
-DTYPES=${CONVSPEC_DTYPES:-"float32 float64"}
+DTYPES=${CONVSPEC_DTYPES:-"float32"}
 DIRECTIONS=${CONVSPEC_DIRECTIONS:-"forward backward"}
 
 if [[ -z "${CONVSPEC_BACKENDS:-}" ]]; then

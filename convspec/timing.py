@@ -259,14 +259,16 @@ def measure(call: PreparedCall | Callable[[], Any], *, repeats: int | None = Non
     """Time ``call`` (a :class:`PreparedCall` or a plain callable run on the CPU).
 
     ``repeats`` fixes the number of timed calls; otherwise it is ``budget_s`` divided by the
-    warm-up's fastest call, clamped to ``[min_repeats, max_repeats]``.
+    median of the warm-up calls after the first (the first may compile or autotune; a median,
+    not the fastest, so that one lucky call on a busy machine does not multiply the run time),
+    clamped to ``[min_repeats, max_repeats]``.
     """
     if not isinstance(call, PreparedCall):
         call = PreparedCall(run=call)
     flusher = flusher_for(call) if flush else _nothing
     warm = warm_up(call, warmup_s=warmup_s, min_warmup=min_warmup)
     if repeats is None:
-        repeats = int(budget_s / max(min(warm), 1e-9))
+        repeats = int(budget_s / max(statistics.median(warm[1:] or warm), 1e-9))
         repeats = max(min_repeats, min(max_repeats, repeats))
 
     times = []
