@@ -199,3 +199,17 @@ def test_autotuning_is_enabled_for_cuda_calls_only(monkeypatch):
     enable_autotuning("cuda:0")
     assert torch.backends.cudnn.benchmark is True
     assert not torch.cuda.is_initialized()
+
+
+def test_roofline_bound_and_calibrated_peak():
+    from convspec.roofline import Calibration, peak_flops, point
+
+    c = Calibration("cpu", "float32", peak_flops=100e9, bandwidth=10e9, gemm_n=1, copy_bytes=1,
+                    library="test", machine="test")
+    assert c.ridge_intensity == 10
+    memory = point(flops=10**9, seconds=1.0, intensity=2.0, calibration=c)
+    assert memory.bound == 20e9 and memory.limited_by == "memory" and memory.percent == 5
+    compute = point(flops=50 * 10**9, seconds=1.0, intensity=50.0, calibration=c)
+    assert compute.bound == 100e9 and compute.limited_by == "compute" and compute.percent == 50
+    rate, n = peak_flops("cpu", "float32", min_n=256, max_n=512, budget_s=0.01)
+    assert n in (256, 512) and rate > 1e8  # the best of the sizes tried
