@@ -29,7 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("convspec-bench", "convspec backend comparison")
     group.addoption("--bench-backends", default=_env("BACKENDS", "default"), metavar="NAME,...",
                     help="backends to compare: names, 'all', or 'default' (every built-in "
-                         "but the torch-compile ones, whose first call per shape compiles); "
+                         "but the slow ones: torch-compile, compiling per shape, and scipy); "
                          "env CONVSPEC_BENCH_BACKENDS")
     group.addoption("--bench-workloads", default=_env("WORKLOADS", DEFAULT_WORKLOADS),
                     metavar="SPEC",

@@ -25,15 +25,16 @@ from convspec.roofline import calibrate, point
 from convspec.timing import Unsupported, flusher_for, prepare, warm_up
 from convspec.workloads import select, split_list, workload
 
-#: torch.compile's first call per shape compiles for tens of seconds: opt in by name or "all".
-SLOW_TO_START = ("torch-compile",)
+#: Opt in by name or "all": torch.compile's first call per shape compiles for tens of seconds;
+#: the SciPy adapter loops over channel pairs in Python (seconds per ResNet-50 layer).
+SLOW = ("torch-compile", "scipy")
 
 
 def _backend_names(value: str) -> list[str]:
     if value == "all":
         return list(BUILTIN_BACKENDS)
     if value == "default":
-        return [b for b in BUILTIN_BACKENDS if not b.startswith(SLOW_TO_START)]
+        return [b for b in BUILTIN_BACKENDS if not b.startswith(SLOW)]
     return split_list(value)
 
 
