@@ -9,6 +9,12 @@ value at or below 1 means the reference is at least as fast; the geometric means
 layers of one batch size and over all (layer, batch) pairs.
 
     python bench/compare_reference_torch.py [--batches 1 8] [--repeats 7] [--threads 2]
+                                            [--omp-wait-policy passive]
+
+``--omp-wait-policy`` sets ``OMP_WAIT_POLICY`` for torch's OpenMP threads. The default (spin
+before sleeping) is fastest on an idle machine; on a busy one (more runnable threads than cores)
+a spinning thread can hold the core its partner needs, and torch's 2-thread conv2d then takes
+tens of milliseconds whatever its size. ``passive`` avoids that; the header prints the policy.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="threads for both libraries")
     parser.add_argument("--network", default="resnet50")
     parser.add_argument("--limit", type=int, default=None, help="only the first N unique layers")
+    parser.add_argument("--omp-wait-policy", choices=["passive", "active"], default=None,
+                        help="OMP_WAIT_POLICY for torch (default: leave the environment's)")
     return parser.parse_args(argv)
 
 
@@ -33,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
+    if args.omp_wait_policy:
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
     if "numpy" in sys.modules:
         print("warning: numpy was imported before the thread limits were set", file=sys.stderr)
 
@@ -53,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     layers = list(unique.items())[:args.limit]
     print(f"{args.network}: {len(layers)} unique conv shapes, float64, {args.threads} threads, "
           f"median of {args.repeats} interleaved calls; numpy {np.__version__}, "
-          f"torch {torch.__version__}")
+          f"torch {torch.__version__}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')}; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
     rng = np.random.default_rng(0)
     all_ratios: list[float] = []
