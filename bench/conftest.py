@@ -4,7 +4,7 @@ Every option has an environment variable for its default, so a nightly job or a 
 run needs no long command line::
 
     CONVSPEC_BENCH_WORKLOADS=resnet50 pytest bench/ --benchmark-only
-    pytest bench/ --benchmark-only --bench-workloads=resnet50,transposed --bench-dtypes=float32,float64
+    pytest bench/ --benchmark-only --bench-workloads=resnet50,transposed --bench-dtypes=float64
 
 The default set is small (a few layers, float32, forward: about 30 s on two cores). The
 results are saved as JSON under ``.benchmarks/`` (gitignored) unless ``--benchmark-json`` or

@@ -7,9 +7,9 @@ minimum bytes (:meth:`convspec.workloads.Workload.arithmetic_intensity`).
 Both ceilings are *measured* on the machine, not read from a data sheet: the peak is the rate
 of square GEMMs (``2n³`` FLOPs; the best over sizes up to at least n=1024) in the workload's
 dtype, the bandwidth the rate of a large copy (``2·bytes`` moved: one read, one write). They
-are attainable ceilings, so a percentage near 100 means "as fast as this library's best kernel on this machine". Calibration
-uses torch when it is installed (on the device asked for) and numpy on the CPU otherwise, and is
-cached per process for each (device, dtype).
+are attainable ceilings, so a percentage near 100 means "as fast as this library's best kernel
+on this machine". Calibration uses torch when it is installed (on the device asked for) and
+numpy on the CPU otherwise, and is cached per process for each (device, dtype).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``convspec bench``: time workloads on one backend; print time, GFLOP/s, % of roofline.
 
     convspec bench --backend torch --workloads tiny
-    convspec bench --backend torch --workloads resnet50/conv1,resnet50/layer1.0.conv2 --json out.json
+    convspec bench --backend jax --workloads resnet50/conv1,resnet50/layer1.0.conv2 --json o.json
 """
 
 from __future__ import annotations
