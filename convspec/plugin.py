@@ -13,6 +13,7 @@ and, per module, ``section("F")``.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -27,7 +28,7 @@ from .backends.protocol import DTYPES, Capabilities, capabilities_of
 from .checks import RECORDER, ConformanceError
 from .tolerance import Tolerance, parse_declarations
 
-PROFILES = ("ci", "dev", "nightly")
+PROFILES = ("ci", "dev", "nightly", "replay")
 DEFAULT_BACKEND = "reference"
 SECTIONS = {
     "A": "Convolution and correlation", "B": "Size arithmetic",
@@ -94,6 +95,10 @@ def _register_profiles(config: pytest.Config) -> str:
     if database is not None:
         nightly["database"] = database
     settings.register_profile("nightly", **nightly)
+    # Only the counterexamples already in the example database (e.g. found by another machine's
+    # nightly run and shared through Redis): no generation, so a pass means none of them fails.
+    settings.register_profile("replay", parent=settings.get_profile("nightly"),
+                              phases=[Phase.explicit, Phase.reuse, Phase.shrink])
     profile = config.getoption("convspec_profile") or ("ci" if os.environ.get("CI") else "dev")
     settings.load_profile(profile)
     return profile
@@ -283,10 +288,11 @@ def _counterexample(longrepr: str) -> list[str]:
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     config = getattr(report, "config", None) or _CONFIG.get("config")
-    if config is None or report.when not in ("setup", "call", "teardown"):
+    # pytest-xdist reports a worker that died as a failure with when="???".
+    crashed = report.failed and "crashed while running" in str(report.longrepr or "")
+    if config is None or (report.when not in ("setup", "call", "teardown") and not crashed):
         return
     props = dict(report.user_properties).get("convspec")
-    crashed = report.failed and "crashed while running" in str(report.longrepr or "")
     if props is None and not crashed:
         return
     if report.when == "setup" and report.passed:
@@ -307,7 +313,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         worker_id = getattr(worker, "id", "main")
         reason, crumb = watchdog.explain_crash(config.getoption("convspec_breadcrumbs"),
                                                worker_id)
-        entry.update(outcome="failed", reason=reason, section=entry.get("section", "?"))
+        entry.update(outcome="failed", reason=reason, **_declared_markers(report.nodeid))
         if crumb is not None and crumb.get("state") in ("running", "hung"):
             entry["call"] = crumb["call"]
             entry["repro"] = str(repro.write(config.getoption("convspec_repro_dir"),
@@ -315,6 +321,28 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
                                              repro.crash_script(report.nodeid, state.spec,
                                                                 reason, crumb)))
     state.results.append(entry)
+
+
+def _declared_markers(nodeid: str) -> dict[str, Any]:
+    """Section, IDs and operations of a property read from its module, for a test whose worker
+    died before it could report them."""
+    path, _, name = nodeid.partition("::")
+    module_name = Path(path).stem
+    found: dict[str, Any] = {"section": "?", "ids": [], "operations": []}
+    try:
+        module = importlib.import_module(f"convspec.properties.{module_name}")
+    except ImportError:
+        return found
+    function = getattr(module, name.split("[")[0], None)
+    module_marks = getattr(module, "pytestmark", [])
+    marks = (module_marks if isinstance(module_marks, list) else [module_marks]) + list(
+        getattr(function, "pytestmark", []))
+    by_name = {key: [a for m in marks if m.name == mark for a in m.args]
+               for key, mark in (("section", "section"), ("ids", "spec"), ("operations", "ops"))}
+    if by_name["section"]:
+        found["section"] = by_name["section"][0]
+    found["ids"], found["operations"] = by_name["ids"], by_name["operations"]
+    return found
 
 
 _CONFIG: dict[str, pytest.Config] = {}

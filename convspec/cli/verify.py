@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "an entry-point name (default: torch)")
     parser.add_argument("--profile", choices=PROFILES, default="ci",
                         help="ci: derandomized and reproducible (default); dev: more random "
-                             "examples; nightly: many examples and an example database")
+                             "examples; nightly: many examples and an example database (with "
+                             "--redis, shared between machines); replay: only the "
+                             "counterexamples already in that database")
     parser.add_argument("--jobs", "-j", type=int, default=min(2, os.cpu_count() or 1),
                         help="worker processes (pytest-xdist); at least 1 (default: up to 2)")
     parser.add_argument("--section", metavar="A,B,...",

@@ -1,0 +1,88 @@
+"""``convspec verify`` against deliberately broken backends (``tests/fixtures/broken_backends``).
+
+Each run is a real ``convspec verify`` in a subprocess with two xdist workers, on a few
+properties: a broken backend must be reported failed with the right reason and a repro script
+that reproduces the failure; the other properties of the run must still be reported; a correct
+backend must pass.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from verify_runs import CONV, outcomes, run_repro, verify  # noqa: E402
+
+def test_correct_backend_passes(tmp_path: Path) -> None:
+    done, document = verify(tmp_path, "broken_backends:correct")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {t["outcome"] for t in document["tests"]} == {"passed"}
+    assert len(document["tests"]) == 3
+
+
+@pytest.mark.parametrize("backend, reason", [
+    ("flipped", "differs from the specification"),
+    ("wrong_side", "differs from the specification"),
+    ("wrong_shape", "the geometry gives"),
+    ("nan", "non-finite values where the exact result is finite"),
+])
+def test_wrong_results_are_reported_with_a_working_repro(tmp_path: Path, backend: str,
+                                                         reason: str) -> None:
+    done, document = verify(tmp_path, f"broken_backends:{backend}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    tests = outcomes(document)
+    conv = tests[CONV]
+    assert conv["outcome"] == "failed" and reason in json.dumps(conv), conv
+    assert tests["test_max_pool_matches_reference"]["outcome"] == "passed"
+    assert f"FAILED {CONV}" in done.stdout
+    replay = run_repro(tmp_path, conv)
+    assert replay.returncode == 1 and reason in replay.stdout, replay.stdout + replay.stderr
+
+
+def test_padding_on_the_wrong_side_is_caught_on_asymmetric_padding(tmp_path: Path) -> None:
+    _, document = verify(tmp_path, "broken_backends:wrong_side")
+    call = outcomes(document)[CONV]["call"]
+    pairs = call.split("padding=")[1].split("dilation")[0]
+    assert any(f"({a}, {b})" in pairs for a in range(4) for b in range(4) if a != b), call
+
+
+def test_a_hang_fails_that_property_and_the_run_completes(tmp_path: Path) -> None:
+    done, document = verify(tmp_path, "broken_backends:hangs", "--call-timeout", "3")
+    assert done.returncode == 1, done.stdout + done.stderr
+    tests = outcomes(document)
+    conv = tests[CONV]
+    assert conv["outcome"] == "failed" and conv["reason"].startswith("hung: conv("), conv
+    assert conv["section"] == "A" and "A6" in conv["ids"]
+    assert tests["test_max_pool_matches_reference"]["outcome"] == "passed"
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_repro(tmp_path, conv, timeout=5)
+
+
+def test_a_segfault_fails_that_property_and_the_run_completes(tmp_path: Path) -> None:
+    done, document = verify(tmp_path, "broken_backends:segfaults")
+    assert done.returncode == 1, done.stdout + done.stderr
+    tests = outcomes(document)
+    conv = tests[CONV]
+    assert conv["outcome"] == "failed", conv
+    assert conv["reason"].startswith("crashed the process (a segfault or abort) inside conv(")
+    assert tests["test_max_pool_matches_reference"]["outcome"] == "passed"
+    assert "crashed the process" in done.stdout
+    replay = run_repro(tmp_path, conv)
+    assert replay.returncode in (-11, 139), replay
+
+
+def test_unknown_backend_is_a_usage_error(tmp_path: Path) -> None:
+    done, _ = verify(tmp_path, "no_such_module:backend")
+    assert done.returncode == 2
+    assert "cannot import module 'no_such_module'" in done.stderr
+
+
+def test_empty_selection_is_a_usage_error(tmp_path: Path) -> None:
+    done, _ = verify(tmp_path, "reference", selection="no_property_has_this_name")
+    assert done.returncode == 2
+    assert "matched no property" in done.stderr
