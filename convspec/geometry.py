@@ -237,11 +237,12 @@ class ConvGeometry:
         """
         if self.transposed:
             return self.adjoint()
-        out = self.output_spatial(spatial)
-        base = self.adjoint()
-        guess = base.output_spatial(out)
-        extra = tuple(n - g for n, g in zip(spatial, guess))
-        return replace(base, output_padding=extra)
+        self.output_spatial(spatial)  # validates spatial for this convolution
+        # B1 floors (n + p_before + p_after - k_eff)/s; the remainder is the input positions
+        # the transposed size formula (B10) cannot see, so it is the output_padding.
+        extra = tuple((n + before + after - keff) % s for n, (before, after), keff, s in
+                      zip(spatial, self.padding, self.effective_kernel, self.stride))
+        return replace(self.adjoint(), output_padding=extra)
 
     # -- the backend protocol's keyword arguments ---------------------------------------
     def conv_kwargs(self) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import pytest
 from . import repro, watchdog
 from .backends.protocol import DTYPES, Capabilities, capabilities_of
 from .checks import RECORDER, ConformanceError
-from .tolerance import Tolerance, parse_declarations
+from .tolerance import Tolerance, declared_by_backend, parse_declarations
 
 PROFILES = ("ci", "dev", "nightly", "replay")
 DEFAULT_BACKEND = "reference"
@@ -150,6 +150,11 @@ class _State:
                 raise pytest.UsageError(f"--backend {self.spec}: {exc}") from None
         return self._backend
 
+    def declarations(self) -> dict[str, str]:
+        """Reduced precisions in force: the backend's own (``torch-cuda-tf32``), overridden
+        by the user's ``--precision``."""
+        return {**declared_by_backend(dict(self.capabilities().precision)), **self.declared}
+
     def capabilities(self) -> Capabilities:
         caps = capabilities_of(self.backend())
         dtypes = _split(self.config.getoption("convspec_dtype"))
@@ -190,19 +195,31 @@ def caps(request: pytest.FixtureRequest) -> Capabilities:
 @pytest.fixture(scope="session")
 def tolerance(request: pytest.FixtureRequest):
     """``tolerance(dtype) -> Tolerance`` honouring ``--precision`` declarations."""
-    declared = _state(request.config).declared
+    declared = _state(request.config).declarations()
 
     def make(dtype: str) -> Tolerance:
         return Tolerance(dtype, declared.get(dtype))
     return make
 
 
-def require(caps: Capabilities, *operations: str) -> None:
-    """Skip the current property, with the backend's reason, if an operation is unsupported."""
+def require(caps: Capabilities, *operations: str, dtype: str | None = None,
+            rank: int | None = None, features: tuple[str, ...] = ()) -> None:
+    """Skip the current property, with the backend's reason, unless every operation is
+    supported (in ``dtype``, at ``rank``, with ``features`` when given)."""
     for op in operations:
-        reason = caps.skip_reason(op)
+        reason = caps.skip_reason(op, dtype, rank, features)
         if reason:
             pytest.skip(reason)
+
+
+def first_dtype(caps: Capabilities, *operations: str,
+                preferred: tuple[str, ...] = ("float32", "float64", "float16", "bfloat16"),
+                rank: int | None = None) -> str:
+    """The first of ``preferred`` in which the backend runs every operation, or skip."""
+    for dtype in preferred:
+        if all(caps.skip_reason(op, dtype, rank) is None for op in operations):
+            return dtype
+    pytest.skip(f"the backend runs {', '.join(operations)} in none of {', '.join(preferred)}")
 
 
 def _marker_args(item: pytest.Item, name: str) -> tuple[str, ...]:
@@ -265,7 +282,7 @@ def _failure_info(item: pytest.Item, exc: BaseException) -> dict[str, Any]:
         info["worst"] = exc.comparison.describe()
         dtype = exc.comparison and _dtype_of(exc.call)
         body = repro.call_script(item.nodeid, state.spec, str(exc), exc.call, dtype,
-                                 state.declared.get(dtype))
+                                 state.declarations().get(dtype))
     else:
         body = repro.rerun_script(item.nodeid, state.spec, str(exc))
     if isinstance(exc, ConformanceError) and exc.call is not None:
@@ -365,7 +382,7 @@ def results_document(state: _State) -> dict[str, Any]:
     precision: dict[str, dict[str, Any]] = {}
     for entry in state.results:
         for dtype, bits in entry.get("effective_bits", {}).items():
-            row = precision.setdefault(dtype, {"declared": state.declared.get(dtype),
+            row = precision.setdefault(dtype, {"declared": state.declarations().get(dtype),
                                                "effective_bits": bits})
             row["effective_bits"] = min(row["effective_bits"], bits)
     return {

@@ -77,6 +77,17 @@ C_IN = 4.0
 ABS_FLOOR = {"float64": 1e-300, "float32": 1e-37, "float16": 6.2e-5, "bfloat16": 1e-37}
 
 
+def declared_by_backend(precision: dict[str, str]) -> dict[str, str]:
+    """The reduced precisions a backend's capabilities declare, e.g. ``{"float32": "tf32"}``
+    from ``precision={"float32": "tf32 (reduced, declared)"}`` (``torch-cuda-tf32``)."""
+    declared = {}
+    for dtype, text in precision.items():
+        match = next((p for p in DECLARABLE.get(dtype, ()) if str(text).startswith(p)), None)
+        if match is not None and "declared" in str(text):
+            declared[dtype] = match
+    return declared
+
+
 def parse_declarations(items: list[str] | tuple[str, ...]) -> dict[str, str]:
     """Parse ``["float32=tf32", ...]`` into ``{"float32": "tf32"}`` with clear errors."""
     declared: dict[str, str] = {}

@@ -134,15 +134,13 @@ def test_goodfellow_forms_and_commutativity(backend, caps, tolerance, data):
 def test_discrete_sum_samples_the_integral(backend, caps, s1, s2, shift):
     """``s(t) = ∫ x(a) w(t-a) da`` is the limit of ``h Σ x(kh) w(t-kh)`` (A8). Gaussians have
     a closed-form convolution; the backend's discrete sum converges to it as h shrinks."""
-    require(caps, "conv")
-    if "float64" not in caps.dtypes:
-        pytest.skip("needs float64 to see the O(h^2) discretization error")
+    require(caps, "conv", dtype="float64", rank=1)  # float64 to see the O(h^2) error
 
     def gauss(t: np.ndarray, s: float) -> np.ndarray:
         return np.exp(-t ** 2 / (2 * s * s)) / (s * np.sqrt(2 * np.pi))
 
     def error(h: float) -> float:
-        half = int(round(8.0 / h))
+        half = int(round(12.0 / h))
         t = np.arange(-half, half + 1) * h
         x = gauss(t - shift, s1)
         w = gauss(t, s2)
@@ -151,7 +149,8 @@ def test_discrete_sum_samples_the_integral(backend, caps, s1, s2, shift):
         y = call(backend, "conv", x[None, None], w[::-1][None, None].copy(), None,
                  **g.conv_kwargs())[0, 0] * h
         exact = gauss(t - shift, np.hypot(s1, s2))
-        return float(np.max(np.abs(y - exact)))
+        inner = np.abs(t) <= 6.0  # away from the truncated ends of the sampled signals
+        return float(np.max(np.abs(y - exact)[inner]))
 
     # For smooth, fast-decaying signals the sampled sum converges faster than any power of h
     # (it is the trapezoid rule on the whole line): at h = 0.25 only rounding is left.

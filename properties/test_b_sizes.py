@@ -22,7 +22,7 @@ from convspec import (
 from convspec.checks import call, expect_reference, expect_rejected
 from convspec.dtypes import numpy_dtype
 from convspec.errata import erratum
-from convspec.plugin import require
+from convspec.plugin import first_dtype, require
 from convspec.strategies import conv_examples, dtypes, invalid_conv_cases, pool_examples, tensors
 
 pytestmark = pytest.mark.section("B")
@@ -80,7 +80,7 @@ def test_narrow_wide_and_same_convolution(backend, caps, tolerance, data):
 def test_strided_same_padding_gives_ceil(backend, caps, data):
     """TensorFlow/ONNX "same" padding with stride s gives ``ceil(n/s)`` outputs, the extra
     padding after (SAME_UPPER) or before (SAME_LOWER)."""
-    require(caps, "conv")
+    require(caps, "conv", rank=1)
     n, k = data.draw(st.integers(1, 12), label="n"), data.draw(st.integers(1, 5), label="k")
     s, d = data.draw(st.integers(1, 3), label="stride"), data.draw(st.integers(1, 2), label="d")
     convention = data.draw(st.sampled_from(["tf", "onnx_upper", "onnx_lower"]), label="convention")
@@ -88,7 +88,6 @@ def test_strided_same_padding_gives_ceil(backend, caps, data):
     assume(pad[0] == pad[1] or "asymmetric_padding" in caps.features)
     assume(d == 1 or "conv_dilation" in caps.features)
     g = ConvGeometry.make(1, 1, (k,), stride=s, dilation=d, padding=(pad,), bias=False)
-    assume(1 in caps.ranks)
     x = _zeros(caps, (1, 1, n), data)
     y = call(backend, "conv", x, np.zeros(g.weight_shape, x.dtype), None, **g.conv_kwargs())
     assert y.shape[2] == -(-n // s)
@@ -100,8 +99,7 @@ def test_strided_same_padding_gives_ceil(backend, caps, data):
 def test_size_after_stacked_layers(backend, caps, data):
     """After d stride-1 layers of width-k kernels, a width-m input has ``m - (k-1)d`` (valid)
     or ``m + (k-1)d`` (full) positions (B5), layer by layer on the backend."""
-    require(caps, "conv")
-    assume(1 in caps.ranks)
+    require(caps, "conv", rank=1)
     k, depth = data.draw(st.integers(1, 4), label="k"), data.draw(st.integers(1, 4), label="depth")
     mode = data.draw(st.sampled_from(["valid", "full"]), label="mode")
     m = data.draw(st.integers((k - 1) * depth + 1, (k - 1) * depth + 8), label="m")
@@ -119,10 +117,8 @@ def test_size_after_stacked_layers(backend, caps, data):
 def test_worked_examples_on_the_backend(backend, caps, tolerance):
     """AlexNet conv1: 227×227×3 by 96 filters 11×11 stride 4 gives 55×55×96, 3025 positions
     (B6, B11), 34,944 parameters (C1); the demo W=5, F=3, S=2, P=1 gives 3 (B6)."""
-    require(caps, "conv")
-    if 2 not in caps.ranks:
-        pytest.skip("the worked examples are 2-D")
-    dtype = next(d for d in ("float32", "float64", "float16", "bfloat16") if d in caps.dtypes)
+    require(caps, "conv", rank=2)
+    dtype = first_dtype(caps, "conv", rank=2)
     rng = np.random.default_rng(0)
     alexnet = ConvGeometry.make(3, 96, 11, stride=4, ndim=2)
     assert alexnet.params() == 34_944
@@ -145,8 +141,7 @@ def test_dilated_kernel_span_and_index_formula(backend, caps, tolerance, data):
     """A kernel of m taps at rate r spans ``m' = m + (m-1)(r-1)`` (B7): an input of exactly
     m' positions gives one output, which is the notes' index formula with d = r - 1 holes,
     ``S(i) = Σ_m I(i + m(d+1)) K(m)`` (B8, 0-based)."""
-    require(caps, "conv")
-    assume(1 in caps.ranks and "conv_dilation" in caps.features)
+    require(caps, "conv", rank=1, features=("conv_dilation",))
     dtype = data.draw(dtypes(caps), label="dtype")
     m, holes = data.draw(st.integers(1, 5), label="m"), data.draw(st.integers(0, 3), label="holes")
     rate = holes + 1
@@ -174,8 +169,7 @@ def test_dilated_kernel_erratum(backend, caps, size, holes, data):
     border rows and columns are zero. Built tap by tap it spans ``(d+1)(K-1)+1`` and its corners
     hold taps; on the backend, an input of the notes' size ``(d+1)K+1`` gives ``d+2`` outputs
     at rate d+1, where a kernel of that span would give one."""
-    require(caps, "conv")
-    assume(1 in caps.ranks and "conv_dilation" in caps.features)
+    require(caps, "conv", rank=1, features=("conv_dilation",))
     record = erratum("B7")
     assert not record.check().literal_holds and record.check().corrected_holds
     literal = record.literal_form(size=size, holes=holes)

@@ -24,7 +24,7 @@ from convspec import (NETWORKS, ConvGeometry, GeometryError, counts, reached_off
 from convspec.checks import call
 from convspec.dtypes import numpy_dtype
 from convspec.errata import erratum
-from convspec.plugin import require
+from convspec.plugin import first_dtype, require
 from convspec.strategies import conv_cases, conv_examples, dtypes
 
 pytestmark = pytest.mark.section("C")
@@ -171,10 +171,6 @@ def test_stacked_small_kernels_and_erratum(small, layers, c):
     assert corrected[0] == corrected[1]
 
 
-def _first_dtype(caps) -> str:
-    return next(d for d in ("float32", "float64", "float16", "bfloat16") if d in caps.dtypes)
-
-
 @pytest.mark.spec("C8", "C9", "E10", "E11")
 @pytest.mark.ops("conv")
 @given(c=st.integers(1, 4), c_out=st.integers(1, 4), k=st.integers(1, 3),
@@ -187,7 +183,7 @@ def test_separable_convolutions_need_fewer_weights_and_products(backend, caps, c
     require(caps, "conv")
     if 2 not in caps.ranks:
         pytest.skip("the separable designs are counted in 2-D")
-    dtype = _first_dtype(caps)
+    dtype = first_dtype(caps, "conv")
     shape = (1, c, k + extra[0], k + extra[1])
     params = counts.depthwise_separable_params(c, c_out, k)
     assert (params.original, params.replacement) == (c * c_out * k * k, c * k * k + c * c_out)
@@ -289,7 +285,7 @@ def test_receptive_field_recursion_on_the_backend(backend, caps, data):
     for k, s, p, d in reversed(layers):  # the shortest input every layer accepts
         n = max(1, (n - 1) * s + d * (k - 1) + 1 - 2 * p)
     n += data.draw(st.integers(0, 6), label="extra")
-    dtype = _first_dtype(caps)
+    dtype = first_dtype(caps, "conv")
     y = np.eye(n, dtype=numpy_dtype(dtype))[:, None, :]  # a batch of impulses
     for k, s, p, d in layers:
         g = ConvGeometry.make(1, 1, (k,), stride=s, padding=p, dilation=d, bias=False)

@@ -26,7 +26,7 @@ Operations (``x`` input, ``w`` weight, ``b`` bias or ``None``, ``dy`` output cot
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from ..geometry import ConvGeometry, PoolGeometry
@@ -129,7 +129,8 @@ def capabilities_of(backend: Any) -> Capabilities:
     reasons = dict(declared.reasons)
     for op in absent:
         reasons.setdefault(op, f"the backend has no {op} method")
-    return Capabilities(**{**declared.__dict__, "reasons": reasons}).without(operations=absent)
+    # replace() keeps a subclass (CaseCapabilities) and its per-case holes.
+    return replace(declared, reasons=reasons).without(operations=absent)
 
 
 def required_features(geometry: ConvGeometry | PoolGeometry, *, operation: str,
