@@ -113,7 +113,7 @@ def unsupported_reason(backend: Any, record: Call) -> str | None:
     pooling window).
     """
     from .backends._convert import call_geometry
-    from .backends.protocol import capabilities_of, required_features
+    from .backends.protocol import capabilities_of
 
     arrays = list(record.arrays.values())
     try:
@@ -121,10 +121,8 @@ def unsupported_reason(backend: Any, record: Call) -> str | None:
     except Exception:  # noqa: BLE001 - the backend call itself will report the problem
         return None
     x = arrays[0]
-    dtype = dtype_name(x.dtype)
-    features = required_features(geometry, operation=record.operation, batch=x.shape[0],
-                                 spatial=x.shape[2:])
-    return capabilities_of(backend).skip_reason(record.operation, dtype, geometry.ndim, features)
+    return capabilities_of(backend).case_skip_reason(
+        record.operation, dtype_name(x.dtype), geometry, batch=x.shape[0], spatial=x.shape[2:])
 
 
 def _reject_if_unsupported(backend: Any, record: Call) -> None:

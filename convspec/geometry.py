@@ -244,6 +244,50 @@ class ConvGeometry:
                       zip(spatial, self.padding, self.effective_kernel, self.stride))
         return replace(self.adjoint(), output_padding=extra)
 
+    def correlation(self, spatial: Sequence[int]) -> tuple[ConvGeometry, tuple[int, ...]]:
+        """The forward convolution this layer's arithmetic is built on, and its input size.
+
+        For a convolution with input ``spatial``, itself; for a transposed convolution, its
+        adjoint (D8, F8), whose input is this layer's output.
+        """
+        if self.transposed:
+            return self.adjoint(), self.output_spatial(spatial)
+        self.output_spatial(spatial)
+        return self, tuple(spatial)
+
+    def input_gradient_padding(self, spatial: Sequence[int]) -> tuple[Pair, ...]:
+        """Padding of the fractionally strided correlation that gives the input gradient.
+
+        ``∂f/∂X = rot180(W) ~⊗ ∂f/∂Y`` (F2, F9): ``∂f/∂Y`` with ``s-1`` zeros inserted, padded by
+        ``d(k-1) - p_before`` before and ``d(k-1) - p_after + r`` after, where ``r`` is the B1
+        remainder (input positions no window reaches), so the result has the input's length.
+        A forward geometry only; ``spatial`` is the input size.
+        """
+        if self.transposed:
+            raise GeometryError("input_gradient_padding() is defined on a forward convolution; "
+                                "use correlation() to get the one a transposed layer runs")
+        self.output_spatial(spatial)
+        return tuple((keff - 1 - before, keff - 1 - after + (n + before + after - keff) % s)
+                     for n, (before, after), keff, s in
+                     zip(spatial, self.padding, self.effective_kernel, self.stride))
+
+    def padding_only_axes(self, spatial: Sequence[int]) -> tuple[int, ...]:
+        """Axes on which the correlation of :meth:`correlation` reads mostly padding: a side's
+        padding at least as long as the input, or some window whose every tap is padding."""
+        forward, inputs = self.correlation(spatial)
+        axes = []
+        for axis, (n, k, s, d, (before, after)) in enumerate(zip(
+                inputs, forward.kernel, forward.stride, forward.dilation, forward.padding)):
+            keff = d * (k - 1) + 1
+            if before >= n or after >= n:
+                axes.append(axis)
+            elif d > n or keff <= max(before, after):
+                windows = (n + before + after - keff) // s + 1
+                if any(all(not before <= j * s + t * d < before + n for t in range(k))
+                       for j in range(windows)):
+                    axes.append(axis)
+        return tuple(axes)
+
     # -- the backend protocol's keyword arguments ---------------------------------------
     def conv_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of the protocol's ``conv`` / ``conv_vjp``."""

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends.protocol import capabilities_of, required_features
+from .backends.protocol import capabilities_of
 
 MODE_DEVICE = "device-resident"
 MODE_NUMPY = "numpy-protocol"
@@ -90,9 +90,9 @@ class Unsupported(Exception):
 
 def unsupported_reason(backend: Any, workload: Any, dtype: str) -> str | None:
     """Why ``backend`` cannot run ``workload`` at ``dtype``, or ``None`` if it can."""
-    op = workload.protocol_operation
-    features = required_features(workload.geometry, operation=op, batch=workload.batch)
-    return capabilities_of(backend).skip_reason(op, dtype, workload.geometry.ndim, features)
+    return capabilities_of(backend).case_skip_reason(
+        workload.protocol_operation, dtype, workload.geometry, batch=workload.batch,
+        spatial=workload.input_shape[2:])
 
 
 def prepare(backend: Any, workload: Any, dtype: str, *, seed: int = 0) -> PreparedCall:

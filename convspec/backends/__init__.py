@@ -9,11 +9,12 @@ from .protocol import (
     VJP_OPERATIONS,
     Backend,
     Capabilities,
+    KnownDefect,
     capabilities_of,
     required_features,
 )
 
 __all__ = [
     "DTYPES", "FEATURES", "FORWARD_OPERATIONS", "OPERATIONS", "RANKS", "VJP_OPERATIONS",
-    "Backend", "Capabilities", "capabilities_of", "required_features",
+    "Backend", "Capabilities", "KnownDefect", "capabilities_of", "required_features",
 ]

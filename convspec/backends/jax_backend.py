@@ -23,6 +23,8 @@ specification's single rounding does not allow.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.metadata
 from collections.abc import Callable
 from typing import Any
 
@@ -38,7 +40,7 @@ from ._convert import (
     probed_capabilities,
 )
 from ._windows import batch_pads, window_layout
-from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities
+from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDefect
 from .registry import BackendUnavailable
 
 #: JAX 0.10 has no VJP for dilated max-pooling windows (select_and_gather); the protocol's
@@ -47,6 +49,50 @@ NO_DILATED_MAX_POOL_VJP = (
     "JAX has no VJP for dilated max-pooling windows (\"VJP not implemented for "
     "select_and_gather (MaxPool) with window dilation\"); features are declared per backend, "
     "so dilated max pooling is skipped for the forward operation as well")
+
+
+#: Found by the property suite (F8) on jaxlib 0.10.2 (CPU): XLA's algebraic simplifier swaps the
+#: operands of the fractionally strided correlation behind conv_transpose and the input gradient
+#: when its kernel is larger than its input, keeping a stride-2, kernel-2 axis as a "group"
+#: axis, and then fails its own shape check: the process aborts ("Check failed:
+#: computation->Accept(this)", "Window dimensions do not match RHS shape").
+XLA_SWAP_JAXLIB = "0.10."
+XLA_SWAP_REPRO = (
+    "python -c \"import jax, jax.numpy as jnp; f = lambda x: jax.lax.conv_general_dilated(x, "
+    "jnp.ones((1, 1, 2, 4)), (2, 1), ((1, 1), (2, 2))); jax.vjp(f, jnp.ones((1, 1, 6, 1)))[1]"
+    "(jnp.ones((1, 1, 4, 2)))\" (aborts)")
+
+
+def _xla_swap_breaks(geometry: ConvGeometry, spatial: tuple[int, ...]) -> bool:
+    """Whether XLA's conv-operand swap hits the lowering of this call's input-side correlation.
+
+    That correlation reads ∂f/∂Y (or a transposed layer's input) dilated by the stride, with
+    the padding of :meth:`ConvGeometry.input_gradient_padding`. XLA keeps an axis with kernel 2,
+    stride 2, dilation 1 and no padding as a group axis, leaves out axes where the kernel
+    covers the whole input, and swaps when the product of the other kernel sizes exceeds the
+    product of their input sizes; the defect needs a group axis and a swap.
+    """
+    forward, inputs = geometry.correlation(spatial)
+    grouped, kernels, sizes = False, 1, 1
+    for m, k, s, d, pad in zip(forward.output_spatial(inputs), forward.kernel, forward.stride,
+                               forward.dilation, forward.input_gradient_padding(inputs)):
+        if (k, s, d, pad) == (2, 2, 1, (0, 0)):
+            grouped = True
+        elif not (k == m and s == 1 and d == 1 and pad == (0, 0)):
+            kernels *= k
+            sizes *= k if m == 1 and d == 1 and pad == (k - 1, k - 1) else m
+    return grouped and kernels > sizes
+
+
+def _xla_swap_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="xla-conv-operand-swap", ranks=frozenset({2, 3}), dtypes=frozenset(DTYPES),
+        operations=frozenset({"conv_transpose", "conv_transpose_vjp", "conv_vjp"}),
+        applies=_xla_swap_breaks,
+        reason=(f"jaxlib {version}: XLA's algebraic simplifier aborts the process compiling a "
+                "fractionally strided convolution with a kernel-2 stride-2 axis padded by 1 and "
+                "a kernel larger than the input on another axis (its conv-operand swap); "
+                f"repro: {XLA_SWAP_REPRO}"))
 
 
 def _import_jax() -> Any:
@@ -97,9 +143,14 @@ class JaxBackend(ForwardOperations, VjpOperations):
                 precision={"float64": "float64 (jax.enable_x64)", "float32": "float32",
                            **{d: f"{d} storage, {half}" for d in HALF_DTYPES}},
             )
-            self._capabilities = probed_capabilities(
+            caps = probed_capabilities(
                 base, self, library=f"jax {self.library_version} on {self._device.platform}",
                 operations=OPERATIONS, dtypes=DTYPES, ranks=RANKS)
+            # An abort cannot be probed in-process: declared for the jaxlib it was found on.
+            jaxlib = importlib.metadata.version("jaxlib")
+            if jaxlib.startswith(XLA_SWAP_JAXLIB):
+                caps = dataclasses.replace(caps, defects=(_xla_swap_defect(jaxlib),))
+            self._capabilities = caps
         return self._capabilities
 
     # -- running --------------------------------------------------------------------------

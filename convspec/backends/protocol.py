@@ -25,7 +25,7 @@ Operations (``x`` input, ``w`` weight, ``b`` bias or ``None``, ``dy`` output cot
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -57,6 +57,40 @@ FEATURES: Mapping[str, str] = {
 
 
 @dataclass(frozen=True)
+class KnownDefect:
+    """A bug of the backend's library, found by the suite and declared by its adapter.
+
+    The calls it hits (``operations`` × ``dtypes`` × ``ranks``, where ``applies(geometry,
+    spatial)`` is true for the call's geometry and input spatial size) are skipped with
+    ``reason``, which should name the library version and a standalone reproduction; they are
+    listed by ``convspec backends`` and at the end of every ``verify`` run, never dropped
+    silently. Declare one only where the library is wrong, never for a convention difference
+    (those are ``features``), and only where a probe shows the bug on this machine.
+    """
+
+    name: str
+    operations: frozenset[str]
+    dtypes: frozenset[str]
+    ranks: frozenset[int]
+    applies: Callable[[Any, tuple[int, ...]], bool]
+    reason: str
+
+    def __post_init__(self) -> None:
+        for what, value, allowed in (("operations", self.operations, OPERATIONS),
+                                     ("dtypes", self.dtypes, DTYPES),
+                                     ("ranks", self.ranks, RANKS)):
+            unknown = set(value) - set(allowed)
+            if unknown:
+                raise ValueError(f"KnownDefect.{what} has unknown entries {sorted(unknown)}; "
+                                 f"known: {list(allowed)}")
+            object.__setattr__(self, what, frozenset(value))
+
+    def hits(self, operation: str, dtype: str, geometry: Any, spatial: Sequence[int]) -> bool:
+        return (operation in self.operations and dtype in self.dtypes
+                and geometry.ndim in self.ranks and self.applies(geometry, tuple(spatial)))
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a backend supports. Defaults say "everything"; narrow what you lack.
 
@@ -73,6 +107,7 @@ class Capabilities:
     devices: tuple[str, ...] = ("cpu",)
     precision: Mapping[str, str] = field(default_factory=dict)
     reasons: Mapping[str, str] = field(default_factory=dict)
+    defects: tuple[KnownDefect, ...] = ()
 
     def __post_init__(self) -> None:
         for name, allowed in (("operations", OPERATIONS), ("dtypes", DTYPES),
@@ -106,6 +141,18 @@ class Capabilities:
                     feature, f"{FEATURES.get(feature, feature)} is not supported"
                 )
         return None
+
+    def case_skip_reason(self, operation: str, dtype: str, geometry: ConvGeometry | PoolGeometry,
+                         *, batch: int = 1, spatial: Sequence[int] | None = None) -> str | None:
+        """Why one call (its geometry, batch and input ``spatial`` size) cannot run here: a gap
+        of :meth:`skip_reason`, or a :class:`KnownDefect` it hits; ``None`` if it can run."""
+        features = required_features(geometry, operation=operation, batch=batch,
+                                     spatial=spatial)
+        reason = self.skip_reason(operation, dtype, geometry.ndim, features)
+        if reason is None and spatial is not None:
+            reason = next((d.reason for d in self.defects
+                           if d.hits(operation, dtype, geometry, spatial)), None)
+        return reason
 
 
 @runtime_checkable

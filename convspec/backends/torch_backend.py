@@ -13,6 +13,7 @@ convolutions and matmuls, restoring the caller's settings afterwards, unless it 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import os
 import shutil
@@ -36,7 +37,7 @@ from ._convert import (
     dtype_name,
     probed_capabilities,
 )
-from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities
+from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDefect
 from .registry import BackendUnavailable
 
 _COMPILE_CACHE_SIZE = 256
@@ -45,6 +46,35 @@ HALF_AVG_POOL_VJP = ("avg_pool_vjp rounds each dy/divisor term to the half type 
                      "it (up to ~4 ulp from the float32-accumulated result)")
 _COMPILED_COUNT = itertools.count()
 _PROBED: dict[tuple[str, str], Capabilities] = {}  # one probe per variant and device
+
+
+#: Found by the property suite (D4, E1) on an Intel CPU with AMX (torch 2.13.0+cpu, oneDNN
+#: v3.12, avx512_core_amx): bfloat16 convolutions whose windows read mostly padding return
+#: uninitialized memory or segfault, forward and backward, 2-D and 3-D, plain and transposed.
+#: ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16`` (no AMX) computes them correctly.
+ONEDNN_BF16_REPRO = ("python -c \"import torch; x = torch.ones(1, 1, 1, 1, 1, dtype=torch.bfloat16); "
+                     "print(torch.nn.functional.conv3d(x, torch.ones(1, 1, 3, 3, 3, "
+                     "dtype=torch.bfloat16), padding=2).flatten()[:4])\" (should print ones)")
+CONV_OPERATIONS = ("conv", "conv_vjp", "conv_transpose", "conv_transpose_vjp")
+
+
+def _onednn_bf16_reads_garbage(torch: Any) -> bool:
+    """Whether this machine's oneDNN gets the smallest case of the AMX bfloat16 defect wrong: a
+    single input under a 3×3×3 kernel padded by 2, where every output must equal 1."""
+    x = torch.ones((1, 1, 1, 1, 1), dtype=torch.bfloat16)
+    w = torch.ones((1, 1, 3, 3, 3), dtype=torch.bfloat16)
+    return not bool((torch.nn.functional.conv3d(x, w, padding=2) == 1).all())
+
+
+def _onednn_bf16_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="onednn-amx-bf16-padding", operations=frozenset(CONV_OPERATIONS),
+        dtypes=frozenset({"bfloat16"}), ranks=frozenset({2, 3}),
+        applies=lambda geometry, spatial: bool(geometry.padding_only_axes(spatial)),
+        reason=(f"torch {version} on this CPU (oneDNN's AMX kernels): a bfloat16 convolution "
+                "whose windows read mostly padding (a side's padding at least the input length, "
+                "or a window of padding only) returns uninitialized memory or segfaults; "
+                f"repro: {ONEDNN_BF16_REPRO}; ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 avoids it"))
 
 
 def _import_torch() -> Any:
@@ -139,8 +169,11 @@ class TorchBackend(ForwardOperations, VjpOperations):
                               name=self.name) if self._compiled else self
         library = f"torch {self.library_version} on {self._device.type}" + (
             " (channels-last)" if self._channels_last else "")
-        return probed_capabilities(base, target, library=library, operations=OPERATIONS,
+        caps = probed_capabilities(base, target, library=library, operations=OPERATIONS,
                                    dtypes=DTYPES, ranks=ranks)
+        if not cuda and _onednn_bf16_reads_garbage(self._torch):
+            caps = dataclasses.replace(caps, defects=(_onednn_bf16_defect(self.library_version),))
+        return caps
 
     # -- conversion -----------------------------------------------------------------------
     def _tensor(self, array: Any, what: str, *, grad: bool = False) -> Any:

@@ -43,6 +43,9 @@ def capabilities_dict(caps: Capabilities) -> dict[str, Any]:
         "devices": list(caps.devices),
         "precision": dict(caps.precision),
         "reasons": dict(caps.reasons),
+        "known_defects": [{"name": d.name, "operations": sorted(d.operations),
+                           "dtypes": [t for t in DTYPES if t in d.dtypes],
+                           "ranks": sorted(d.ranks), "reason": d.reason} for d in caps.defects],
     }
 
 
@@ -85,6 +88,10 @@ def describe(row: BackendRow) -> list[str]:
     declared = {key: why for key, why in caps.reasons.items() if not _is_supported(caps, key)}
     for key, why in declared.items():
         lines.append(f"    - {key}: {why}")
+    for defect in caps.defects:
+        lines.append(f"    - known defect {defect.name} ({', '.join(sorted(defect.operations))}; "
+                     f"{', '.join(t for t in DTYPES if t in defect.dtypes)}; "
+                     f"{'/'.join(str(r) for r in sorted(defect.ranks))}-D): {defect.reason}")
     return lines
 
 
