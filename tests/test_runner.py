@@ -86,3 +86,19 @@ def test_empty_selection_is_a_usage_error(tmp_path: Path) -> None:
     done, _ = verify(tmp_path, "reference", selection="no_property_has_this_name")
     assert done.returncode == 2
     assert "matched no property" in done.stderr
+
+
+def test_a_declared_defect_is_left_out_and_listed(tmp_path: Path) -> None:
+    """The same strided-conv bug fails the run when undeclared, and when the backend declares
+    it as a KnownDefect its cases are left out, the run passes and the defect is listed."""
+    done, document = verify(tmp_path, "broken_backends:strided_garbage")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert outcomes(document)[CONV]["outcome"] == "failed"
+    assert document["known_defects"] == []
+
+    done, document = verify(tmp_path, "broken_backends:declared_garbage")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {t["outcome"] for t in document["tests"]} == {"passed"}
+    assert document["known_defects"] == [
+        {"name": "strided-nan", "reason": "strided conv returns NaN (fixture)"}]
+    assert "known defect strided-nan" in done.stdout

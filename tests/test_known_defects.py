@@ -1,0 +1,180 @@
+"""Known library defects: the geometry they are stated in, the protocol that carries them, and
+the two the suite found (PyTorch's oneDNN AMX bfloat16 kernels; XLA's conv-operand swap),
+reproduced where this machine has them, so that a library fix shows up as a failing test."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from convspec import ConvGeometry, GeometryError
+from convspec.backends import Capabilities, KnownDefect
+from convspec.reference import conv_vjp, ops, zero_insert
+from convspec.reference.grad import flipped_transposed_weight
+
+GRADIENT_CASES = [  # kernel, stride, padding, dilation, groups, input spatial
+    ((3,), (1,), ((1, 1),), (1,), 1, (7,)),
+    ((3,), (2,), ((0, 1),), (1,), 1, (8,)),   # B1 remainder: one input no window reaches
+    ((2, 3), (2, 3), ((1, 0), (2, 2)), (2, 1), 2, (7, 9)),
+    ((2, 2, 1), (1, 2, 2), ((0, 1), (1, 1), (0, 0)), (1, 1, 3), 1, (3, 5, 4)),
+]
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, groups, spatial", GRADIENT_CASES)
+def test_input_gradient_padding_gives_the_input_gradient(kernel, stride, padding, dilation,
+                                                         groups, spatial):
+    """F2/F9: dy with s-1 zeros inserted, padded by input_gradient_padding and correlated with
+    the flipped kernel, is conv_vjp's dx, with no cropping."""
+    g = ConvGeometry.make(2 * groups, 3 * groups, kernel, stride=stride, padding=padding,
+                          dilation=dilation, groups=groups, bias=False)
+    rng = np.random.default_rng(0)
+    x = rng.integers(-3, 4, (2, g.in_channels, *spatial)).astype(np.float64)
+    w = rng.integers(-3, 4, g.weight_shape).astype(np.float64)
+    dy = rng.integers(-3, 4, g.output_shape(x.shape)).astype(np.float64)
+    dx, _, _ = conv_vjp(x, w, None, dy, **g.conv_kwargs())
+    got = ops.conv(zero_insert(dy, g.stride), flipped_transposed_weight(w, groups), None,
+                   stride=(1,) * g.ndim, padding=g.input_gradient_padding(spatial),
+                   dilation=g.dilation, groups=groups)
+    np.testing.assert_array_equal(got, dx)
+
+
+def test_input_gradient_padding_is_for_forward_geometries():
+    g = ConvGeometry.make(1, 1, (3,), stride=2, transposed=True)
+    with pytest.raises(GeometryError, match="forward convolution"):
+        g.input_gradient_padding((4,))
+
+
+@pytest.mark.parametrize("n, kernel, padding, dilation, stride, expected", [
+    (1, 3, 2, 1, 1, True),    # padding at least the input length
+    (5, 3, 1, 1, 1, False),   # ordinary "same" padding
+    (2, 2, 1, 3, 1, True),    # taps 0 and 3 of [P x x P]: a window of padding only
+    (4, 2, 1, 3, 1, False),   # the same dilation over a longer input always meets it
+    (6, 2, 3, 1, 1, True),    # padding 3 before a 2-wide window: the first window is all padding
+])
+def test_padding_only_axes(n, kernel, padding, dilation, stride, expected):
+    g = ConvGeometry.make(1, 1, (kernel, 1), stride=(stride, 1), padding=(padding, 0),
+                          dilation=(dilation, 1))
+    assert g.padding_only_axes((n, 3)) == ((0,) if expected else ())
+
+
+def test_padding_only_axes_of_a_transposed_layer_read_its_adjoint():
+    """A transposed layer runs its adjoint convolution on its own output (D8)."""
+    t = ConvGeometry.make(1, 1, (2,), padding=2, dilation=3, transposed=True)
+    assert t.output_spatial((2,)) == (1,)
+    assert t.padding_only_axes((2,)) == (0,)  # the adjoint reads 1 input under padding 2
+    assert t.correlation((2,)) == (t.adjoint(), (1,))
+
+
+def _defect(**changes):
+    fields = dict(name="d", operations={"conv"}, dtypes={"float32"}, ranks={2},
+                  applies=lambda g, spatial: spatial[0] == 1, reason="the bug")
+    return KnownDefect(**{**fields, **changes})
+
+
+def test_known_defect_validates_its_names():
+    with pytest.raises(ValueError, match="operations has unknown entries"):
+        _defect(operations={"convolution"})
+    with pytest.raises(ValueError, match="dtypes has unknown entries"):
+        _defect(dtypes={"int8"})
+
+
+def test_case_skip_reason_applies_a_defect_only_where_it_hits():
+    caps = Capabilities(defects=(_defect(),))
+    g = ConvGeometry.make(1, 1, (1, 1))
+    assert caps.case_skip_reason("conv", "float32", g, spatial=(1, 4)) == "the bug"
+    assert caps.case_skip_reason("conv", "float32", g, spatial=(2, 4)) is None
+    assert caps.case_skip_reason("conv", "float64", g, spatial=(1, 4)) is None
+    assert caps.case_skip_reason("conv_vjp", "float32", g, spatial=(1, 4)) is None
+    assert caps.without(dtypes={"bfloat16"}).defects == caps.defects
+    # A general gap is reported before the defect.
+    narrowed = caps.without(operations={"conv"})
+    assert "not supported" in narrowed.case_skip_reason("conv", "float32", g, spatial=(1, 4))
+
+
+# -- the defects the suite found ------------------------------------------------------------
+
+def _torch_or_skip():
+    torch = pytest.importorskip("torch")
+    from convspec.backends import torch_backend
+
+    if not torch_backend._onednn_bf16_reads_garbage(torch):
+        pytest.skip("this machine's oneDNN computes the probe case right (no AMX, or fixed)")
+    return torch, torch_backend
+
+
+def test_onednn_amx_bf16_defect_is_declared_and_still_real():
+    """Where the probe sees the defect, the torch backends declare it, and its documented
+    crash reproduces in a subprocess (strict: a fixed oneDNN makes this test skip instead)."""
+    _, torch_backend = _torch_or_skip()
+    caps = torch_backend.TorchBackend().capabilities()
+    assert [d.name for d in caps.defects] == ["onednn-amx-bf16-padding"]
+    crash = ("import torch; x = torch.ones(1, 1, 1, 3, 3, dtype=torch.bfloat16); "
+             "w = torch.ones(1, 1, 4, 1, 4, dtype=torch.bfloat16); "
+             "torch.nn.functional.conv3d(x, w, padding=(5, 0, 6), dilation=(3, 3, 2))")
+    done = subprocess.run([sys.executable, "-c", crash], capture_output=True, timeout=120)
+    assert done.returncode < 0, "the bfloat16 conv3d no longer crashes: revisit the defect"
+
+
+def test_onednn_defect_region_covers_the_crash_and_spares_ordinary_layers():
+    _, torch_backend = _torch_or_skip()
+    defect = torch_backend._onednn_bf16_defect("x")
+    crash = ConvGeometry.make(1, 1, (4, 1, 4), padding=(5, 0, 6), dilation=(3, 3, 2))
+    assert defect.hits("conv", "bfloat16", crash, (1, 3, 3))
+    resnet = ConvGeometry.make(64, 64, (3, 3), padding=1)
+    assert not defect.hits("conv", "bfloat16", resnet, (56, 56))
+    assert not defect.hits("conv", "float32", crash, (1, 3, 3))
+
+
+def test_xla_swap_defect_region_matches_the_observed_aborts():
+    """Each row was run on jaxlib 0.10.2 (CPU): True aborted the process, False ran."""
+    from convspec.backends.jax_backend import _xla_swap_breaks
+
+    observed = [  # transposed, input spatial, kernel, stride, padding, dilation, aborted
+        (True, (4, 2), (2, 4), (2, 2), (1, 2), (1, 1), True),
+        (True, (4, 2), (2, 4), (1, 1), (1, 2), (1, 3), False),
+        (True, (4, 2), (2, 4), (2, 2), (0, 0), (1, 3), False),
+        (True, (4, 2), (2, 4), (2, 1), (1, 1), (1, 1), True),
+        (True, (4, 1), (2, 3), (2, 1), (1, 1), (1, 1), True),
+        (True, (4, 2), (2, 4), (2, 1), (0, 2), (1, 1), False),
+        (True, (4, 4), (2, 2), (2, 2), (1, 1), (1, 1), False),
+        (True, (4, 4), (3, 3), (2, 2), (1, 1), (1, 1), False),
+        (False, (6, 1), (2, 4), (2, 1), (1, 2), (1, 1), True),   # conv_vjp, predicted first
+    ]
+    for transposed, spatial, kernel, stride, padding, dilation, aborted in observed:
+        g = ConvGeometry.make(1, 1, kernel, stride=stride, padding=padding, dilation=dilation,
+                              transposed=transposed)
+        assert _xla_swap_breaks(g, spatial) == aborted, (g.describe(), spatial)
+
+
+def test_xla_swap_defect_is_declared_and_still_real():
+    """On the jaxlib the defect was found on, the documented repro still aborts (a fixed
+    jaxlib fails this test: drop the declaration)."""
+    pytest.importorskip("jax")
+    from convspec.backends import jax_backend
+
+    import importlib.metadata
+    if not importlib.metadata.version("jaxlib").startswith(jax_backend.XLA_SWAP_JAXLIB):
+        pytest.skip("the defect is declared for jaxlib 0.10 only")
+    caps = jax_backend.JaxBackend().capabilities()
+    assert [d.name for d in caps.defects] == ["xla-conv-operand-swap"]
+    code = jax_backend.XLA_SWAP_REPRO.split('"')[1]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0 and "Check failed" in done.stderr, done.stderr[-2000:]
+
+
+def test_declared_defects_reach_the_backends_listing():
+    from convspec.cli.backends import capabilities_dict, describe
+
+    caps = dataclasses.replace(Capabilities(), defects=(_defect(),))
+    assert capabilities_dict(caps)["known_defects"] == [
+        {"name": "d", "operations": ["conv"], "dtypes": ["float32"], "ranks": [2],
+         "reason": "the bug"}]
+
+    class Row:
+        name, available, reason, version, device, capabilities = "x", True, None, "1", "cpu", caps
+    assert any("known defect d (conv; float32; 2-D): the bug" in line for line in describe(Row))
