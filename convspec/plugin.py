@@ -261,6 +261,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             "section": section[0],
             "operations": list(_marker_args(item, "ops")),
             "effective_bits": dict(RECORDER.effective_bits),
+            "backend_calls": RECORDER.calls,
         }
         if report.failed and call.excinfo is not None:
             info.update(_failure_info(item, call.excinfo.value))
@@ -422,6 +423,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         title = f"{letter} {SECTIONS.get(letter, '')}"
         write(f"{title:<40} {counts['passed']:>7} {counts['failed']:>7} {counts['skipped']:>8}")
     document = results_document(state)
+    calls = sum(e.get("backend_calls", 0) for e in state.results)
+    write(f"{len(state.results)} properties, {calls} backend calls in {document['duration']:.1f} s "
+          f"({calls / max(document['duration'], 1e-9):.0f} calls/s)")
     if document["precision"]:
         parts = []
         for dtype, row in sorted(document["precision"].items()):

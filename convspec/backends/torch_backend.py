@@ -38,6 +38,7 @@ from ._convert import (
     probed_capabilities,
 )
 from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDefect
+from ._windows import window_layout
 from .registry import BackendUnavailable
 
 _COMPILE_CACHE_SIZE = 256
@@ -75,6 +76,29 @@ def _onednn_bf16_defect(version: str) -> KnownDefect:
                 "whose windows read mostly padding (a side's padding at least the input length, "
                 "or a window of padding only) returns uninitialized memory or segfaults; "
                 f"repro: {ONEDNN_BF16_REPRO}; ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 avoids it"))
+
+
+#: Found by the adapter sweep on torch 2.13.0+cpu: Inductor's avg_pool backward divides the
+#: gradient of a ceil_mode window that overhangs the right padding by the full kernel size,
+#: not by the window clipped to the padded input (x of length 8, kernel 3, stride 2, padding 1:
+#: the last input's gradient is 1/3 + 1/3 instead of 1/3 + 1/2). Eager PyTorch is right.
+INDUCTOR_AVG_POOL_TORCH = "2.13."
+
+
+def _overhangs_padding(geometry: PoolGeometry, spatial: tuple[int, ...]) -> bool:
+    if not (geometry.ceil_mode and geometry.count_include_pad):
+        return False
+    layout = window_layout(geometry, spatial)
+    return any(after > p for (_, after), p in zip(layout.pads, geometry.padding))
+
+
+def _inductor_avg_pool_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="inductor-avg-pool-ceil-vjp", operations=frozenset({"avg_pool_vjp"}),
+        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), applies=_overhangs_padding,
+        reason=(f"torch {version}: torch.compile (Inductor, CPU) avg_pool backward divides a "
+                "ceil_mode window overhanging the padding by the full kernel size "
+                "(count_include_pad=True); eager is right"))
 
 
 def _import_torch() -> Any:
@@ -171,9 +195,13 @@ class TorchBackend(ForwardOperations, VjpOperations):
             " (channels-last)" if self._channels_last else "")
         caps = probed_capabilities(base, target, library=library, operations=OPERATIONS,
                                    dtypes=DTYPES, ranks=ranks)
+        defects = []
         if not cuda and _onednn_bf16_reads_garbage(self._torch):
-            caps = dataclasses.replace(caps, defects=(_onednn_bf16_defect(self.library_version),))
-        return caps
+            defects.append(_onednn_bf16_defect(self.library_version))
+        if self._compiled and not cuda and self.library_version.startswith(
+                INDUCTOR_AVG_POOL_TORCH):
+            defects.append(_inductor_avg_pool_defect(self.library_version))
+        return dataclasses.replace(caps, defects=tuple(defects))
 
     # -- conversion -----------------------------------------------------------------------
     def _tensor(self, array: Any, what: str, *, grad: bool = False) -> Any:
