@@ -264,7 +264,11 @@ class TorchBackend(ForwardOperations, VjpOperations):
         rank, static = geometry.ndim, _static(op, geometry)
         if not self._compiled:
             return lambda *tensors: _FUNCTIONAL[op](self._F, rank, static, *tensors)
-        key = (op, rank, tuple(static.items()), tuple(a is None for a in arrays))
+        # Dynamo specializes sizes 0 and 1 and the dtype, recompiling for each new pattern; a
+        # code object per pattern keeps every one within its recompile budget.
+        key = (op, rank, tuple(static.items()),
+               tuple(None if a is None else (a.dtype.str, tuple(min(d, 2) for d in a.shape))
+                     for a in arrays))
         fn = self._compiled_ops.get(key)
         if fn is None:
             fn = self._compile(op, rank, static)
