@@ -237,12 +237,16 @@ class ConvGeometry:
         """
         if self.transposed:
             return self.adjoint()
+        # The B1 remainder is the input positions the transposed size formula (B10) cannot
+        # see, so it is the output_padding.
+        return replace(self.adjoint(), output_padding=self._remainder(spatial))
+
+    def _remainder(self, spatial: Sequence[int]) -> tuple[int, ...]:
+        """What B1's floor drops per axis, ``(n + p_before + p_after - k_eff) mod s``: the
+        input positions at the end that no window reaches."""
         self.output_spatial(spatial)  # validates spatial for this convolution
-        # B1 floors (n + p_before + p_after - k_eff)/s; the remainder is the input positions
-        # the transposed size formula (B10) cannot see, so it is the output_padding.
-        extra = tuple((n + before + after - keff) % s for n, (before, after), keff, s in
-                      zip(spatial, self.padding, self.effective_kernel, self.stride))
-        return replace(self.adjoint(), output_padding=extra)
+        return tuple((n + before + after - keff) % s for n, (before, after), keff, s in
+                     zip(spatial, self.padding, self.effective_kernel, self.stride))
 
     def correlation(self, spatial: Sequence[int]) -> tuple[ConvGeometry, tuple[int, ...]]:
         """The forward convolution this layer's arithmetic is built on, and its input size.
@@ -266,23 +270,20 @@ class ConvGeometry:
         if self.transposed:
             raise GeometryError("input_gradient_padding() is defined on a forward convolution; "
                                 "use correlation() to get the one a transposed layer runs")
-        self.output_spatial(spatial)
-        return tuple((keff - 1 - before, keff - 1 - after + (n + before + after - keff) % s)
-                     for n, (before, after), keff, s in
-                     zip(spatial, self.padding, self.effective_kernel, self.stride))
+        return tuple((keff - 1 - before, keff - 1 - after + r) for (before, after), keff, r in
+                     zip(self.padding, self.effective_kernel, self._remainder(spatial)))
 
     def padding_only_axes(self, spatial: Sequence[int]) -> tuple[int, ...]:
         """Axes on which the correlation of :meth:`correlation` reads mostly padding: a side's
         padding at least as long as the input, or some window whose every tap is padding."""
         forward, inputs = self.correlation(spatial)
         axes = []
-        for axis, (n, k, s, d, (before, after)) in enumerate(zip(
-                inputs, forward.kernel, forward.stride, forward.dilation, forward.padding)):
-            keff = d * (k - 1) + 1
+        for axis, (n, k, s, d, (before, after), keff, windows) in enumerate(zip(
+                inputs, forward.kernel, forward.stride, forward.dilation, forward.padding,
+                forward.effective_kernel, forward.output_spatial(inputs))):
             if before >= n or after >= n:
                 axes.append(axis)
-            elif d > n or keff <= max(before, after):
-                windows = (n + before + after - keff) // s + 1
+            elif d > n or keff <= max(before, after):  # otherwise every window meets the input
                 if any(all(not before <= j * s + t * d < before + n for t in range(k))
                        for j in range(windows)):
                     axes.append(axis)

@@ -65,7 +65,8 @@ class KnownDefect:
     ``reason``, which should name the library version and a standalone reproduction; they are
     listed by ``convspec backends`` and at the end of every ``verify`` run, never dropped
     silently. Declare one only where the library is wrong, never for a convention difference
-    (those are ``features``), and only where a probe shows the bug on this machine.
+    (those are ``features``), and only where it is present: probed on this machine, or, where
+    a probe would crash the process, for the library versions it was found on.
     """
 
     name: str
