@@ -37,8 +37,8 @@ from ._convert import (
     dtype_name,
     probed_capabilities,
 )
-from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDefect
 from ._windows import window_layout
+from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDefect
 from .registry import BackendUnavailable
 
 _COMPILE_CACHE_SIZE = 256
