@@ -381,6 +381,16 @@ class PoolGeometry:
         """Whether neighbouring windows share inputs (G2: F=3, S=2 overlaps; F=2, S=2 tiles)."""
         return any(s < k for s, k in zip(self.stride, self.effective_kernel))
 
+    @property
+    def windows_per_input(self) -> int:
+        """The most windows one input lies in, away from the borders (G2): per axis, the most
+        taps ``j`` of a window that land on one input, ``D·j ≡ r (mod S)``; ``⌈K/S⌉``
+        undilated. A pooling gradient sums that many terms into one input."""
+        count = 1
+        for k, s, d in zip(self.kernel, self.stride, self.dilation):
+            count *= max(sum(1 for j in range(k) if (d * j - r) % s == 0) for r in range(s))
+        return count
+
     def output_spatial(self, spatial: Sequence[int]) -> tuple[int, ...]:
         spatial = tuple(spatial)
         if len(spatial) != self.ndim:

@@ -171,8 +171,23 @@ def _state(config: pytest.Config) -> _State:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if not hasattr(session.config, "workerinput") and _uses_backend(session.config):
-        _state(session.config).backend()  # fail fast, exit 2, before any worker starts
+    if _uses_backend(session.config):
+        state = _state(session.config)
+        state.backend()  # fail fast, exit 2, before any worker starts
+        _load_example_budget(state)
+
+
+def _load_example_budget(state: _State) -> None:
+    """Scale the profile's examples by the backend's ``example_fraction``. Before collection,
+    so the properties' ``@given`` (which takes ``settings.default`` when decorated) sees it."""
+    from hypothesis import settings
+
+    budget = example_budget(state)
+    if "reason" in budget:
+        name = f"{state.profile}-{state.spec}"
+        settings.register_profile(name, parent=settings.get_profile(state.profile),
+                                  max_examples=budget["per_property"])
+        settings.load_profile(name)
 
 
 def _uses_backend(config: pytest.Config) -> bool:
@@ -395,9 +410,22 @@ def results_document(state: _State) -> dict[str, Any]:
         "precision": precision,
         "known_defects": [{"name": d.name, "reason": d.reason}
                           for d in state.capabilities().defects],
+        "examples": example_budget(state),
         "summary": section_summary(state.results),
         "tests": state.results,
     }
+
+
+def example_budget(state: _State) -> dict[str, Any]:
+    """Examples per property: the profile's, and the backend's share of them with its reason."""
+    from hypothesis import settings
+
+    caps = state.capabilities()
+    profile = settings.get_profile(state.profile).max_examples
+    budget = {"profile": profile, "per_property": caps.example_budget(profile)}
+    if budget["per_property"] != profile:
+        budget["reason"] = caps.reasons.get("example_fraction", "declared by the backend")
+    return budget
 
 
 def section_summary(results: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
@@ -432,6 +460,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             declared = f", declared {row['declared']}" if row["declared"] else ""
             parts.append(f"{dtype} ≈ {row['effective_bits']:.1f} bits{declared}")
         write("effective precision (worst observed): " + "; ".join(parts))
+    examples = document["examples"]
+    if "reason" in examples:
+        write(f"examples per property: {examples['per_property']} of the profile's "
+              f"{examples['profile']} ({examples['reason']})", yellow=True)
     for defect in document["known_defects"]:
         write(f"known defect {defect['name']}: its cases were left out of every property "
               f"({defect['reason']})", yellow=True)

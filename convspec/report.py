@@ -69,7 +69,11 @@ def load_runs(paths: Iterable[str | Path]) -> list[Run]:
         if seen[label] > 1:
             label = f"{label} ({path.stem})"
         tests = {t["name"]: t for t in document["tests"]}
-        runs.append(Run(label, str(path), str(document["profile"]),
+        profile = str(document["profile"])
+        examples = document.get("examples") or {}
+        if "reason" in examples:  # the backend ran a share of the profile's examples
+            profile += f" ({examples['per_property']} of {examples['profile']} examples)"
+        runs.append(Run(label, str(path), profile,
                         float(document.get("duration", 0.0)), dict(document.get("precision", {})),
                         tests))
     if not runs:

@@ -210,3 +210,17 @@ def test_builtin_names_load_or_say_why() -> None:
         assert row.available or row.reason, name
         if row.available:
             assert isinstance(row.capabilities, Capabilities)
+
+
+@pytest.mark.parametrize("fraction, budgets", [
+    (1.0, {12: 12, 400: 400}), (0.25, {12: 3, 40: 10, 400: 100}), (0.01, {12: 1, 400: 4})])
+def test_example_budget_scales_the_profile_and_keeps_one(fraction: float,
+                                                         budgets: dict[int, int]) -> None:
+    caps = Capabilities(example_fraction=fraction)
+    assert {n: caps.example_budget(n) for n in budgets} == budgets
+
+
+@pytest.mark.parametrize("fraction", [0, -0.5, 1.5])
+def test_example_fraction_outside_zero_one_is_rejected(fraction: float) -> None:
+    with pytest.raises(ValueError, match=r"example_fraction is .*fraction in \(0, 1\]"):
+        Capabilities(example_fraction=fraction)

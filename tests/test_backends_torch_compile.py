@@ -8,6 +8,7 @@ sweep covers the other dtypes and geometries."""
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
@@ -55,3 +56,20 @@ def test_agrees_with_reference(adapter, case, operation):
         expect_reference(adapter, operation, args, kwargs, tolerance_for(adapter, "float32"))
         return
     check(adapter, case, operation, "float32")
+
+
+def test_static_arguments_are_compile_time_constants(adapter):
+    """Compiled with ``dynamic=True``, Dynamo turned stride, padding and dilation into symbols
+    and Inductor failed on this valid case (``LoweringException: ValueError: Exponent must be
+    non-negative`` lowering ``aten.convolution``); compiled as constants it agrees."""
+    rng = np.random.default_rng(0)
+    x, w, b = rng.random((3, 2, 4, 7, 6)), rng.random((2, 2, 2, 1, 4)), rng.random(2)
+    kwargs = {"stride": (2, 3, 3), "padding": ((2, 2), (0, 0), (0, 1)), "dilation": (2, 1, 2),
+              "groups": 1}
+    expect_reference(adapter, "conv", (x, w, b), kwargs, tolerance_for(adapter, "float64"))
+
+
+def test_a_quarter_of_the_examples_with_the_reason(adapter):
+    caps = adapter.capabilities()
+    assert caps.example_budget(12) == 3
+    assert "compiles every new shape" in caps.reasons["example_fraction"]

@@ -63,6 +63,20 @@ def test_pool_geometry() -> None:
     assert p.avg_pool_kwargs()["count_include_pad"] is True
     with pytest.raises(GeometryError, match="no dilation"):
         PoolGeometry.make(2, dilation=2, ndim=1).avg_pool_kwargs()
+
+
+@pytest.mark.spec("G2")
+@pytest.mark.parametrize("kernel, stride, dilation", [
+    (3, 2, 1), (4, 2, 1), (2, 2, 1), (3, 1, 1), (5, 3, 1), (3, 2, 2), (4, 3, 2), (3, 4, 1),
+    (4, 2, 3), ((4, 3, 3), (2, 1, 1), 1)])
+def test_windows_per_input_counts_the_windows_over_an_interior_input(kernel, stride,
+                                                                     dilation) -> None:
+    p = PoolGeometry.make(kernel, stride=stride, dilation=dilation, ndim=3)
+    per_axis = 1
+    for k, s, d in zip(p.kernel, p.stride, p.dilation):  # windows o, taps j: s*o + d*j = x
+        per_axis *= max(sum(1 for o in range(60) for j in range(k) if s * o + d * j == x)
+                        for x in range(d * k, 40))
+    assert p.windows_per_input == per_axis
     with pytest.raises(GeometryError, match="half the window"):
         PoolGeometry.make(2, padding=2, ndim=1)
 

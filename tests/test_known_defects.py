@@ -1,6 +1,7 @@
 """Known library defects: the geometry they are stated in, the protocol that carries them, and
-the two the suite found (PyTorch's oneDNN AMX bfloat16 kernels; XLA's conv-operand swap),
-reproduced where this machine has them, so that a library fix shows up as a failing test."""
+the ones the suite found (PyTorch's oneDNN AMX bfloat16 kernels; XLA's conv-operand swap;
+Inductor's empty-batch convolution backward), reproduced where this machine has them, so that a
+library fix shows up as a failing test."""
 
 from __future__ import annotations
 
@@ -80,6 +81,15 @@ def test_known_defect_validates_its_names():
         _defect(operations={"convolution"})
     with pytest.raises(ValueError, match="dtypes has unknown entries"):
         _defect(dtypes={"int8"})
+    with pytest.raises(ValueError, match="features has unknown entries"):
+        _defect(features={"empty"})
+
+
+def test_a_defect_with_features_hits_only_calls_using_them():
+    caps = Capabilities(defects=(_defect(features={"empty_batch"}),))
+    g = ConvGeometry.make(1, 1, (1, 1))
+    assert caps.case_skip_reason("conv", "float32", g, batch=0, spatial=(1, 4)) == "the bug"
+    assert caps.case_skip_reason("conv", "float32", g, batch=2, spatial=(1, 4)) is None
 
 
 def test_case_skip_reason_applies_a_defect_only_where_it_hits():
@@ -173,8 +183,37 @@ def test_declared_defects_reach_the_backends_listing():
     caps = dataclasses.replace(Capabilities(), defects=(_defect(),))
     assert capabilities_dict(caps)["known_defects"] == [
         {"name": "d", "operations": ["conv"], "dtypes": ["float32"], "ranks": [2],
-         "reason": "the bug"}]
+         "features": [], "reason": "the bug"}]
 
     class Row:
         name, available, reason, version, device, capabilities = "x", True, None, "1", "cpu", caps
     assert any("known defect d (conv; float32; 2-D): the bug" in line for line in describe(Row))
+    caps = dataclasses.replace(caps, defects=(_defect(features={"empty_batch"}),))
+    Row.capabilities = caps
+    assert any("known defect d (conv; float32; 2-D; empty_batch): the bug" in line
+               for line in describe(Row))
+    assert capabilities_dict(caps)["known_defects"][0]["features"] == ["empty_batch"]
+
+
+def test_inductor_empty_batch_defect_is_declared_and_still_real():
+    """torch-compile declares it on the torch release it was found on, and the documented
+    repro still fails there (a fixed Inductor fails this test: drop the declaration)."""
+    torch = pytest.importorskip("torch")
+    from convspec.backends import torch_backend
+
+    if not torch.__version__.startswith(torch_backend.INDUCTOR_DEFECTS_TORCH):
+        pytest.skip(f"declared for torch {torch_backend.INDUCTOR_DEFECTS_TORCH}x only")
+    try:
+        caps = torch_backend.torch_compile().capabilities()
+    except torch_backend.BackendUnavailable as exc:
+        pytest.skip(str(exc))
+    defect = next(d for d in caps.defects if d.name == "inductor-empty-batch-conv-vjp")
+    g = ConvGeometry.make(2, 4, (3, 3))
+    assert caps.case_skip_reason("conv_vjp", "float32", g, batch=0, spatial=(5, 5))
+    assert not caps.case_skip_reason("conv_vjp", "float32", g, batch=1, spatial=(5, 5))
+    assert not defect.hits("conv_vjp", "float32", ConvGeometry.make(2, 4, (1, 1)), (5, 5),
+                           {"empty_batch"})
+    code = torch_backend.INDUCTOR_EMPTY_BATCH_REPRO.split('"')[1]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0 and "stride" in done.stderr, done.stderr[-2000:]

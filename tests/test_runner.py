@@ -88,6 +88,21 @@ def test_empty_selection_is_a_usage_error(tmp_path: Path) -> None:
     assert "matched no property" in done.stderr
 
 
+def test_an_expensive_backend_runs_its_share_of_the_examples_and_says_so(tmp_path: Path) -> None:
+    """A backend's ``example_fraction`` cuts the examples of every property (fewer backend
+    calls than the same correct backend at full budget), and the run reports the budget."""
+    _, full = verify(tmp_path, "broken_backends:correct")
+    done, cut = verify(tmp_path, "broken_backends:expensive")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert full["examples"] == {"profile": 12, "per_property": 12}
+    assert cut["examples"] == {"profile": 12, "per_property": 1,
+                               "reason": "every call costs a compile (fixture)"}
+    calls = {name: entry["backend_calls"] for name, entry in outcomes(full).items()}
+    for name, entry in outcomes(cut).items():
+        assert entry["outcome"] == "passed" and 0 < entry["backend_calls"] < calls[name], name
+    assert "examples per property: 1 of the profile's 12 (every call costs" in done.stdout
+
+
 def test_a_declared_defect_is_left_out_and_listed(tmp_path: Path) -> None:
     """The same strided-conv bug fails the run when undeclared, and when the backend declares
     it as a KnownDefect its cases are left out, the run passes and the defect is listed."""

@@ -60,7 +60,8 @@ FEATURES: Mapping[str, str] = {
 class KnownDefect:
     """A bug of the backend's library, found by the suite and declared by its adapter.
 
-    The calls it hits (``operations`` × ``dtypes`` × ``ranks``, where ``applies(geometry,
+    The calls it hits (``operations`` × ``dtypes`` × ``ranks``, using every one of
+    ``features`` (:data:`FEATURES`, e.g. ``{"empty_batch"}``), where ``applies(geometry,
     spatial)`` is true for the call's geometry and input spatial size) are skipped with
     ``reason``, which should name the library version and a standalone reproduction; they are
     listed by ``convspec backends`` and at the end of every ``verify`` run, never dropped
@@ -75,20 +76,25 @@ class KnownDefect:
     ranks: frozenset[int]
     applies: Callable[[Any, tuple[int, ...]], bool]
     reason: str
+    features: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for what, value, allowed in (("operations", self.operations, OPERATIONS),
                                      ("dtypes", self.dtypes, DTYPES),
-                                     ("ranks", self.ranks, RANKS)):
+                                     ("ranks", self.ranks, RANKS),
+                                     ("features", self.features, tuple(FEATURES))):
             unknown = set(value) - set(allowed)
             if unknown:
                 raise ValueError(f"KnownDefect.{what} has unknown entries {sorted(unknown)}; "
                                  f"known: {list(allowed)}")
             object.__setattr__(self, what, frozenset(value))
 
-    def hits(self, operation: str, dtype: str, geometry: Any, spatial: Sequence[int]) -> bool:
+    def hits(self, operation: str, dtype: str, geometry: Any, spatial: Sequence[int],
+             features: Iterable[str] = ()) -> bool:
+        """Whether a call (with the :data:`FEATURES` it uses) falls in the defect's region."""
         return (operation in self.operations and dtype in self.dtypes
-                and geometry.ndim in self.ranks and self.applies(geometry, tuple(spatial)))
+                and geometry.ndim in self.ranks and self.features <= frozenset(features)
+                and self.applies(geometry, tuple(spatial)))
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,10 @@ class Capabilities:
     ``precision`` maps a dtype name to what the backend really computes in for it (for
     example ``"float32"`` or ``"tf32 (reduced, declared)"``); ``reasons`` maps an operation,
     dtype (``"dtype:float16"``), rank (``"rank:3"``) or feature name to why it is missing, and
-    the suite quotes it when it skips.
+    the suite quotes it when it skips. ``example_fraction`` scales the profile's Hypothesis
+    examples per property (never below one) for a backend whose every new case is expensive,
+    such as one that compiles each shape; ``reasons["example_fraction"]`` says why, and
+    ``verify`` reports the budget it ran with.
     """
 
     operations: frozenset[str] = frozenset(OPERATIONS)
@@ -109,8 +118,12 @@ class Capabilities:
     precision: Mapping[str, str] = field(default_factory=dict)
     reasons: Mapping[str, str] = field(default_factory=dict)
     defects: tuple[KnownDefect, ...] = ()
+    example_fraction: float = 1.0
 
     def __post_init__(self) -> None:
+        if not 0 < self.example_fraction <= 1:
+            raise ValueError(f"Capabilities.example_fraction is {self.example_fraction!r}; "
+                             "give a fraction in (0, 1] of the profile's examples")
         for name, allowed in (("operations", OPERATIONS), ("dtypes", DTYPES),
                               ("ranks", RANKS), ("features", tuple(FEATURES))):
             value = frozenset(getattr(self, name))
@@ -152,8 +165,12 @@ class Capabilities:
         reason = self.skip_reason(operation, dtype, geometry.ndim, features)
         if reason is None and spatial is not None:
             reason = next((d.reason for d in self.defects
-                           if d.hits(operation, dtype, geometry, spatial)), None)
+                           if d.hits(operation, dtype, geometry, spatial, features)), None)
         return reason
+
+    def example_budget(self, profile_examples: int) -> int:
+        """Hypothesis examples per property when the profile asks for ``profile_examples``."""
+        return max(1, round(profile_examples * self.example_fraction))
 
 
 @runtime_checkable

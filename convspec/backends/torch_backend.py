@@ -42,6 +42,8 @@ from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDe
 from .registry import BackendUnavailable
 
 _COMPILE_CACHE_SIZE = 256
+#: torch-compile's share of the profile's examples (see TorchBackend.capabilities).
+COMPILED_EXAMPLE_FRACTION = 0.25
 #: Measured on torch 2.13 CPU: the one half-type kernel that does not accumulate in float32.
 HALF_AVG_POOL_VJP = ("avg_pool_vjp rounds each dy/divisor term to the half type and sums in "
                      "it (up to ~4 ulp from the float32-accumulated result)")
@@ -78,11 +80,14 @@ def _onednn_bf16_defect(version: str) -> KnownDefect:
                 f"repro: {ONEDNN_BF16_REPRO}; ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 avoids it"))
 
 
+#: The torch release the Inductor (CPU) defects below were found on; declared for it only.
+INDUCTOR_DEFECTS_TORCH = "2.13."
+
+
 #: Found by the adapter sweep on torch 2.13.0+cpu: Inductor's avg_pool backward divides the
 #: gradient of a ceil_mode window that overhangs the right padding by the full kernel size,
 #: not by the window clipped to the padded input (x of length 8, kernel 3, stride 2, padding 1:
 #: the last input's gradient is 1/3 + 1/3 instead of 1/3 + 1/2). Eager PyTorch is right.
-INDUCTOR_AVG_POOL_TORCH = "2.13."
 
 
 def _overhangs_padding(geometry: PoolGeometry, spatial: tuple[int, ...]) -> bool:
@@ -99,6 +104,56 @@ def _inductor_avg_pool_defect(version: str) -> KnownDefect:
         reason=(f"torch {version}: torch.compile (Inductor, CPU) avg_pool backward divides a "
                 "ceil_mode window overhanging the padding by the full kernel size "
                 "(count_include_pad=True); eager is right"))
+
+
+#: Found by verify (F6, a "hang") on torch 2.13.0+cpu: Inductor lowers avg_pool backward by
+#: unrolling every window an input lies in (up to 25 in 2-D, 125 in 3-D before it falls back to
+#: the eager kernel), and on CPU the generated C++ compiles for 2 to 6 s per window: kernel
+#: (4, 3, 3), stride (2, 1, 1) (18 windows), count_include_pad=False took 121 s for one call
+#: (160 s with Inductor's caches off; eager: 0.5 s); (3, 2, 2), stride 1 (12 windows): 45 s;
+#: 8 windows: 20 s.
+INDUCTOR_AVG_POOL_VJP_MAX_WINDOWS = 8
+INDUCTOR_AVG_POOL_VJP_SLOW_REPRO = (
+    "TORCHINDUCTOR_FORCE_DISABLE_CACHES=1 python -c \"import torch; "
+    "f = torch.compile(torch.nn.functional.avg_pool3d); "
+    "x = torch.rand(3, 2, 4, 9, 6, requires_grad=True); f(x, (4, 3, 3), (2, 1, 1), 1, True, "
+    "False).sum().backward()\" (2 to 3 minutes; a warm Inductor cache replays it in seconds)")
+
+
+def _inductor_avg_pool_vjp_slow_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="inductor-avg-pool-vjp-compile-time", operations=frozenset({"avg_pool_vjp"}),
+        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS),
+        applies=lambda geometry, spatial: (
+            geometry.windows_per_input > INDUCTOR_AVG_POOL_VJP_MAX_WINDOWS),
+        reason=(f"torch {version}: torch.compile (Inductor, CPU) compiles an avg_pool backward "
+                "for 2 to 6 s per window an input lies in (it unrolls them all); cases of more "
+                f"than {INDUCTOR_AVG_POOL_VJP_MAX_WINDOWS} windows take minutes, past the call "
+                f"timeout; repro: {INDUCTOR_AVG_POOL_VJP_SLOW_REPRO}"))
+
+
+#: Found by verify (C3/C4's gradients, a zero-sample batch) on torch 2.13.0+cpu: Inductor lays
+#: 2-D convolution weights out channels-last, but the eager convolution_backward it calls for
+#: an empty batch returns the weight gradient contiguous, and the compiled graph's stride
+#: assertion fails ("expected size 2==2, stride 1==9 at dim=1"). 1×1 kernels (the two layouts
+#: agree) and 1-D/3-D are unaffected.
+INDUCTOR_EMPTY_BATCH_REPRO = (
+    "python -c \"import torch; f = torch.compile(torch.nn.functional.conv2d); "
+    "x = torch.rand(0, 2, 5, 5, requires_grad=True); w = torch.rand(4, 2, 3, 3, "
+    "requires_grad=True); f(x, w).sum().backward()\" (AssertionError: expected size 2==2, "
+    "stride 1==9 at dim=1)")
+
+
+def _inductor_empty_batch_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="inductor-empty-batch-conv-vjp",
+        operations=frozenset({"conv_vjp", "conv_transpose_vjp"}), dtypes=frozenset(DTYPES),
+        ranks=frozenset({2}), features=frozenset({"empty_batch"}),
+        applies=lambda geometry, spatial: any(k > 1 for k in geometry.kernel),
+        reason=(f"torch {version}: torch.compile (Inductor, CPU) fails the backward of a 2-D "
+                "convolution or transposed convolution on a zero-sample batch (its weight "
+                "gradient comes back contiguous where the compiled graph asserts channels-last "
+                f"strides); repro: {INDUCTOR_EMPTY_BATCH_REPRO}"))
 
 
 def _import_torch() -> Any:
@@ -199,9 +254,17 @@ class TorchBackend(ForwardOperations, VjpOperations):
         if not cuda and _onednn_bf16_reads_garbage(self._torch):
             defects.append(_onednn_bf16_defect(self.library_version))
         if self._compiled and not cuda and self.library_version.startswith(
-                INDUCTOR_AVG_POOL_TORCH):
+                INDUCTOR_DEFECTS_TORCH):
             defects.append(_inductor_avg_pool_defect(self.library_version))
-        return dataclasses.replace(caps, defects=tuple(defects))
+            defects.append(_inductor_avg_pool_vjp_slow_defect(self.library_version))
+            defects.append(_inductor_empty_batch_defect(self.library_version))
+        if not self._compiled:
+            return dataclasses.replace(caps, defects=tuple(defects))
+        return dataclasses.replace(
+            caps, defects=tuple(defects), example_fraction=COMPILED_EXAMPLE_FRACTION,
+            reasons={**caps.reasons, "example_fraction": (
+                "torch.compile compiles every new shape, dtype and geometry (seconds each on "
+                "CPU), so each property runs a quarter of the profile's examples")})
 
     # -- conversion -----------------------------------------------------------------------
     def _tensor(self, array: Any, what: str, *, grad: bool = False) -> Any:
@@ -264,11 +327,10 @@ class TorchBackend(ForwardOperations, VjpOperations):
         rank, static = geometry.ndim, _static(op, geometry)
         if not self._compiled:
             return lambda *tensors: _FUNCTIONAL[op](self._F, rank, static, *tensors)
-        # Dynamo specializes sizes 0 and 1 and the dtype, recompiling for each new pattern; a
-        # code object per pattern keeps every one within its recompile budget.
+        # Compiled for static shapes (see _compile): one code object per operation, static
+        # arguments, dtype and shapes, each compiled exactly once.
         key = (op, rank, tuple(static.items()),
-               tuple(None if a is None else (a.dtype.str, tuple(min(d, 2) for d in a.shape))
-                     for a in arrays))
+               tuple(None if a is None else (a.dtype.str, a.shape) for a in arrays))
         fn = self._compiled_ops.get(key)
         if fn is None:
             fn = self._compile(op, rank, static)
@@ -283,19 +345,24 @@ class TorchBackend(ForwardOperations, VjpOperations):
         return strict
 
     def _compile(self, op: str, rank: int, static: dict[str, Any]) -> Callable[..., Any]:
-        """A compiled callable for one operation and one set of static arguments.
+        """A compiled callable for one operation, static arguments, dtype and shapes.
 
-        Dynamo keeps its cache and its recompile budget per *code object*, so each (operation,
-        static arguments) pair gets its own copy of the code; with ``dynamic=True`` new shapes
-        reuse the compiled graph. A sweep therefore compiles about once per geometry and dtype
-        and never silently falls back to eager after ``recompile_limit`` variants (hitting it
-        raises). ``fullgraph=True`` makes a graph break an error rather than a partial eager run.
+        Dynamo keeps its cache and its recompile budget per *code object*, so each case gets
+        its own copy of the code and never shares (or exhausts) another's; hitting the
+        recompile limit raises instead of silently running eager. ``fullgraph=True`` makes a
+        graph break an error rather than a partial eager run. ``dynamic=False``: sizes and the
+        static arguments are compile-time constants, as in a model whose layers fix their
+        hyperparameters. With ``dynamic=True`` Dynamo also turns the integer arguments into
+        symbols, and torch 2.13's Inductor fails to lower such a convolution on valid cases
+        (``LoweringException: ValueError: Exponent must be non-negative``; with the integers
+        specialized, a second shape still fails with ``ValueRangeError: Invalid ranges``), so a
+        dynamic-shape variant would report Inductor's symbolic-shape lowering, not its kernels.
         """
         template = _functional_call
         code = template.__code__.replace(co_name=f"convspec_{op}_{next(_COMPILED_COUNT)}")
         fn = types.FunctionType(code, template.__globals__, code.co_name)
         fn.__kwdefaults__ = {"F": self._F, "op": op, "rank": rank, "static": static}
-        return self._torch.compile(fn, backend="inductor", dynamic=True, fullgraph=True)
+        return self._torch.compile(fn, backend="inductor", dynamic=False, fullgraph=True)
 
     def _run_forward(self, fn: Callable[..., Any], tensors: list[Any]) -> Any:
         with self._float32_mode():

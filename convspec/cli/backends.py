@@ -45,7 +45,10 @@ def capabilities_dict(caps: Capabilities) -> dict[str, Any]:
         "reasons": dict(caps.reasons),
         "known_defects": [{"name": d.name, "operations": sorted(d.operations),
                            "dtypes": [t for t in DTYPES if t in d.dtypes],
-                           "ranks": sorted(d.ranks), "reason": d.reason} for d in caps.defects],
+                           "ranks": sorted(d.ranks),
+                           "features": [f for f in FEATURES if f in d.features],
+                           "reason": d.reason} for d in caps.defects],
+        "example_fraction": caps.example_fraction,
     }
 
 
@@ -85,13 +88,19 @@ def describe(row: BackendRow) -> list[str]:
     precision = {d: p for d, p in caps.precision.items() if d in caps.dtypes}
     if precision:
         lines.append("    precision:  " + "; ".join(f"{d}: {p}" for d, p in precision.items()))
-    declared = {key: why for key, why in caps.reasons.items() if not _is_supported(caps, key)}
+    declared = {key: why for key, why in caps.reasons.items()
+                if key != "example_fraction" and not _is_supported(caps, key)}
     for key, why in declared.items():
         lines.append(f"    - {key}: {why}")
+    if caps.example_fraction < 1:
+        lines.append(f"    examples:   {caps.example_fraction:g} of the profile's per property "
+                     f"({caps.reasons.get('example_fraction', 'declared by the backend')})")
     for defect in caps.defects:
-        lines.append(f"    - known defect {defect.name} ({', '.join(sorted(defect.operations))}; "
-                     f"{', '.join(t for t in DTYPES if t in defect.dtypes)}; "
-                     f"{'/'.join(str(r) for r in sorted(defect.ranks))}-D): {defect.reason}")
+        scope = [", ".join(sorted(defect.operations)),
+                 ", ".join(t for t in DTYPES if t in defect.dtypes),
+                 "/".join(str(r) for r in sorted(defect.ranks)) + "-D",
+                 *[f for f in FEATURES if f in defect.features]]
+        lines.append(f"    - known defect {defect.name} ({'; '.join(scope)}): {defect.reason}")
     return lines
 
 
