@@ -78,6 +78,14 @@ def test_html_is_escaped_and_marks_each_cell(results: list[Path]) -> None:
     assert "conv output y differs | worse" in page and "<script" not in page
 
 
+def test_a_backend_on_a_share_of_the_examples_says_so(tmp_path: Path) -> None:
+    document = _document("torch-compile", {"test_a_conv": ("passed", "")})
+    document["examples"] = {"profile": 12, "per_property": 3, "reason": "it compiles"}
+    path = tmp_path / "torch-compile.json"
+    path.write_text(json.dumps(document))
+    assert "| torch-compile | ci (3 of 12 examples) | 1 | 0 | 0 |" in to_markdown(load_runs([path]))
+
+
 def test_the_same_backend_twice_keeps_both_columns(tmp_path: Path, results: list[Path]) -> None:
     again = tmp_path / "torch-nightly.json"
     again.write_text(results[0].read_text())
