@@ -239,7 +239,7 @@ def test_onnx_same_rule_is_convspecs_onnx_convention() -> None:
 def test_opinfo_samples(name: str) -> None:
     """Every expressible sample of the OpInfo agrees with ``torch.nn.functional``; the others
     are the skips of :func:`test_opinfo_inexpressible_samples`. All disagreements are listed."""
-    info, samples = _opinfo_samples()[name]
+    op, samples = _opinfo_samples()[name]
     checked, wrong = 0, []
     for index, sample in enumerate(samples):
         translation = _torch_translation(name, index)
@@ -249,7 +249,7 @@ def test_opinfo_samples(name: str) -> None:
         try:
             got = call.run()
             np.testing.assert_allclose(got[0] if unbatched else got,
-                                       ext.torch_expected(info, sample), **FLOAT64)
+                                       ext.torch_expected(op, sample), **FLOAT64)
         except Exception as exc:  # every failing sample is reported, not only the first
             wrong.append(f"{_sample_id(name, index)}: {call.geometry.describe()}, input "
                          f"{call.x.shape}: {type(exc).__name__}: {exc}")

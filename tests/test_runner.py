@@ -44,6 +44,24 @@ def test_wrong_results_are_reported_with_a_working_repro(tmp_path: Path, backend
     assert replay.returncode == 1 and reason in replay.stdout, replay.stdout + replay.stderr
 
 
+@pytest.mark.parametrize("backend, prop, reason", [
+    ("count_include_pad_inverted", "test_avg_pool_matches_reference",
+     "differs from the specification"),
+    ("ceil_mode_ignored", "test_max_pool_matches_reference", "the geometry gives"),
+    ("output_padding_dropped", "test_conv_transpose_matches_reference", "the geometry gives"),
+])
+def test_bugs_the_external_suites_catch_are_caught(tmp_path: Path, backend: str, prop: str,
+                                                   reason: str) -> None:
+    """The mutations that ONNX's node tests and PyTorch's OpInfo samples catch in a broken
+    reference (tests/test_external_suites.py) fail verify too, with a working repro."""
+    done, document = verify(tmp_path, f"broken_backends:{backend}", selection=prop)
+    assert done.returncode == 1, done.stdout + done.stderr
+    entry = outcomes(document)[prop]
+    assert entry["outcome"] == "failed" and reason in json.dumps(entry), entry
+    replay = run_repro(tmp_path, entry)
+    assert replay.returncode == 1 and reason in replay.stdout, replay.stdout + replay.stderr
+
+
 def test_padding_on_the_wrong_side_is_caught_on_asymmetric_padding(tmp_path: Path) -> None:
     _, document = verify(tmp_path, "broken_backends:wrong_side")
     call = outcomes(document)[CONV]["call"]
