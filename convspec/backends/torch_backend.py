@@ -263,8 +263,8 @@ class TorchBackend(ForwardOperations, VjpOperations):
         return dataclasses.replace(
             caps, defects=tuple(defects), example_fraction=COMPILED_EXAMPLE_FRACTION,
             reasons={**caps.reasons, "example_fraction": (
-                "torch.compile compiles every new shape, dtype and geometry (seconds each on "
-                "CPU), so each property runs a quarter of the profile's examples")})
+                "torch.compile compiles every new shape, dtype and geometry, for seconds each "
+                "on CPU")})
 
     # -- conversion -----------------------------------------------------------------------
     def _tensor(self, array: Any, what: str, *, grad: bool = False) -> Any:
