@@ -173,8 +173,8 @@ def _state(config: pytest.Config) -> _State:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if _uses_backend(session.config):
         state = _state(session.config)
-        state.backend()  # fail fast, exit 2, before any worker starts
-        _load_example_budget(state)
+        state.backend()  # on the controller: fail fast, exit 2, before any worker starts
+        _load_example_budget(state)  # in every process, before it collects the properties
 
 
 def _load_example_budget(state: _State) -> None:
