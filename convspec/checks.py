@@ -11,6 +11,7 @@ for the minimal counterexample Hypothesis finds.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,8 @@ class Recorder:
 
     effective_bits: dict[str, float] = field(default_factory=dict)
     calls: int = 0
+    #: Why drawn calls were discarded as outside the capabilities (reason -> count).
+    rejections: Counter = field(default_factory=Counter)
 
     def observe(self, dtype: str, comparison: Comparison) -> None:
         if comparison.effective_bits is None or not comparison.ok:
@@ -93,6 +96,7 @@ class Recorder:
     def reset(self) -> None:
         self.effective_bits = {}
         self.calls = 0
+        self.rejections = Counter()
 
 
 RECORDER = Recorder()
@@ -126,8 +130,13 @@ def unsupported_reason(backend: Any, record: Call) -> str | None:
 
 
 def _reject_if_unsupported(backend: Any, record: Call) -> None:
-    """Inside a Hypothesis test, an example outside the capabilities is discarded."""
-    if hypothesis.currently_in_test_context() and unsupported_reason(backend, record):
+    """Inside a Hypothesis test, an example outside the capabilities is discarded (and why is
+    counted, so a property that can draw nothing else is skipped with that reason)."""
+    if not hypothesis.currently_in_test_context():
+        return
+    reason = unsupported_reason(backend, record)
+    if reason:
+        RECORDER.rejections[f"{record.operation}: {reason}"] += 1
         hypothesis.reject()
 
 

@@ -159,7 +159,8 @@ class _State:
         caps = capabilities_of(self.backend())
         dtypes = _split(self.config.getoption("convspec_dtype"))
         if dtypes:
-            caps = caps.without(dtypes=set(DTYPES) - set(dtypes))
+            caps = caps.without(dtypes=set(DTYPES) - set(dtypes),
+                                reason=f"not selected (--dtype {','.join(dtypes)})")
         return caps
 
 
@@ -201,10 +202,31 @@ def backend(request: pytest.FixtureRequest) -> Any:
     return _state(request.config).backend()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def caps(request: pytest.FixtureRequest) -> Capabilities:
-    """The backend's capabilities, narrowed by ``--convspec-dtype``."""
-    return _state(request.config).capabilities()
+    """The backend's capabilities, narrowed by ``--convspec-dtype`` and to the dtypes every
+    operation of the property (its ``ops`` marker) runs in, so strategies draw only those."""
+    return _state(request.config).capabilities().for_operations(
+        _marker_args(request.node, "ops"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    """A property left with nothing to draw under the capabilities and the selection is
+    skipped with the reason, never failed (``Unsatisfiable`` included)."""
+    from hypothesis.errors import Unsatisfiable
+
+    from .strategies import NothingToDraw
+
+    try:
+        return (yield)
+    except NothingToDraw as exc:
+        pytest.skip(str(exc))
+    except Unsatisfiable:
+        reasons = RECORDER.rejections.most_common(1)
+        if not reasons:
+            raise
+        pytest.skip(f"no drawn example is within the backend's capabilities: {reasons[0][0]}")
 
 
 @pytest.fixture(scope="session")

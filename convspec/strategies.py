@@ -36,7 +36,7 @@ __all__ = [
     "ConvCase", "PoolCase", "InvalidConvCase", "conv_geometries", "pool_geometries",
     "conv_cases", "pool_cases", "network_conv_cases", "tensors", "dtypes",
     "invalid_conv_cases", "seeded_tensor", "INTEGER_LIMITS", "ConvExample", "PoolExample",
-    "conv_examples", "pool_examples",
+    "conv_examples", "pool_examples", "NothingToDraw",
 ]
 
 ALL = Capabilities()
@@ -100,14 +100,33 @@ def _ranks(ranks: Sequence[int] | None, capabilities: Capabilities) -> list[int]
     return usable
 
 
+class NothingToDraw(InvalidArgument):
+    """The capabilities (narrowed by a selection such as ``verify --dtype``) leave nothing for a
+    strategy to draw. Not a usage error: the property has nothing to check on this backend, and
+    the pytest plugin skips it with this message as the reason."""
+
+
 def dtypes(capabilities: Capabilities = ALL,
            allowed: Sequence[str] | None = None) -> st.SearchStrategy[str]:
-    """Dtype names the backend supports, float64 first so failures shrink to it."""
+    """Dtype names the backend supports, float64 first so failures shrink to it.
+
+    ``allowed`` narrows them to the dtypes a property can use. When nothing is left,
+    :class:`NothingToDraw` says for each dtype why it was left out.
+    """
+    if allowed is not None:
+        unknown = sorted(set(allowed) - set(DTYPES))
+        if unknown:
+            raise InvalidArgument(f"allowed={tuple(allowed)!r}: unknown dtypes {unknown}; "
+                                  f"choose from {DTYPES}")
     names = [d for d in DTYPES if d in capabilities.dtypes and (allowed is None or d in allowed)]
     if not names:
-        raise InvalidArgument(
-            f"no dtype is both allowed ({allowed}) and supported ({sorted(capabilities.dtypes)})"
-        )
+        why = []
+        for d in DTYPES:
+            if allowed is not None and d not in allowed:
+                continue
+            why.append(f"{d}: {capabilities.reasons.get(f'dtype:{d}', 'not supported')}")
+        only = "" if allowed is None else f"this property runs in {', '.join(allowed)} only; "
+        raise NothingToDraw(f"no dtype to draw: {only}{'; '.join(why)}")
     return st.sampled_from(names)
 
 

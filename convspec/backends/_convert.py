@@ -66,10 +66,6 @@ class CaseCapabilities(Capabilities):
     keyed by :func:`case_key`; :meth:`skip_reason` consults it after the general sets.
     """
 
-    def without(self, **missing: Iterable[Any]) -> CaseCapabilities:
-        changes = {k: frozenset(getattr(self, k)) - frozenset(v) for k, v in missing.items()}
-        return dataclasses.replace(self, **changes)
-
     def skip_reason(self, operation: str, dtype: str | None = None, rank: int | None = None,
                     features: Iterable[str] = ()) -> str | None:
         general = super().skip_reason(operation, dtype, rank, features)

@@ -97,6 +97,10 @@ class KnownDefect:
                 and self.applies(geometry, tuple(spatial)))
 
 
+#: The ``reasons`` key of a missing operation, dtype, rank or feature.
+_REASON_KEY = {"operations": "{}", "dtypes": "dtype:{}", "ranks": "rank:{}", "features": "{}"}
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a backend supports. Defaults say "everything"; narrow what you lack.
@@ -135,10 +139,32 @@ class Capabilities:
                 )
             object.__setattr__(self, name, value)
 
-    def without(self, **missing: Iterable[Any]) -> Capabilities:
-        """A copy with some operations, dtypes, ranks or features removed."""
-        changes = {k: frozenset(getattr(self, k)) - frozenset(v) for k, v in missing.items()}
-        return Capabilities(**{**self.__dict__, **changes})
+    def without(self, *, reason: str | None = None, **missing: Iterable[Any]) -> Capabilities:
+        """A copy with some operations, dtypes, ranks or features removed; with ``reason``,
+        that is why each removed entry is missing (replacing the backend's own reason)."""
+        changes: dict[str, Any] = {k: frozenset(getattr(self, k)) - frozenset(v)
+                                   for k, v in missing.items()}
+        if reason is not None:
+            reasons = dict(self.reasons)
+            for kind, values in missing.items():
+                for value in values:
+                    reasons[_REASON_KEY[kind].format(value)] = reason
+            changes["reasons"] = reasons
+        return replace(self, **changes)
+
+    def for_operations(self, operations: Iterable[str]) -> Capabilities:
+        """These capabilities less every dtype one of ``operations`` lacks, with that
+        operation's reason: what a property calling all of them can draw."""
+        lacking: dict[str, str] = {}
+        for operation in operations:
+            for dtype in sorted(self.dtypes):
+                why = self.skip_reason(operation, dtype)
+                if why is not None and dtype not in lacking:
+                    lacking[dtype] = f"{operation}: {why}"
+        caps = self
+        for dtype, why in lacking.items():
+            caps = caps.without(dtypes=[dtype], reason=why)
+        return caps
 
     def skip_reason(self, operation: str, dtype: str | None = None, rank: int | None = None,
                     features: Iterable[str] = ()) -> str | None:
