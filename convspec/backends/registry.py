@@ -5,6 +5,11 @@ a user's backend, where ``attr`` is an instance, a class or a zero-argument fact
 name is looked up in the entry-point group ``convspec.backends``, through which installed
 packages register theirs. Adapters import their library only when constructed, so this module
 (and ``convspec backends``) works with the base install.
+
+A ``module:attr`` spec finds modules in the working directory, as ``python -m`` does (a console
+script such as ``convspec`` does not put it on ``sys.path`` by itself). Any exception raised
+while importing the module or constructing the backend becomes a :class:`BackendBroken` (a
+:class:`BackendLoadError`) naming the exception and where it was raised.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import os
+import sys
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -51,6 +58,43 @@ class BackendLoadError(Exception):
     """A backend spec that names nothing loadable, or an object that is not a backend."""
 
 
+class BackendBroken(BackendLoadError):
+    """Importing a backend's module or constructing the backend raised; ``reason`` is the
+    exception's type, message and where it was raised (``file:line``)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _where(exc: BaseException) -> str:
+    """``file:line`` where ``exc`` was raised, skipping the import machinery's frames."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith("<frozen importlib")]
+    if not frames:
+        return ""
+    return f"{frames[-1].filename}:{frames[-1].lineno}"
+
+
+def _broken(spec: str, what: str, exc: Exception) -> BackendBroken:
+    where = _where(exc)
+    reason = f"{type(exc).__name__}: {exc}" + (f" ({where})" if where else "")
+    return BackendBroken(f"backend spec {spec!r}: {what} raised {reason}", reason)
+
+
+def _cwd_on_path() -> None:
+    """Let ``module:attr`` find a module in the working directory, as ``python -m`` does."""
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the working directory was removed
+        return
+    if "" in sys.path or cwd in sys.path:
+        return
+    sys.path.insert(0, cwd)
+
+
 def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
     return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
@@ -72,8 +116,13 @@ def _import_target(target: str, spec: str) -> Any:
     except ImportError as exc:
         raise BackendLoadError(
             f"backend spec {spec!r}: cannot import module {module_name!r} ({exc}); check the "
-            "module path and that its package is installed or on sys.path"
+            "module path and that its package is installed, on sys.path or in the working "
+            "directory"
         ) from exc
+    except (BackendUnavailable, BackendLoadError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a module that fails at import is a load error
+        raise _broken(spec, f"importing module {module_name!r}", exc) from exc
     obj: Any = module
     for part in attr.split("."):
         try:
@@ -100,18 +149,23 @@ def _instantiate(obj: Any, spec: str) -> Any:
             f"backend spec {spec!r} names a {type(obj).__name__}, which is neither a backend "
             "(an object with a 'name' and protocol operations) nor a class or factory making one"
         )
+    label = getattr(obj, "__qualname__", None) or repr(obj)
     try:
         return obj()
+    except (BackendUnavailable, BackendLoadError):
+        raise
     except TypeError as exc:
         try:
             inspect.signature(obj).bind()
         except (TypeError, ValueError):
             raise BackendLoadError(
-                f"backend spec {spec!r}: {getattr(obj, '__qualname__', obj)!r} cannot be called "
+                f"backend spec {spec!r}: {label!r} cannot be called "
                 f"without arguments ({exc}); point the spec at an instance, a class with default "
                 "arguments, or a zero-argument factory"
             ) from exc
-        raise
+        raise _broken(spec, f"constructing the backend ({label}())", exc) from exc
+    except Exception as exc:  # noqa: BLE001 - a constructor that fails is a load error
+        raise _broken(spec, f"constructing the backend ({label}())", exc) from exc
 
 
 def validate_backend(backend: Any, spec: str = "") -> Any:
@@ -131,6 +185,10 @@ def validate_backend(backend: Any, spec: str = "") -> Any:
         capabilities_of(backend)
     except TypeError as exc:
         raise BackendLoadError(f"{label} ({name!r}): {exc}") from exc
+    except (BackendUnavailable, BackendLoadError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - capabilities() that fails is a load error
+        raise _broken(spec or repr(backend), "its capabilities()", exc) from exc
     return backend
 
 
@@ -144,6 +202,7 @@ def load_backend(spec: str) -> Any:
         raise BackendLoadError(f"backend spec must be a non-empty string, got {spec!r}")
     spec = spec.strip()
     if ":" in spec:
+        _cwd_on_path()
         obj = _import_target(spec, spec)
     elif spec in BUILTIN_BACKENDS:
         obj = _import_target(BUILTIN_BACKENDS[spec], spec)
@@ -183,6 +242,8 @@ def backend_row(name: str) -> BackendRow:
         caps = capabilities_of(backend)
     except BackendUnavailable as exc:
         return BackendRow(name, False, exc.reason)
+    except BackendBroken as exc:
+        return BackendRow(name, False, f"broken: {exc.reason}")
     except BackendLoadError as exc:
         return BackendRow(name, False, f"cannot load: {exc}")
     except Exception as exc:  # noqa: BLE001 - a broken adapter must not break the table

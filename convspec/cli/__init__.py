@@ -3,18 +3,23 @@
 Each subcommand is a module of this package defining ``COMMAND`` (its name), ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``; :func:`main` discovers them, so adding a
 command means adding a module. Exit status 2 means a usage or geometry error, reported as one
-line without a traceback.
+line without a traceback (a command raises :class:`UsageError`); output into a closed pipe
+(``convspec backends | head -2``) ends the command quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
 
 from ..errors import GeometryError
+from ._usage import UsageError
+
+__all__ = ["UsageError", "build_parser", "main"]
 
 
 def _commands() -> list:
@@ -41,14 +46,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_stdout() -> None:
+    """After a closed pipe: point stdout at devnull so that flushing it at exit cannot raise
+    again (the recipe of Python's ``signal`` documentation)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout already closed or not a file
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    prefix = f"convspec {args.command}"
     try:
-        return int(args._run(args))
-    except GeometryError as exc:
-        print(f"convspec {args.command}: invalid geometry: {exc}", file=sys.stderr)
+        status = int(args._run(args))
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not at exit
+        return status
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except UsageError as exc:
+        print(f"{prefix}: {exc}", file=sys.stderr)
         return 2
+    except GeometryError as exc:
+        print(f"{prefix}: invalid geometry: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        print(f"{prefix}: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prefix}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any, TextIO
 
@@ -16,6 +17,7 @@ from ..roofline import Calibration, WorkloadResult, calibrate, evaluate
 from ..timing import Unsupported, harness_overhead
 from ..errors import GeometryError
 from ..workloads import DIRECTIONS, SUITE_NAMES, Workload, select
+from ._usage import UsageError, check_output_file
 
 COMMAND = "bench"
 HELP = ("time workloads on one backend and print time, GFLOP/s and percent of the "
@@ -115,19 +117,31 @@ def _footer(results: list[WorkloadResult], calibration: Calibration | None,
     return "\n".join(parts)
 
 
-def run(args: argparse.Namespace) -> int:
+def validate(args: argparse.Namespace) -> tuple[Any, list[Workload]]:
+    """Check every option before timing anything; return the backend and the workloads."""
+    if not (math.isfinite(args.budget) and args.budget >= 0):
+        raise UsageError(f"--budget {args.budget:g}: must be a number of seconds, 0 or more "
+                         "(e.g. --budget 1.0)")
+    if args.min_repeats < 1:
+        raise UsageError(f"--min-repeats {args.min_repeats}: must be at least 1 "
+                         "(e.g. --min-repeats 5)")
+    if args.json is not None:
+        check_output_file("--json", args.json, "bench.json")
+    try:
+        workloads = select(args.workloads, batch=args.batch, direction=args.direction)
+    except GeometryError as exc:
+        raise UsageError(str(exc)) from None
     from ..backends.registry import BackendLoadError, BackendUnavailable, load_backend
 
     try:
         backend = load_backend(args.backend)
     except (BackendUnavailable, BackendLoadError) as exc:
-        print(f"convspec bench: backend {args.backend!r} cannot be used: {exc}", file=sys.stderr)
-        return 2
-    try:
-        workloads = select(args.workloads, batch=args.batch, direction=args.direction)
-    except GeometryError as exc:
-        print(f"convspec bench: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--backend {args.backend}: cannot be used: {exc}") from None
+    return backend, workloads
+
+
+def run(args: argparse.Namespace) -> int:
+    backend, workloads = validate(args)
     progress = Progress(len(workloads))
     rows: list[Any] = []
     results: list[WorkloadResult] = []

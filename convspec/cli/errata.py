@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errata import ERRATA, Erratum
+from ._usage import UsageError
 
 COMMAND = "errata"
 HELP = "List the notes' wrong statements, the corrections and a counterexample for each."
@@ -49,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     known = {item.id: item for item in ERRATA}
     unknown = [i for i in args.ids if i not in known]
     if unknown:
-        print(f"convspec errata: unknown ID {', '.join(unknown)}; known: {', '.join(known)}")
-        return 2
+        raise UsageError(f"unknown ID {', '.join(unknown)}; choose from {', '.join(known)} "
+                         "(e.g. convspec errata B7)")
     chosen = [known[i] for i in args.ids] if args.ids else list(ERRATA)
     for index, item in enumerate(chosen):
         if index:

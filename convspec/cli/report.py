@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._usage import UsageError, check_output_file
+
 COMMAND = "report"
 HELP = "render a conformance matrix (backends × properties) from `verify --json` results"
 
@@ -21,16 +23,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..report import ReportError, load_runs, to_html, to_markdown
 
+    if args.markdown is not None:
+        check_output_file("--markdown", args.markdown, "matrix.md")
+    if args.html is not None:
+        check_output_file("--html", args.html, "matrix.html")
     try:
         runs = load_runs(args.results)
+        markdown = to_markdown(runs)
+        page = to_html(runs) if args.html else None
     except ReportError as exc:
-        print(f"convspec report: {exc}", file=sys.stderr)
-        return 2
-    markdown = to_markdown(runs)
+        raise UsageError(str(exc)) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # A file with the top-level keys whose entries are not what `verify --json` writes.
+        raise UsageError(f"{', '.join(args.results)}: not `convspec verify --json` results: "
+                         f"an entry is malformed ({type(exc).__name__}: {exc}); pass the files "
+                         "`convspec verify --json` wrote") from None
     if args.markdown:
-        Path(args.markdown).write_text(markdown, encoding="utf-8")
+        _write(args.markdown, markdown)
     else:
         sys.stdout.write(markdown)
-    if args.html:
-        Path(args.html).write_text(to_html(runs), encoding="utf-8")
+    if page is not None:
+        _write(args.html, page)
     return 0
+
+
+def _write(path: str, text: str) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")

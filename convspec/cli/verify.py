@@ -3,23 +3,31 @@
 It is pytest underneath (``pytest --pyargs convspec.properties`` with the convspec plugin), in
 pytest-xdist worker processes so that a backend that crashes or hangs a worker costs that one
 property, not the run. Exit status: 0 when every property holds, 1 when any fails, 2 for usage
-or loading errors.
+or loading errors. :func:`validate` checks every option (and loads the backend) before pytest
+starts, so a usage error is one line on stderr and no property runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
+from typing import Any
 
+from ..backends.protocol import DTYPES, OPERATIONS
 from ..plugin import PROFILES, SECTIONS
+from ._usage import UsageError, check_output_dir, check_output_file
 
 COMMAND = "verify"
 HELP = "check a backend against the specification with Hypothesis properties"
 
 #: Seconds one backend call may take before its worker is ended as hung.
 DEFAULT_CALL_TIMEOUT = 120.0
+
+#: Seconds to wait for the Redis server of ``--redis`` to answer before calling it unreachable.
+REDIS_TIMEOUT = 2.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,14 +61,105 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="SECONDS",
                         help=f"a backend call running longer is a hang (default "
                              f"{DEFAULT_CALL_TIMEOUT:g})")
+    parser.add_argument("--include-known-defects", action="store_true",
+                        help="also run the cases of the backend's declared known defects "
+                             "(skipped by default, with the defect's reason)")
+    parser.add_argument("--exitfirst", "-x", action="store_true",
+                        help="stop at the first failing property (pytest -x); exit status 1")
     parser.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS",
                         help="extra arguments passed to pytest after --")
 
 
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _check_list(option: str, value: str | None, choices: Any, example: str,
+                normalize: Any = str) -> None:
+    if value is None:
+        return
+    given = [part.strip() for part in value.split(",")]
+    if not any(given):
+        raise UsageError(f"{option} {value!r}: give a comma-separated list (e.g. {option} "
+                         f"{example})")
+    unknown = [part for part in given if part and normalize(part) not in choices]
+    if unknown:
+        raise UsageError(f"{option} {value}: unknown {', '.join(unknown)}; choose from "
+                         f"{', '.join(sorted(choices) if isinstance(choices, (set, dict)) else choices)}"
+                         f" (e.g. {option} {example})")
+
+
+def _check_redis(url: str) -> None:
+    """The ``redis`` client is installed, ``url`` is a Redis URL, and the server answers."""
+    option = f"--redis {url}"
+    try:
+        import redis
+        from hypothesis.extra.redis import RedisExampleDatabase  # noqa: F401 - needs redis too
+    except ImportError as exc:
+        raise UsageError(f"{option}: the redis client is not installed ({exc}); install it with "
+                         "pip install -e '.[redis]' (or pip install redis), or drop --redis"
+                         ) from None
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT,
+                                      socket_timeout=REDIS_TIMEOUT)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{option}: not a Redis URL ({exc}); give redis://HOST:PORT/DB, e.g. "
+                         "--redis redis://localhost:6379/0") from None
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise UsageError(f"{option}: no Redis server answers there within {REDIS_TIMEOUT:g} s "
+                         f"({type(exc).__name__}: {exc}); start redis-server or fix the host, "
+                         "port or password in the URL") from None
+    finally:
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - closing an unused connection pool
+            pass
+
+
+def validate(args: argparse.Namespace) -> Any:
+    """Check every option of ``verify`` before anything runs; return the loaded backend.
+
+    Raises :class:`UsageError` naming the option and the fix. Cheap checks come first, then
+    the output paths, the Redis server, and last the backend (which imports its library).
+    """
+    timeout = args.call_timeout
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise UsageError(f"--call-timeout {_number(timeout)}: must be a number of seconds above 0 "
+                         f"(e.g. --call-timeout {DEFAULT_CALL_TIMEOUT:g})")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be at least 1 worker process (e.g. --jobs 2)")
+    _check_list("--section", args.section, SECTIONS, "A,B", normalize=str.upper)
+    _check_list("--operation", args.operation, OPERATIONS, "conv,conv_vjp")
+    _check_list("--dtype", args.dtype, DTYPES, "float32")
+    if args.precision:
+        from ..tolerance import parse_declarations
+
+        try:
+            parse_declarations(args.precision)
+        except ValueError as exc:
+            raise UsageError(f"--precision: {exc}") from None
+    if args.keyword is not None and not args.keyword.strip():
+        raise UsageError("-k '': give an expression matching property names (e.g. -k conv)")
+    if args.json is not None:
+        check_output_file("--json", args.json)
+    if args.junit_xml is not None:
+        check_output_file("--junit-xml", args.junit_xml, "results.xml")
+    check_output_dir("--repro-dir", args.repro_dir)
+    if args.redis is not None:
+        _check_redis(args.redis)
+
+    from ..backends.registry import BackendLoadError, BackendUnavailable, load_backend
+
+    try:
+        return load_backend(args.backend)
+    except (BackendLoadError, BackendUnavailable) as exc:
+        raise UsageError(f"--backend {args.backend}: cannot load it: {exc}") from None
+
+
 def pytest_arguments(args: argparse.Namespace, breadcrumbs: str) -> list[str]:
     """The pytest command line that ``verify`` runs (also useful to run it by hand)."""
-    if args.jobs < 1:
-        raise SystemExit("convspec verify: --jobs must be at least 1")
     argv = ["--pyargs", "convspec.properties", "-p", "no:cacheprovider",
             "-W", "ignore::DeprecationWarning", "-o", "addopts=",
             "--backend", args.backend, "--convspec-profile", args.profile,
@@ -77,21 +176,43 @@ def pytest_arguments(args: argparse.Namespace, breadcrumbs: str) -> list[str]:
             argv += [option, value]
     for declaration in args.precision:
         argv += ["--precision", declaration]
+    if getattr(args, "include_known_defects", False):
+        argv.append("--convspec-include-known-defects")
+    if getattr(args, "exitfirst", False):
+        argv.append("-x")
     return argv + list(args.pytest_args)
 
 
+def _with_cwd_on_pythonpath() -> dict[str, str | None]:
+    """Put the working directory on ``PYTHONPATH`` for the worker processes, so that a
+    ``--backend module:attr`` found there (as ``python -m`` would) loads in them too. Returns
+    what to restore."""
+    saved = {"PYTHONPATH": os.environ.get("PYTHONPATH")}
+    cwd = os.getcwd()
+    parts = [p for p in (saved["PYTHONPATH"] or "").split(os.pathsep) if p]
+    if cwd not in parts:
+        os.environ["PYTHONPATH"] = os.pathsep.join([*parts, cwd])
+    return saved
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def run(args: argparse.Namespace) -> int:
+    validate(args)
     import pytest
 
-    from ..backends.registry import BackendLoadError, BackendUnavailable, load_backend
-
+    saved = _with_cwd_on_pythonpath() if ":" in args.backend else {}
     try:
-        load_backend(args.backend)
-    except (BackendLoadError, BackendUnavailable) as exc:
-        print(f"convspec verify: cannot load backend {args.backend!r}: {exc}", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory(prefix="convspec-breadcrumbs-") as breadcrumbs:
-        status = pytest.main(pytest_arguments(args, breadcrumbs))
+        with tempfile.TemporaryDirectory(prefix="convspec-breadcrumbs-") as breadcrumbs:
+            status = pytest.main(pytest_arguments(args, breadcrumbs))
+    finally:
+        _restore(saved)
     if status == pytest.ExitCode.OK:
         return 0
     if status == pytest.ExitCode.TESTS_FAILED:
