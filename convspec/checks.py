@@ -59,9 +59,16 @@ class Call:
 class ConformanceError(AssertionError):
     """A backend broke the specification on a concrete case."""
 
+    #: What went wrong: "wrong" (a result off the specification), "refused" (an exception on
+    #: a valid case), "accepted-invalid", "crashed-on-invalid".
+    KINDS = ("wrong", "refused", "accepted-invalid", "crashed-on-invalid")
+
     def __init__(self, reason: str, *, call: Call | None = None,
                  comparison: Comparison | None = None, ids: Sequence[str] = (),
-                 details: str = "") -> None:
+                 details: str = "", kind: str = "wrong") -> None:
+        if kind not in self.KINDS:
+            raise ValueError(f"kind={kind!r}: choose from {self.KINDS}")
+        self.kind = kind
         self.reason = reason
         self.call = call
         self.comparison = comparison
@@ -140,27 +147,67 @@ def _reject_if_unsupported(backend: Any, record: Call) -> None:
         hypothesis.reject()
 
 
-def call(backend: Any, operation: str, *arrays: np.ndarray | None, **kwargs: Any) -> Any:
+def contract_copy(array: np.ndarray | None) -> np.ndarray | None:
+    """What a backend receives for each array argument (the array contract of
+    :mod:`convspec.backends.protocol`): a C-contiguous, writeable, positively strided copy that
+    it may keep, aliasing nothing else."""
+    return None if array is None else np.array(array, order="C", copy=True)
+
+
+def call(backend: Any, operation: str, *arrays: np.ndarray | None, as_given: bool = False,
+         **kwargs: Any) -> Any:
     """Run ``backend.operation(*arrays, **kwargs)`` on a case the spec calls valid.
 
-    An exception, a non-array result, or a result whose shape or dtype differs from what the
-    geometry implies is a :class:`ConformanceError` (the shape and dtype checks are done by the
+    The backend gets :func:`contract_copy` of each array, or the arrays themselves (views of
+    any layout) with ``as_given`` (the layout property). An exception is a refusal of a valid
+    case; a non-array result, or a result whose shape or dtype differs from what the geometry
+    implies, is a :class:`ConformanceError` too (the shape and dtype checks are done by the
     callers that know the expected shape: :func:`expect_reference`).
     """
     names, _ = SIGNATURES[operation]
     record = Call(operation, dict(zip(names, arrays)), kwargs)
     method = _method(backend, operation)
     _reject_if_unsupported(backend, record)
+    handed = arrays if as_given else tuple(contract_copy(a) for a in arrays)
     RECORDER.calls += 1
     try:
         with guard(record):
-            return method(*arrays, **kwargs)
+            return method(*handed, **kwargs)
     except ConformanceError:
         raise
     except Exception as exc:  # the backend's own failure is the finding
-        raise ConformanceError(
-            f"{operation} raised {type(exc).__name__} on a valid case: {exc}", call=record
-        ) from exc
+        raise ConformanceError(refusal(record, exc), call=record, kind="refused") from exc
+
+
+def _features_used(record: Call) -> tuple[int | None, frozenset[str]]:
+    """Rank and :data:`FEATURES` of a call, as its capabilities would judge it."""
+    from .backends._convert import call_geometry
+    from .backends.protocol import required_features
+
+    arrays = list(record.arrays.values())
+    try:
+        geometry = call_geometry(record.operation, *arrays, **record.kwargs)
+    except Exception:  # noqa: BLE001 - a geometry the spec rejects has no features to name
+        return None, frozenset()
+    x = arrays[0]
+    return geometry.ndim, required_features(geometry, operation=record.operation,
+                                            batch=x.shape[0], spatial=x.shape[2:])
+
+
+def refusal(record: Call, exc: BaseException) -> str:
+    """The finding when a backend raises on a valid case: what it raised, the features the
+    case uses, and what to declare if the limit is deliberate."""
+    rank, features = _features_used(record)
+    dtype = next((dtype_name(v.dtype) for v in record.arrays.values() if v is not None), "?")
+    used = ", ".join(sorted(features)) or "none (a plain case)"
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    declare = (f"Capabilities(features=FEATURES - {{{', '.join(repr(f) for f in sorted(features))}}}"
+               f", reasons={{...}})" if features else
+               f"Capabilities(dtypes=..., ranks=..., reasons={{'{record.operation}:dtype:{dtype}"
+               f"': 'why'}}) or leave {record.operation} out")
+    return (f"{record.operation} refused a valid case: raised {type(exc).__name__}: {first} "
+            f"[{rank}-D, {dtype}; features used: {used}]. If this limit is deliberate, declare "
+            f"it in capabilities(): {declare}")
 
 
 def reference_outputs(operation: str, arrays: Sequence[np.ndarray | None],
@@ -227,7 +274,8 @@ def _check_array(operation: str, name: str, value: Any, shape: tuple[int, ...], 
 
 def expect_reference(backend: Any, operation: str, arrays: Sequence[np.ndarray | None],
                      kwargs: Mapping[str, Any], tolerance: Tolerance, *,
-                     ids: Sequence[str] = ()) -> tuple[np.ndarray | None, ...]:
+                     ids: Sequence[str] = (),
+                     as_given: bool = False) -> tuple[np.ndarray | None, ...]:
     """Run the backend and check every output against the reference within ``tolerance``.
 
     Returns the backend's outputs (a tuple, ``None`` for an absent bias gradient).
@@ -236,7 +284,7 @@ def expect_reference(backend: Any, operation: str, arrays: Sequence[np.ndarray |
     names, _ = SIGNATURES[operation]
     record = Call(operation, dict(zip(names, arrays)), kwargs)
     exact, magnitude = reference_outputs(operation, arrays, kwargs)
-    raw = call(backend, operation, *arrays, **kwargs)
+    raw = call(backend, operation, *arrays, as_given=as_given, **kwargs)
     outputs = raw if isinstance(raw, tuple) else (raw,)
     out_names = OUTPUTS.get(operation, ("y",))
     if len(outputs) != len(out_names):
@@ -280,19 +328,38 @@ def expect_close(actual: np.ndarray, expected: np.ndarray, magnitude: np.ndarray
     return result
 
 
+#: Exception types that reject an invalid call deliberately; a backend adds its library's own
+#: with ``Capabilities.rejects_with``. Anything else (AttributeError, KeyError, IndexError,
+#: ZeroDivisionError, NameError, TypeError, ...) is a crash on the invalid input.
+DELIBERATE_REJECTIONS: tuple[type[BaseException], ...] = (ValueError, RuntimeError,
+                                                          NotImplementedError)
+
+
 def expect_rejected(backend: Any, operation: str, arrays: Sequence[np.ndarray | None],
                     kwargs: Mapping[str, Any], *, rule: str, ids: Sequence[str] = ()) -> Exception:
-    """An invalid call must raise; returning anything is a :class:`ConformanceError`."""
+    """An invalid call must raise a deliberate error (:data:`DELIBERATE_REJECTIONS` or the
+    backend's ``rejects_with``); returning anything, or crashing with another exception, is a
+    :class:`ConformanceError`."""
+    from .backends.protocol import capabilities_of
+
     names, _ = SIGNATURES[operation]
     record = Call(operation, dict(zip(names, arrays)), dict(kwargs))
     method = _method(backend, operation)
+    deliberate = DELIBERATE_REJECTIONS + tuple(capabilities_of(backend).rejects_with)
     try:
         with guard(record):
-            result = method(*arrays, **kwargs)
-    except Exception as exc:  # any exception is a correct rejection
+            result = method(*(contract_copy(a) for a in arrays), **kwargs)
+    except deliberate as exc:
         return exc
+    except Exception as exc:  # noqa: BLE001 - an accidental exception is the finding
+        allowed = ", ".join(t.__name__ for t in deliberate)
+        raise ConformanceError(
+            f"{operation} crashed on an invalid case ({rule}): raised {type(exc).__name__}: "
+            f"{(str(exc).strip().splitlines() or [''])[0][:300]}; reject it deliberately with "
+            f"{allowed}, or name the library's own error type in Capabilities.rejects_with",
+            call=record, ids=ids, kind="crashed-on-invalid") from exc
     shape = getattr(result, "shape", None)
     raise ConformanceError(
         f"{operation} accepted an invalid call ({rule}) and returned "
         f"{type(result).__name__}{'' if shape is None else f' of shape {shape}'}",
-        call=record, ids=ids)
+        call=record, ids=ids, kind="accepted-invalid")

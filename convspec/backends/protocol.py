@@ -21,6 +21,17 @@ Operations (``x`` input, ``w`` weight, ``b`` bias or ``None``, ``dy`` output cot
 
 ``db`` is ``None`` when ``b`` is ``None``. Weight layouts are PyTorch's (B14): conv
 ``(C_out, C_in/G, *K)``, transposed ``(C_in, C_out/G, *K)``.
+
+The array contract: every array argument is a C-contiguous, writeable, positively strided
+numpy array of its own (no argument aliases another or the caller's data), which the backend
+may keep or overwrite. Only the layout property (``properties/test_layout.py``) hands views of
+other layouts (sliced, transposed, negatively strided, offset, Fortran order), and requires the
+same results; a backend that cannot take views declares ``Capabilities(accepts_views=False)``.
+
+Rejections: an invalid call must raise ``ValueError``, ``RuntimeError``,
+``NotImplementedError`` or a type named in ``Capabilities.rejects_with``; any other exception
+(``AttributeError``, ``KeyError``, ``IndexError``, ...) is a crash on the invalid case. An
+exception on a valid case is a refusal: declare the gap in the capabilities if it is deliberate.
 """
 
 from __future__ import annotations
@@ -123,8 +134,21 @@ class Capabilities:
     reasons: Mapping[str, str] = field(default_factory=dict)
     defects: tuple[KnownDefect, ...] = ()
     example_fraction: float = 1.0
+    #: Whether operations accept arrays of any layout (views: sliced, transposed, negatively
+    #: strided, offset, Fortran order). ``False``: the layout property is skipped with
+    #: ``reasons["accepts_views"]``; every other call hands contiguous copies anyway.
+    accepts_views: bool = True
+    #: The library's own exception types that reject an invalid call deliberately, besides
+    #: ``ValueError``, ``RuntimeError`` and ``NotImplementedError``.
+    rejects_with: tuple[type[BaseException], ...] = ()
 
     def __post_init__(self) -> None:
+        for kind in self.rejects_with:
+            if not (isinstance(kind, type) and issubclass(kind, Exception)):
+                raise ValueError(f"Capabilities.rejects_with has {kind!r}; give exception "
+                                 "classes, e.g. (onnxruntime.capi.onnxruntime_pybind11_state."
+                                 "InvalidArgument,)")
+        object.__setattr__(self, "rejects_with", tuple(self.rejects_with))
         if not 0 < self.example_fraction <= 1:
             raise ValueError(f"Capabilities.example_fraction is {self.example_fraction!r}; "
                              "give a fraction in (0, 1] of the profile's examples")

@@ -1,0 +1,135 @@
+"""The array contract, refusals of valid cases and rejections of invalid ones.
+
+Unit checks of :func:`convspec.checks.call` / :func:`expect_rejected`, then real ``convspec
+verify`` runs against the fixtures of ``tests/fixtures/contract_backends.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from convspec.backends.protocol import Capabilities
+from convspec.checks import ConformanceError, call, contract_copy, expect_rejected
+from convspec.reference import ReferenceBackend
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+import contract_backends  # noqa: E402
+from verify_runs import CONV, outcomes, verify  # noqa: E402
+
+LAYOUT_CONV = "test_layout_conv_views_read_as_their_values"
+INVALID = "test_invalid_geometry_is_rejected"
+
+
+class Spy(ReferenceBackend):
+    name = "spy"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[np.ndarray] = []
+
+    def conv(self, x: Any, w: Any, b: Any, **kwargs: Any) -> np.ndarray:
+        self.seen = [a for a in (x, w, b) if a is not None]
+        return super().conv(x, w, b, **kwargs)
+
+
+KWARGS = {"stride": (1,), "padding": ((0, 0),), "dilation": (1,), "groups": 1}
+
+
+def test_call_hands_contiguous_writeable_unaliased_copies() -> None:
+    spy = Spy()
+    x = np.flip(np.arange(1.0, 2.0).reshape(1, 1, 1))  # size 1, negative strides
+    w = np.ones((1, 1, 1))
+    w.setflags(write=False)
+    call(spy, "conv", x, w, None, **KWARGS)
+    for given, seen in zip((x, w), spy.seen):
+        assert seen is not given and not np.shares_memory(seen, given)
+        assert seen.flags.c_contiguous and seen.flags.writeable and seen.flags.owndata
+        assert all(s >= 0 for s in seen.strides)
+
+
+def test_as_given_hands_the_views_themselves() -> None:
+    spy = Spy()
+    x = np.flip(np.arange(4.0).reshape(1, 1, 4))
+    call(spy, "conv", x, np.ones((1, 1, 1)), None, as_given=True, **KWARGS)
+    assert spy.seen[0] is x
+
+
+def test_a_refused_valid_case_names_its_features_and_what_to_declare() -> None:
+    x, w = np.ones((1, 2, 3)), np.ones((2, 1, 1))
+    with pytest.raises(ConformanceError) as info:
+        call(contract_backends.refuses_groups, "conv", x, w, None,
+             **{**KWARGS, "groups": 2})
+    assert info.value.kind == "refused"
+    text = str(info.value)
+    assert "conv refused a valid case: raised NotImplementedError" in text
+    assert "features used: groups" in text and "FEATURES - {'groups'}" in text
+
+
+@pytest.mark.parametrize("backend, ok", [
+    (contract_backends.crashes_on_invalid, False),
+    (contract_backends.own_error_undeclared, False),
+    (contract_backends.own_error_declared, True),
+    (ReferenceBackend(), True),
+])
+def test_only_deliberate_errors_reject_an_invalid_case(backend: Any, ok: bool) -> None:
+    x, w = np.ones((1, 3, 3)), np.ones((2, 2, 1))  # 3 channels, weight wants 2: invalid
+    if ok:
+        expect_rejected(backend, "conv", (x, w, None), KWARGS, rule="channels")
+        return
+    with pytest.raises(ConformanceError) as info:
+        expect_rejected(backend, "conv", (x, w, None), KWARGS, rule="channels")
+    assert info.value.kind == "crashed-on-invalid"
+    assert "crashed on an invalid case (channels)" in str(info.value)
+    assert "Capabilities.rejects_with" in str(info.value)
+
+
+def test_rejects_with_takes_exception_classes() -> None:
+    with pytest.raises(ValueError, match="rejects_with"):
+        Capabilities(rejects_with=("ValueError",))
+
+
+def test_refusing_negative_strides_fails_only_the_layout_property(tmp_path: Path) -> None:
+    done, document = verify(tmp_path, "contract_backends:refuses_negative_strides",
+                            selection=f"{CONV} or {LAYOUT_CONV}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    tests = outcomes(document)
+    assert tests[CONV]["outcome"] == "passed", tests[CONV]
+    layout = tests[f"{LAYOUT_CONV}[conv]"]
+    assert layout["outcome"] == "failed" and "refused a valid case" in layout["reason"], layout
+
+
+def test_a_backend_declaring_no_views_skips_the_layout_property(tmp_path: Path) -> None:
+    done, document = verify(tmp_path, "contract_backends:declares_no_views",
+                            selection=f"{CONV} or {LAYOUT_CONV}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    layout = outcomes(document)[f"{LAYOUT_CONV}[conv]"]
+    assert layout["outcome"] == "skipped" and "from_numpy" in layout["reason"], layout
+
+
+def test_reading_storage_order_fails_the_layout_property(tmp_path: Path) -> None:
+    done, document = verify(tmp_path, "contract_backends:reads_storage_order",
+                            selection=f"{CONV} or {LAYOUT_CONV}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    tests = outcomes(document)
+    assert tests[CONV]["outcome"] == "passed", tests[CONV]
+    layout = tests[f"{LAYOUT_CONV}[conv]"]
+    assert layout["outcome"] == "failed", layout
+    assert "differs from the specification" in layout["reason"], layout
+
+
+@pytest.mark.parametrize("backend, outcome", [
+    ("crashes_on_invalid", "failed"), ("own_error_undeclared", "failed"),
+    ("own_error_declared", "passed"),
+])
+def test_invalid_geometry_needs_a_deliberate_rejection(tmp_path: Path, backend: str,
+                                                       outcome: str) -> None:
+    done, document = verify(tmp_path, f"contract_backends:{backend}", selection=INVALID)
+    entry = outcomes(document)[INVALID]
+    assert entry["outcome"] == outcome, (entry, done.stdout + done.stderr)
+    if outcome == "failed":
+        assert "crashed on an invalid case" in entry["reason"], entry
