@@ -161,7 +161,9 @@ def validate(args: argparse.Namespace) -> Any:
 def pytest_arguments(args: argparse.Namespace, breadcrumbs: str) -> list[str]:
     """The pytest command line that ``verify`` runs (also useful to run it by hand)."""
     argv = ["--pyargs", "convspec.properties", "-p", "no:cacheprovider",
-            "-W", "ignore::DeprecationWarning", "-o", "addopts=",
+            "-W", "ignore::DeprecationWarning",
+            # the convspec process imports the plugin (and Hypothesis) before pytest starts
+            "-W", "ignore::pytest.PytestAssertRewriteWarning", "-o", "addopts=",
             "--backend", args.backend, "--convspec-profile", args.profile,
             "-n", str(args.jobs), "--max-worker-restart", "1000",
             "--convspec-call-timeout", str(args.call_timeout),
@@ -203,20 +205,35 @@ def _restore(saved: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
+class _Failures:
+    """A pytest plugin counting failed properties on the controller (with ``-x``, xdist ends
+    the session as interrupted, not failed)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        if report.failed:
+            self.count += 1
+
+
 def run(args: argparse.Namespace) -> int:
     validate(args)
     import pytest
 
+    failures = _Failures()
     saved = _with_cwd_on_pythonpath() if ":" in args.backend else {}
     try:
         with tempfile.TemporaryDirectory(prefix="convspec-breadcrumbs-") as breadcrumbs:
-            status = pytest.main(pytest_arguments(args, breadcrumbs))
+            status = pytest.main(pytest_arguments(args, breadcrumbs), plugins=[failures])
     finally:
         _restore(saved)
     if status == pytest.ExitCode.OK:
         return 0
     if status == pytest.ExitCode.TESTS_FAILED:
         return 1
+    if status == pytest.ExitCode.INTERRUPTED and args.exitfirst and failures.count:
+        return 1  # stopped at the first failure, as asked
     if status == pytest.ExitCode.NO_TESTS_COLLECTED:
         print("convspec verify: the selection matched no property", file=sys.stderr)
     return 2
