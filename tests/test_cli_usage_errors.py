@@ -311,3 +311,9 @@ def test_exitfirst_stops_at_the_first_failure_with_status_1(tmp_path: Path) -> N
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert "stopping after" in result.stdout
+
+
+def test_python_dash_m_convspec_reports_usage_errors_the_same_way(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "convspec", "verify", "--jobs", "0"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert_usage_error(result, "--jobs 0")

@@ -26,6 +26,9 @@ HELP = "check a backend against the specification with Hypothesis properties"
 #: Seconds one backend call may take before its worker is ended as hung.
 DEFAULT_CALL_TIMEOUT = 120.0
 
+#: Where repro scripts of failures go unless ``--repro-dir`` says otherwise.
+DEFAULT_REPRO_DIR = "convspec-repro"
+
 #: Seconds to wait for the Redis server of ``--redis`` to answer before calling it unreachable.
 REDIS_TIMEOUT = 2.0
 
@@ -55,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--junit-xml", metavar="FILE", help="write JUnit XML")
     parser.add_argument("--redis", metavar="URL",
                         help="nightly: share the example database through Redis at URL")
-    parser.add_argument("--repro-dir", default="convspec-repro", metavar="DIR",
+    parser.add_argument("--repro-dir", default=DEFAULT_REPRO_DIR, metavar="DIR",
                         help="where repro scripts of failures go (default: convspec-repro)")
     parser.add_argument("--call-timeout", type=float, default=DEFAULT_CALL_TIMEOUT,
                         metavar="SECONDS",
@@ -146,7 +149,11 @@ def validate(args: argparse.Namespace) -> Any:
         check_output_file("--json", args.json)
     if args.junit_xml is not None:
         check_output_file("--junit-xml", args.junit_xml, "results.xml")
-    check_output_dir("--repro-dir", args.repro_dir)
+    if args.repro_dir != DEFAULT_REPRO_DIR:
+        check_output_dir("--repro-dir", args.repro_dir)
+    elif os.path.lexists(args.repro_dir) and not os.path.isdir(args.repro_dir):
+        # The default is only written on a failure; a read-only directory is no usage error.
+        check_output_dir("--repro-dir", args.repro_dir)
     if args.redis is not None:
         _check_redis(args.redis)
 
