@@ -121,7 +121,7 @@ def test_onednn_amx_bf16_defect_is_declared_and_still_real():
     crash reproduces in a subprocess (strict: a fixed oneDNN makes this test skip instead)."""
     _, torch_backend = _torch_or_skip()
     caps = torch_backend.TorchBackend().capabilities()
-    assert [d.name for d in caps.defects] == ["onednn-amx-bf16-padding"]
+    assert "onednn-amx-bf16-padding" in [d.name for d in caps.defects]
     crash = ("import torch; x = torch.ones(1, 1, 1, 3, 3, dtype=torch.bfloat16); "
              "w = torch.ones(1, 1, 4, 1, 4, dtype=torch.bfloat16); "
              "torch.nn.functional.conv3d(x, w, padding=(5, 0, 6), dilation=(3, 3, 2))")
@@ -137,6 +137,29 @@ def test_onednn_defect_region_covers_the_crash_and_spares_ordinary_layers():
     resnet = ConvGeometry.make(64, 64, (3, 3), padding=1)
     assert not defect.hits("conv", "bfloat16", resnet, (56, 56))
     assert not defect.hits("conv", "float32", crash, (1, 3, 3))
+
+
+def test_onednn_bf16_unit_output_defect_is_declared_and_still_real():
+    """The probe's case is wrong in bfloat16 and right in float32 (strict: a fixed oneDNN makes
+    this test skip), the torch backends then declare it, and its region holds the calls verify
+    found and spares a unit output of stride 1."""
+    torch = pytest.importorskip("torch")
+    from convspec.backends import torch_backend
+
+    if not torch_backend._onednn_bf16_unit_output_wrong(torch):
+        pytest.skip("this torch computes the probe case right (fixed)")
+    x, w = torch.ones((1, 3, 7, 3)), torch.ones((1, 3, 2, 3))
+    assert bool((torch.nn.functional.conv2d(x, w, stride=(1, 2)) == 18).all())
+    caps = torch_backend.TorchBackend().capabilities()
+    assert "onednn-bf16-strided-unit-output" in [d.name for d in caps.defects]
+    defect = torch_backend._onednn_bf16_unit_output_defect("x")
+    found = ConvGeometry.make(9, 3, (2, 3), stride=(1, 2), groups=3, transposed=True)
+    assert defect.hits("conv_transpose_vjp", "bfloat16", found, (6, 1))
+    assert defect.hits("conv", "bfloat16", ConvGeometry.make(3, 1, (2, 3), stride=(1, 2)),
+                       (7, 3))
+    assert not defect.hits("conv", "bfloat16", ConvGeometry.make(3, 1, (2, 3)), (7, 3))
+    assert not defect.hits("conv", "float32", ConvGeometry.make(3, 1, (2, 3), stride=(1, 2)),
+                           (7, 3))
 
 
 def test_xla_swap_defect_region_matches_the_observed_aborts():

@@ -80,6 +80,42 @@ def _onednn_bf16_defect(version: str) -> KnownDefect:
                 f"repro: {ONEDNN_BF16_REPRO}; ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 avoids it"))
 
 
+#: Found by the property suite (F9, ``verify --dtype bfloat16``) on torch 2.13.0+cpu: a
+#: bfloat16 2-D convolution whose innermost output length is 1 with an innermost stride above
+#: 1 returns wrong values once the other spatial axis is long enough (ones (1, 3, 7, 3) with
+#: ones (1, 3, 2, 3), stride (1, 2): 3 and 4 among the 18s); float32 is right. TensorFlow
+#: and OpenVINO show the same class through oneDNN.
+ONEDNN_BF16_UNIT_OUTPUT_REPRO = (
+    "python -c \"import torch; x = torch.ones(1, 3, 7, 3, dtype=torch.bfloat16); "
+    "w = torch.ones(1, 3, 2, 3, dtype=torch.bfloat16); "
+    "print(torch.nn.functional.conv2d(x, w, stride=(1, 2)).flatten())\" (should print 18s)")
+
+
+def _onednn_bf16_unit_output_wrong(torch: Any) -> bool:
+    """Whether this build gets the smallest case above wrong (every output must be 18)."""
+    x = torch.ones((1, 3, 7, 3), dtype=torch.bfloat16)
+    w = torch.ones((1, 3, 2, 3), dtype=torch.bfloat16)
+    return not bool((torch.nn.functional.conv2d(x, w, stride=(1, 2)) == 18).all())
+
+
+def _strided_unit_output(geometry: ConvGeometry, spatial: tuple[int, ...]) -> bool:
+    """The innermost axis of the call's correlation (its output, or a transposed
+    convolution's input) has length 1 and a stride above 1."""
+    if geometry.stride[-1] <= 1:
+        return False
+    short = spatial if geometry.transposed else geometry.output_spatial(spatial)
+    return short[-1] == 1
+
+
+def _onednn_bf16_unit_output_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="onednn-bf16-strided-unit-output", operations=frozenset(CONV_OPERATIONS),
+        dtypes=frozenset({"bfloat16"}), ranks=frozenset({2, 3}), applies=_strided_unit_output,
+        reason=(f"torch {version} on this CPU (oneDNN): a bfloat16 convolution whose innermost "
+                "output length is 1 with an innermost stride above 1 returns wrong values; "
+                f"repro: {ONEDNN_BF16_UNIT_OUTPUT_REPRO}"))
+
+
 #: The torch release the Inductor (CPU) defects below were found on; declared for it only.
 INDUCTOR_DEFECTS_TORCH = "2.13."
 
@@ -253,6 +289,8 @@ class TorchBackend(ForwardOperations, VjpOperations):
         defects = []
         if not cuda and _onednn_bf16_reads_garbage(self._torch):
             defects.append(_onednn_bf16_defect(self.library_version))
+        if not cuda and _onednn_bf16_unit_output_wrong(self._torch):
+            defects.append(_onednn_bf16_unit_output_defect(self.library_version))
         if self._compiled and not cuda and self.library_version.startswith(
                 INDUCTOR_DEFECTS_TORCH):
             defects.append(_inductor_avg_pool_defect(self.library_version))
