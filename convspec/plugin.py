@@ -13,9 +13,13 @@ and, per module, ``section("F")``.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
+import re
+import signal
+import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -23,12 +27,16 @@ from typing import Any
 
 import pytest
 
-from . import repro, watchdog
+from . import repro, upstream, watchdog
 from .backends.protocol import DTYPES, Capabilities, capabilities_of
 from .checks import RECORDER, ConformanceError
 from .tolerance import Tolerance, declared_by_backend, parse_declarations
 
 PROFILES = ("ci", "dev", "nightly", "replay")
+#: Seconds Hypothesis may spend shrinking one property's failures (its own limit is 300 s,
+#: which made a backend broken everywhere take ten times a clean run): past it, the smallest
+#: counterexample found so far is reported.
+SHRINK_SECONDS = 20.0
 DEFAULT_BACKEND = "reference"
 SECTIONS = {
     "A": "Convolution and correlation", "B": "Size arithmetic",
@@ -66,6 +74,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="end a worker whose backend call runs longer (verify sets this)")
     group.addoption("--convspec-breadcrumbs", default=None, metavar="DIR",
                     help="directory for the watchdog's per-worker call records")
+    group.addoption("--convspec-include-known-defects", action="store_true", default=False,
+                    help="also run the cases of the backend's declared known defects (left "
+                         "out by default) and report them as failures")
+    group.addoption("--convspec-shrink-seconds", type=float, default=SHRINK_SECONDS,
+                    metavar="SECONDS",
+                    help="stop shrinking a property's counterexample after this long and "
+                         f"report the smallest found so far (default {SHRINK_SECONDS:g})")
+    group.addoption("--convspec-reproduce", default=None, metavar="NAME=VERSION:BLOB",
+                    help="run only property NAME, on the example of a Hypothesis "
+                         "@reproduce_failure blob (what repro scripts of laws do)")
+    group.addoption("--convspec-only", default=None, metavar="NAME",
+                    help="run only the property named exactly NAME")
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -74,13 +94,17 @@ def _split(value: str | None) -> list[str] | None:
 
 def _register_profiles(config: pytest.Config) -> str:
     from hypothesis import HealthCheck, Phase, settings
+    from hypothesis.internal.conjecture import engine
 
+    # Hypothesis reads this module global when a shrink phase starts (there is no setting).
+    engine.MAX_SHRINKING_SECONDS = config.getoption("convspec_shrink_seconds")
     common = {"deadline": None, "print_blob": True,
               "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
                                         HealthCheck.filter_too_much,
                                         HealthCheck.function_scoped_fixture]}
+    # ci reports (and so shrinks) one failure per property, not every distinct one.
     settings.register_profile("ci", derandomize=True, database=None, max_examples=12,
-                              **common)
+                              report_multiple_bugs=False, **common)
     settings.register_profile("dev", max_examples=40, **common)
     database: Any = None
     url = config.getoption("convspec_redis")
@@ -139,16 +163,38 @@ class _State:
         self._backend: Any = None
         self.results: list[dict[str, Any]] = []
         self.started = time.time()
+        self.include_defects = bool(config.getoption("convspec_include_known_defects"))
+        #: The backend's declared defects when ``--convspec-include-known-defects`` runs them.
+        self.included_defects: tuple[Any, ...] = ()
+        self.status = "running"
+        self.exitstatus: int | None = None
+        self.planned: int | None = None
 
     def backend(self) -> Any:
         if self._backend is None:
             from .backends.registry import BackendLoadError, BackendUnavailable, load_backend
 
             try:
-                self._backend = load_backend(self.spec)
+                backend = load_backend(self.spec)
             except (BackendLoadError, BackendUnavailable) as exc:
                 raise pytest.UsageError(f"--backend {self.spec}: {exc}") from None
+            if self.include_defects:
+                self.included_defects = tuple(capabilities_of(backend).defects)
+                if self.included_defects:
+                    backend = _including_defects(backend)
+            self._backend = backend
         return self._backend
+
+    def replay_options(self) -> list[str]:
+        """The options that shape what a property draws, for a repro that re-runs it."""
+        options: list[str] = []
+        for dtype, precision in self.declared.items():
+            options += ["--precision", f"{dtype}={precision}"]
+        if self.config.getoption("convspec_dtype"):
+            options += ["--convspec-dtype", self.config.getoption("convspec_dtype")]
+        if self.include_defects:
+            options.append("--convspec-include-known-defects")
+        return options
 
     def declarations(self) -> dict[str, str]:
         """Reduced precisions in force: the backend's own (``torch-cuda-tf32``), overridden
@@ -164,7 +210,61 @@ class _State:
         return caps
 
 
+class _DefectsIncluded:
+    """A backend whose capabilities declare no known defects (everything else delegated)."""
+
+    def __init__(self, backend: Any) -> None:
+        self._convspec_wrapped = backend
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._convspec_wrapped, name)
+
+    def capabilities(self) -> Capabilities:
+        return dataclasses.replace(capabilities_of(self._convspec_wrapped), defects=())
+
+
+def _including_defects(backend: Any) -> Any:
+    """``backend`` with its declared :class:`KnownDefect`\\ s removed from its capabilities,
+    so that the strategies and :func:`convspec.checks.unsupported_reason` draw and run their
+    cases. The instance's ``capabilities`` is shadowed where possible (the properties keep the
+    backend's own type); otherwise a delegating wrapper is returned."""
+    original = backend.capabilities
+
+    def capabilities() -> Capabilities:
+        return dataclasses.replace(original(), defects=())
+    try:
+        backend.capabilities = capabilities
+    except (AttributeError, TypeError):
+        return _DefectsIncluded(backend)
+    return backend
+
+
 STATE_KEY = pytest.StashKey[_State]()
+
+
+def canonical_nodeid(nodeid: str) -> str:
+    """A property's node id independent of the working directory and of where convspec is
+    installed: ``convspec/properties/test_a_convolution.py::test_x`` (pytest's own is relative
+    to its rootdir, e.g. ``../../site-packages/convspec/properties/...``)."""
+    path, sep, rest = nodeid.partition("::")
+    parts = path.replace("\\", "/").split("/")
+    if parts[-1] in _property_modules() and (len(parts) == 1 or parts[-2] == "properties"):
+        return f"convspec/properties/{parts[-1]}{sep}{rest}"
+    return nodeid
+
+
+_MODULES: list[frozenset[str]] = []
+
+
+def _property_modules() -> frozenset[str]:
+    """File names of the property modules (``test_a_convolution.py``, ...)."""
+    if not _MODULES:
+        import importlib.util
+
+        spec = importlib.util.find_spec("convspec.properties")
+        folders = list(spec.submodule_search_locations or []) if spec else []
+        _MODULES.append(frozenset(p.name for f in folders for p in Path(f).glob("test_*.py")))
+    return _MODULES[0]
 
 
 def _state(config: pytest.Config) -> _State:
@@ -176,6 +276,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         state = _state(session.config)
         state.backend()  # on the controller: fail fast, exit 2, before any worker starts
         _load_example_budget(state)  # in every process, before it collects the properties
+        if not hasattr(session.config, "workerinput") and not (
+                session.config.getoption("convspec_reproduce")
+                or session.config.getoption("convspec_only")):
+            # On the controller, before xdist starts the workers: this run's repros only.
+            repro.reset(session.config.getoption("convspec_repro_dir"), state.spec)
+            _terminate_as_interrupt(state)
+
+
+def _terminate_as_interrupt(state: _State) -> None:
+    """SIGTERM (a CI timeout, ``timeout``) ends the controller like Ctrl-C: pytest then still
+    writes the summary, and the JSON results say the run was interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    try:
+        state.saved_sigterm = signal.signal(signal.SIGTERM, interrupt)
+    except (ValueError, OSError):
+        pass
 
 
 def _load_example_budget(state: _State) -> None:
@@ -214,12 +334,17 @@ def caps(request: pytest.FixtureRequest) -> Capabilities:
 def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     """A property left with nothing to draw under the capabilities and the selection is
     skipped with the reason, never failed (``Unsatisfiable`` included)."""
-    from hypothesis.errors import Unsatisfiable
+    from hypothesis.errors import DidNotReproduce, Unsatisfiable
 
     from .strategies import NothingToDraw
 
     try:
         return (yield)
+    except DidNotReproduce as exc:
+        if not pyfuncitem.config.getoption("convspec_reproduce"):
+            raise
+        print(f"convspec: the recorded counterexample no longer fails ({exc})")
+        return True
     except NothingToDraw as exc:
         pytest.skip(str(exc))
     except Unsatisfiable:
@@ -263,7 +388,28 @@ def _marker_args(item: pytest.Item, name: str) -> tuple[str, ...]:
     return tuple(a for m in item.iter_markers(name) for a in m.args)
 
 
+def _select_one(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--convspec-reproduce NAME=VERSION:BLOB`` / ``--convspec-only NAME``: keep property
+    NAME only, replaying the blob's example with Hypothesis' ``reproduce_failure``."""
+    wanted = config.getoption("convspec_reproduce")
+    name, blob = (wanted.split("=", 1) if wanted else (config.getoption("convspec_only"), None))
+    if name is None:
+        return
+    keep = [item for item in items if item.name == name]
+    drop = [item for item in items if item.name != name]
+    if blob is not None:
+        version, _, data = blob.partition(":")
+        for item in keep:
+            target = getattr(item, "obj", None)
+            if target is not None:
+                target._hypothesis_internal_use_reproduce_failure = (version, data.encode())
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _select_one(config, items)
     sections = {s.upper() for s in _split(config.getoption("convspec_section")) or []}
     operations = set(_split(config.getoption("convspec_operation")) or [])
     if not sections and not operations:
@@ -301,32 +447,110 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             "backend_calls": RECORDER.calls,
         }
         if report.failed and call.excinfo is not None:
-            info.update(_failure_info(item, call.excinfo.value))
+            info.update(_failure_info(item, canonical_nodeid(report.nodeid),
+                                      call.excinfo.value))
+            captured = "".join(text for _, text in report.sections) + str(report.longrepr)
+            if "stopped because it is making very slow progress" in captured:
+                info["shrink_stopped"] = (
+                    f"shrinking stopped after the {item.config.getoption('convspec_shrink_seconds'):g} s "
+                    "budget (--convspec-shrink-seconds): the smallest counterexample found by then")
         report.user_properties.append(("convspec", info))
 
 
-def _failure_info(item: pytest.Item, exc: BaseException) -> dict[str, Any]:
+_BLOB = re.compile(r"@reproduce_failure\(\s*'([^']+)'\s*,\s*b'([^']+)'\s*\)")
+#: Reasons of checks that fail on one backend call alone, so replaying that call reproduces
+#: them (a law between several calls needs the whole property: a rerun).
+_CALL_ALONE = ("differs from the specification", "on a valid case", "the geometry gives",
+               "expected the input dtype", "expected a numpy array", "values, expected",
+               "for a call without bias")
+
+
+def _hypothesis_notes(exc: BaseException) -> list[str]:
+    return [str(n) for n in getattr(exc, "__notes__", None) or []]
+
+
+def _failure_info(item: pytest.Item, nodeid: str, exc: BaseException) -> dict[str, Any]:
+    """What the summary and the JSON say about one failure, read from the exception (never
+    from the printed traceback): reason, call, arrays when small, worst element, the minimal
+    counterexample Hypothesis drew, and the repro scripts."""
     state = _state(item.config)
     distinct = 1
+    notes = _hypothesis_notes(exc)
     while isinstance(exc, BaseExceptionGroup):  # Hypothesis found several distinct failures
         distinct = max(distinct, len(exc.exceptions))
         exc = next((e for e in exc.exceptions if isinstance(e, ConformanceError)),
                    exc.exceptions[0])
+        notes = _hypothesis_notes(exc) or notes
     reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}".splitlines()[0]
     info: dict[str, Any] = {"reason": reason if distinct == 1 else
                             f"{reason} (and {distinct - 1} more distinct failures)"}
+    info["counterexample"] = [n for n in notes if n.startswith(("Falsifying", "Draw "))]
+    found = next((m for m in map(_BLOB.search, notes) if m), None)
+    blob = (found.group(1), found.group(2)) if found else None
     directory = item.config.getoption("convspec_repro_dir")
-    if isinstance(exc, ConformanceError) and exc.call is not None and exc.comparison is not None:
-        info["worst"] = exc.comparison.describe()
-        dtype = exc.comparison and _dtype_of(exc.call)
-        body = repro.call_script(item.nodeid, state.spec, str(exc), exc.call, dtype,
-                                 state.declarations().get(dtype))
+    backend_dir = repro.backend_directory(state.spec)
+    record = exc.call if isinstance(exc, ConformanceError) else None
+    comparison = exc.comparison if isinstance(exc, ConformanceError) else None
+    if record is not None:
+        info["call"] = record.describe()
+        info["operation"] = record.operation
+        info["kwargs"] = {k: watchdog._jsonable(v) for k, v in record.kwargs.items()}
+        if repro.small_arrays(record):
+            info["arrays"] = {
+                name: None if value is None else {
+                    "dtype": repro.dtype_label(np_array(value)),
+                    "shape": list(np_array(value).shape),
+                    "values": np_array(value).astype("float64").tolist()}
+                for name, value in record.arrays.items()}
+    if comparison is not None:
+        info["worst"] = comparison.describe()
+        if comparison.worst_index is not None:
+            info["worst_values"] = {"index": list(comparison.worst_index),
+                                    "actual": comparison.actual,
+                                    "expected": comparison.expected,
+                                    "error": comparison.error, "allowed": comparison.allowed}
+    alone = record is not None and any(text in reason for text in _CALL_ALONE)
+    if alone:
+        dtype = _dtype_of(record)
+        declared = state.declarations().get(dtype)
+        body = repro.call_script(nodeid, state.spec, str(exc), record, dtype, declared)
     else:
-        body = repro.rerun_script(item.nodeid, state.spec, str(exc))
-    if isinstance(exc, ConformanceError) and exc.call is not None:
-        info["call"] = exc.call.describe()
-    info["repro"] = str(repro.write(directory, item.nodeid, state.spec, str(exc), body))
+        body = repro.rerun_script(nodeid, state.spec, str(exc), profile=state.profile,
+                                  blob=blob, options=state.replay_options(),
+                                  backend_dir=backend_dir)
+        info["replay"] = ("the failing example (@reproduce_failure)" if blob else
+                          f"the property under the {state.profile} profile")
+    info["repro"] = str(repro.write(directory, nodeid, state.spec, str(exc), body,
+                                    backend_dir=backend_dir))
+    if alone:
+        info.update(_upstream(state, directory, nodeid, record, str(exc)))
     return info
+
+
+def np_array(value: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(value)
+
+
+def _upstream(state: _State, directory: str, nodeid: str, record: Any,
+              reason: str) -> dict[str, Any]:
+    """The library-only repro of a built-in adapter's failing call, or why there is none."""
+    from .tolerance import Tolerance
+
+    why = upstream.unsupported(state.spec, record.operation)
+    if why:
+        return {"upstream_missing": why}
+    dtype = _dtype_of(record)
+    try:
+        text = upstream.build(state.spec, record, dtype,
+                              Tolerance(dtype, state.declarations().get(dtype)), reason=reason,
+                              title=f"convspec {canonical_nodeid(nodeid)}: {state.spec}")
+    except Exception as exc:  # noqa: BLE001 - a repro that cannot be built must not hide the failure
+        return {"upstream_missing": f"could not build it ({type(exc).__name__}: {exc})"}
+    path = repro.write(directory, nodeid, state.spec, reason, text or "",
+                       suffix=".upstream.py", header=False)
+    return {"upstream": str(path)}
 
 
 def _dtype_of(call: Any) -> str:
@@ -337,14 +561,77 @@ def _dtype_of(call: Any) -> str:
 
 
 def _counterexample(longrepr: str) -> list[str]:
-    lines = [ln.strip() for ln in longrepr.splitlines()]
-    return [ln for ln in lines if ln.startswith(("Draw ", "Falsifying example"))][:8]
+    """The Hypothesis "Falsifying example" and "Draw N" blocks of a printed failure, each
+    whole (their reprs span several lines): a fallback for reports without the exception."""
+    blocks: list[list[str]] = []
+    for line in longrepr.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("Draw ", "Falsifying example")):
+            blocks.append([stripped])
+        elif blocks and stripped and not stripped.startswith(("You can reproduce", "E ", "+")) \
+                and line.startswith((" ", "\t", ")", "]")) and len(blocks[-1]) < 60:
+            blocks[-1].append(line.rstrip())
+        elif blocks and blocks[-1] and not stripped:
+            blocks.append([])
+    return ["\n".join(b) for b in blocks if b]
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    config = getattr(node, "config", None) or _CONFIG.get("config")
+    state = None if config is None else config.stash.get(STATE_KEY, None)
+    if state is not None and state.planned is None:
+        state.planned = len(ids)
+        _announce(state)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    if hasattr(config, "workerinput") or not hasattr(session, "items"):
+        return
+    if config.pluginmanager.has_plugin("dsession"):
+        return  # xdist: the workers collect; announced when the first one has
+    state = _state(config)
+    state.planned = sum(1 for item in session.items if _marker_args(item, "section"))
+    if state.planned:
+        _announce(state)
+
+
+def _announce(state: _State) -> None:
+    writer = state.config.pluginmanager.get_plugin("terminalreporter")
+    if writer is None:
+        return
+    budget = example_budget(state)
+    defects = (f", known defects included ({len(state.included_defects)})"
+               if state.include_defects else "")
+    writer.write_line(f"convspec: {state.planned} properties to run against backend "
+                      f"{state.spec} (profile {state.profile}, {budget['per_property']} "
+                      f"examples each{defects})")
+
+
+def _live_failure(config: pytest.Config, entry: dict[str, Any]) -> None:
+    """One line per failure as soon as the controller has it, beside the progress dots."""
+    writer = config.pluginmanager.get_plugin("terminalreporter")
+    if writer is None:
+        return
+    parts = [f"FAILED {entry['name']} [{', '.join(entry.get('ids', []))}]: "
+             f"{entry.get('reason', '')}"]
+    for key in ("call", "worst"):
+        if entry.get(key):
+            parts.append(f"{key}: {entry[key]}")
+    writer.ensure_newline()
+    writer.write_line("convspec: " + " | ".join(parts), red=True)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     config = getattr(report, "config", None) or _CONFIG.get("config")
     # pytest-xdist reports a worker that died as a failure with when="???".
     crashed = report.failed and "crashed while running" in str(report.longrepr or "")
+    if config is not None and not hasattr(config, "workerinput"):
+        # On the controller only (xdist tracks a worker's tests by its own ids): the JSON,
+        # the summary and JUnit's class names see the same id from any working directory.
+        report.nodeid = canonical_nodeid(report.nodeid)
     if config is None or (report.when not in ("setup", "call", "teardown") and not crashed):
         return
     props = dict(report.user_properties).get("convspec")
@@ -361,7 +648,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         longrepr = report.longrepr
         entry["reason"] = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
         entry["reason"] = entry["reason"].removeprefix("Skipped: ")
-    if report.failed:
+    if report.failed and not entry.get("counterexample"):
         entry["counterexample"] = _counterexample(str(report.longrepr))
     if crashed:
         worker = getattr(getattr(report, "node", None), "gateway", None)
@@ -371,11 +658,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         entry.update(outcome="failed", reason=reason, **_declared_markers(report.nodeid))
         if crumb is not None and crumb.get("state") in ("running", "hung"):
             entry["call"] = crumb["call"]
-            entry["repro"] = str(repro.write(config.getoption("convspec_repro_dir"),
-                                             report.nodeid, state.spec, reason,
-                                             repro.crash_script(report.nodeid, state.spec,
-                                                                reason, crumb)))
+            entry["repro"] = str(repro.write(
+                config.getoption("convspec_repro_dir"), report.nodeid, state.spec, reason,
+                repro.crash_script(report.nodeid, state.spec, reason, crumb),
+                backend_dir=repro.backend_directory(state.spec)))
     state.results.append(entry)
+    if entry["outcome"] == "failed":
+        _live_failure(config, entry)
+    _write_json(state)
 
 
 def _declared_markers(nodeid: str) -> dict[str, Any]:
@@ -408,10 +698,40 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput"):
         return
     state = _state(session.config)
-    path = session.config.getoption("convspec_json")
-    if path and state.results:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(results_document(state), indent=2))
+    saved = getattr(state, "saved_sigterm", None)
+    if saved is not None:
+        try:
+            signal.signal(signal.SIGTERM, saved)
+        except (ValueError, OSError):
+            pass
+    failed = sum(1 for e in state.results if e["outcome"] == "failed")
+    maxfail = session.config.getoption("maxfail", 0) or 0
+    if exitstatus == pytest.ExitCode.INTERRUPTED and maxfail and failed >= maxfail:
+        # -x / --maxfail under xdist ends the session as "interrupted" (exit 2); it stopped at
+        # the failures it was asked to stop at: exit 1, like pytest without xdist.
+        session.exitstatus = exitstatus = pytest.ExitCode.TESTS_FAILED
+        state.status = f"stopped after {failed} failure{'s' * (failed != 1)} (--exitfirst)"
+    elif exitstatus == pytest.ExitCode.INTERRUPTED:
+        state.status = "interrupted"
+    else:
+        state.status = "complete"
+    state.exitstatus = int(exitstatus)
+    _write_json(state)
+
+
+def _write_json(state: _State) -> None:
+    """(Re)write the JSON results, atomically: after every result on the controller, so a
+    run killed half-way still leaves what it found."""
+    if hasattr(state.config, "workerinput"):
+        return
+    path = state.config.getoption("convspec_json")
+    if not path or not state.results:
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(results_document(state), indent=2))
+    os.replace(tmp, target)
 
 
 def results_document(state: _State) -> dict[str, Any]:
@@ -423,15 +743,25 @@ def results_document(state: _State) -> dict[str, Any]:
             row = precision.setdefault(dtype, {"declared": state.declarations().get(dtype),
                                                "effective_bits": bits})
             row["effective_bits"] = min(row["effective_bits"], bits)
+    if state.include_defects:
+        defects = [{"name": d.name, "reason": d.reason, "included": True}
+                   for d in state.included_defects]
+    else:
+        defects = [{"name": d.name, "reason": d.reason}
+                   for d in state.capabilities().defects]
     return {
         "backend": state.spec,
         "backend_name": getattr(backend, "name", state.spec),
         "profile": state.profile,
+        "status": state.status,
+        "exitstatus": state.exitstatus,
+        "planned": state.planned,
         "started": state.started,
         "duration": round(time.time() - state.started, 2),
         "precision": precision,
-        "known_defects": [{"name": d.name, "reason": d.reason}
-                          for d in state.capabilities().defects],
+        "include_known_defects": state.include_defects,
+        "known_defects": defects,
+        "shrink_seconds": state.config.getoption("convspec_shrink_seconds"),
         "examples": example_budget(state),
         "summary": section_summary(state.results),
         "tests": state.results,
@@ -468,6 +798,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     write = terminalreporter.write_line
     terminalreporter.section(f"convspec conformance: backend {state.spec} "
                              f"(profile {state.profile})")
+    if state.status not in ("complete", "running"):
+        done = len(state.results)
+        planned = f" of {state.planned}" if state.planned else ""
+        write(f"run {state.status}: {done}{planned} properties reported; the others did not "
+              "run", yellow=True)
     write(f"{'section':<40} {'passed':>7} {'failed':>7} {'skipped':>8}")
     for letter, counts in section_summary(state.results).items():
         title = f"{letter} {SECTIONS.get(letter, '')}"
@@ -487,8 +822,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         write(f"examples per property: {examples['per_property']} of the profile's "
               f"{examples['profile']} ({examples['reason']})", yellow=True)
     for defect in document["known_defects"]:
-        write(f"known defect {defect['name']}: its cases were left out of every property "
-              f"({defect['reason']})", yellow=True)
+        if defect.get("included"):
+            write(f"known defect {defect['name']}: its cases were run and count as failures "
+                  f"(--include-known-defects) ({defect['reason']})", yellow=True)
+        else:
+            write(f"known defect {defect['name']}: its cases were left out of every property "
+                  f"({defect['reason']})", yellow=True)
     skipped = Counter(e.get("reason", "") for e in state.results if e["outcome"] == "skipped")
     for reason, count in skipped.most_common():
         write(f"skipped {count}: {reason}")
@@ -501,10 +840,26 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for key in ("call", "worst"):
             if entry.get(key):
                 write(f"    {key}: {entry[key]}")
-        for line in entry.get("counterexample", []):
-            write(f"    {line}")
+        for name, array in (entry.get("arrays") or {}).items():
+            if array is None:
+                write(f"    {name} = None")
+                continue
+            text = repro.array_text(array["values"]).replace("\n", "\n        ")
+            write(f"    {name} ({array['dtype']}, shape {tuple(array['shape'])}):\n        {text}")
+        worst = entry.get("worst_values")
+        if worst:
+            write(f"    at {tuple(worst['index'])}: expected {worst['expected']!r}, actual "
+                  f"{worst['actual']!r}")
+        for block in entry.get("counterexample", []):
+            write("    " + block.replace("\n", "\n    "))
+        if entry.get("shrink_stopped"):
+            write(f"    {entry['shrink_stopped']}", yellow=True)
         if entry.get("repro"):
             write(f"    repro: python {entry['repro']}")
+        if entry.get("upstream"):
+            write(f"    library-only repro: python {entry['upstream']}")
+        elif entry.get("upstream_missing"):
+            write(f"    library-only repro: none ({entry['upstream_missing']})")
 
 
 @pytest.hookimpl(tryfirst=True)
