@@ -498,9 +498,9 @@ def _failure_info(item: pytest.Item, nodeid: str, exc: BaseException) -> dict[st
         if repro.small_arrays(record):
             info["arrays"] = {
                 name: None if value is None else {
-                    "dtype": repro.dtype_label(np_array(value)),
-                    "shape": list(np_array(value).shape),
-                    "values": np_array(value).astype("float64").tolist()}
+                    "dtype": repro.dtype_label(_np(value)),
+                    "shape": list(_np(value).shape),
+                    "values": _np(value).astype("float64").tolist()}
                 for name, value in record.arrays.items()}
     if comparison is not None:
         info["worst"] = comparison.describe()
@@ -527,7 +527,7 @@ def _failure_info(item: pytest.Item, nodeid: str, exc: BaseException) -> dict[st
     return info
 
 
-def np_array(value: Any) -> Any:
+def _np(value: Any) -> Any:
     import numpy as np
 
     return np.asarray(value)
@@ -539,6 +539,8 @@ def _upstream(state: _State, directory: str, nodeid: str, record: Any,
     from .tolerance import Tolerance
 
     why = upstream.unsupported(state.spec, record.operation)
+    if why == upstream.NOT_BUILT_IN:
+        return {}  # a user's backend: its own convspec repro is the one to share
     if why:
         return {"upstream_missing": why}
     dtype = _dtype_of(record)
@@ -604,7 +606,8 @@ def _announce(state: _State) -> None:
     budget = example_budget(state)
     defects = (f", known defects included ({len(state.included_defects)})"
                if state.include_defects else "")
-    writer.write_line(f"convspec: {state.planned} properties to run against backend "
+    noun = "property" if state.planned == 1 else "properties"
+    writer.write_line(f"convspec: {state.planned} {noun} to run against backend "
                       f"{state.spec} (profile {state.profile}, {budget['per_property']} "
                       f"examples each{defects})")
 

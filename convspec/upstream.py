@@ -30,6 +30,7 @@ TORCH = {"torch": ("cpu", False, False), "torch-channels-last": ("cpu", True, Fa
          "torch-cuda-tf32": ("cuda", False, True)}
 JAX_OPERATIONS = ("conv", "conv_transpose", "max_pool")
 ONNX_OPERATIONS = ("conv", "conv_transpose", "max_pool", "avg_pool")
+NOT_BUILT_IN = "upstream repros are written for built-in adapters only"
 #: Inputs with at most this many elements are written as literals.
 INLINE = 300
 
@@ -46,7 +47,7 @@ def unsupported(spec: str, operation: str) -> str | None:
             f"no upstream repro for onnxruntime {operation} (forward operations only)")
     if spec in ("scipy", "cupy", "torch-compile"):
         return f"no upstream repro for the {spec} adapter yet"
-    return "upstream repros are written for built-in adapters only"
+    return NOT_BUILT_IN
 
 
 def _literal(array: np.ndarray) -> str:
