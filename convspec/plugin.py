@@ -148,6 +148,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--convspec-section {unknown}: choose from {list(SECTIONS)}")
     state = _State(config, _register_profiles(config), declared)
     config.stash[STATE_KEY] = state
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_LiveLines(config), "convspec-live-lines")
     watchdog.configure(config.getoption("convspec_breadcrumbs"),
                        config.getoption("convspec_call_timeout"))
 
@@ -449,7 +451,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if report.failed and call.excinfo is not None:
             info.update(_failure_info(item, canonical_nodeid(report.nodeid),
                                       call.excinfo.value))
-            captured = "".join(text for _, text in report.sections) + str(report.longrepr)
+            captured = "".join(text for _, text in report.sections) + str(
+                getattr(item, "hypothesis_report_information", ""))
             if "stopped because it is making very slow progress" in captured:
                 info["shrink_stopped"] = (
                     f"shrinking stopped after the {item.config.getoption('convspec_shrink_seconds'):g} s "
@@ -622,8 +625,22 @@ def _live_failure(config: pytest.Config, entry: dict[str, Any]) -> None:
     for key in ("call", "worst"):
         if entry.get(key):
             parts.append(f"{key}: {entry[key]}")
-    writer.ensure_newline()
+    if getattr(getattr(writer, "_tw", None), "width_of_current_line", 0):
+        writer.write("\n")  # beside the progress dots (-q writes them without a newline)
     writer.write_line("convspec: " + " | ".join(parts), red=True)
+
+
+class _LiveLines:
+    """Prints the live failure lines after the terminal reporter has written its progress."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        entry = getattr(report, "_convspec_live", None)
+        if entry is not None:
+            _live_failure(self.config, entry)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -667,7 +684,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
                 backend_dir=repro.backend_directory(state.spec)))
     state.results.append(entry)
     if entry["outcome"] == "failed":
-        _live_failure(config, entry)
+        report._convspec_live = entry  # printed by _LiveLines, after the progress character
     _write_json(state)
 
 

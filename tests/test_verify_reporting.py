@@ -91,3 +91,16 @@ def test_known_defects_can_be_included_and_fail(tmp_path: Path) -> None:
     assert document["known_defects"] == [{"name": "strided-nan", "included": True,
                                           "reason": "strided conv returns NaN (fixture)"}]
     assert "known defect strided-nan: its cases were run" in done.stdout
+
+
+def test_shrinking_is_bounded_and_says_so(tmp_path: Path) -> None:
+    """Past --convspec-shrink-seconds the smallest counterexample found so far is reported,
+    with a note that shrinking stopped (the default budget is 20 s per property)."""
+    done, document = verify(tmp_path, "broken_backends:flipped", "--",
+                            "--convspec-shrink-seconds", "0.01", selection=CONV)
+    assert done.returncode == 1, done.stdout + done.stderr
+    entry = outcomes(document)[CONV]
+    assert entry["outcome"] == "failed" and entry["call"].startswith("conv(")
+    assert entry["shrink_stopped"].startswith("shrinking stopped after the 0.01 s budget")
+    assert "shrinking stopped after the 0.01 s budget" in done.stdout
+    assert document["shrink_seconds"] == 0.01
