@@ -19,9 +19,12 @@ Every strategy that builds cases takes ``capabilities``: a
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from hypothesis import assume
@@ -246,7 +249,8 @@ def conv_cases(*, ranks: Sequence[int] | None = None, transposed: bool = False,
 REAL_LAYER_MACS = 120_000_000
 
 
-def _network_cases(transposed: bool) -> list[ConvCase]:
+@functools.lru_cache(maxsize=None)
+def _network_cases(transposed: bool) -> tuple[ConvCase, ...]:
     from .models import NETWORKS  # imported lazily: model tables are only needed here
 
     seen: dict[tuple, ConvCase] = {}
@@ -260,7 +264,18 @@ def _network_cases(transposed: bool) -> list[ConvCase]:
                 shape = (1, geometry.in_channels, *layer.geometry.output_spatial(
                     layer.input_shape[2:]))
             seen.setdefault((geometry, shape), ConvCase(geometry, shape))
-    return list(seen.values())
+    return tuple(seen.values())
+
+
+@functools.lru_cache(maxsize=None)
+def _affordable_network_cases(transposed: bool, groups: bool, max_macs: int
+                              ) -> tuple[ConvCase, ...]:
+    """The network layers within ``max_macs`` at batch 1 (grouped ones only with ``groups``),
+    cheapest first. Cached: strategies are built inside every example of a property."""
+    cases = [case for case in _network_cases(transposed)
+             if (groups or case.geometry.groups == 1)
+             and case.geometry.macs(case.input_shape) <= max_macs]
+    return tuple(sorted(cases, key=lambda c: c.geometry.macs(c.input_shape)))
 
 
 def network_conv_cases(*, capabilities: Capabilities = ALL, transposed: bool = False,
@@ -274,16 +289,10 @@ def network_conv_cases(*, capabilities: Capabilities = ALL, transposed: bool = F
     _check_bound("max_batch", max_batch)
     if 2 not in capabilities.ranks:
         raise InvalidArgument("real network layers are 2-D and the backend lacks rank 2")
-    cases = []
-    for case in _network_cases(transposed):
-        g = case.geometry
-        if g.groups > 1 and "groups" not in capabilities.features:
-            continue
-        if g.macs(case.input_shape) <= max_macs:
-            cases.append(case)
+    cases = list(_affordable_network_cases(transposed, "groups" in capabilities.features,
+                                           max_macs))
     if not cases:
         raise InvalidArgument("no real-network layer fits the capabilities and budget")
-    cases.sort(key=lambda c: c.geometry.macs(c.input_shape))
 
     @st.composite
     def build(draw):
@@ -519,6 +528,39 @@ class PoolExample:
         return f"PoolExample({self.case!r}, dtype={self.dtype!r}, {arrays})"
 
 
+def _freeze(value: Any) -> Any:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+def _built_once(function: Callable[..., st.SearchStrategy]) -> Callable[..., st.SearchStrategy]:
+    """Reuse a strategy built from the same capabilities object and options.
+
+    Properties build their strategies inside the test, once per example and once per shrink
+    step; building one composes several ``@st.composite`` functions, whose source Hypothesis
+    inspects each time (half the time of a shrink, measured). The cache holds the
+    capabilities object itself, so an id is never mistaken for another's."""
+    cache: OrderedDict[tuple, tuple[Capabilities, st.SearchStrategy]] = OrderedDict()
+
+    @functools.wraps(function)
+    def wrapper(capabilities: Capabilities = ALL, **options: Any) -> st.SearchStrategy:
+        key = (id(capabilities), _freeze(options))
+        hit = cache.get(key)
+        if hit is not None and hit[0] is capabilities:
+            cache.move_to_end(key)
+            return hit[1]
+        strategy = function(capabilities, **options)
+        cache[key] = (capabilities, strategy)
+        if len(cache) > 256:
+            cache.popitem(last=False)
+        return strategy
+    return wrapper
+
+
+@_built_once
 def conv_examples(capabilities: Capabilities = ALL, *, transposed: bool = False,
                   elements: str = "integer", allowed_dtypes: Sequence[str] | None = None,
                   **case_options) -> st.SearchStrategy[ConvExample]:
@@ -539,6 +581,7 @@ def conv_examples(capabilities: Capabilities = ALL, *, transposed: bool = False,
     return build()
 
 
+@_built_once
 def pool_examples(capabilities: Capabilities = ALL, *, operation: str = "max_pool",
                   elements: str = "integer", allowed_dtypes: Sequence[str] | None = None,
                   **case_options) -> st.SearchStrategy[PoolExample]:
