@@ -293,6 +293,8 @@ def expect_reference(backend: Any, operation: str, arrays: Sequence[np.ndarray |
             f"({', '.join(out_names)})", call=record, ids=ids)
     dtype = np.asarray(arrays[0]).dtype
     lengths = reduction_lengths(operation, arrays, kwargs)
+    scales = transform_scales(operation, arrays, kwargs)
+    before_bias = intermediates(operation, arrays, exact[0])
     checked = []
     for name, got, want, mag, k in zip(out_names, outputs, exact, magnitude, lengths):
         if want is None:
@@ -302,7 +304,8 @@ def expect_reference(backend: Any, operation: str, arrays: Sequence[np.ndarray |
             checked.append(None)
             continue
         got = _check_array(operation, name, got, want.shape, dtype, record)
-        result = compare(got, want, mag, k, tolerance)
+        result = compare(got, want, mag, k, tolerance, transform=scales[len(checked)],
+                         intermediate=before_bias[len(checked)])
         if not result.ok:
             raise ConformanceError(f"{operation} output {name} differs from the specification",
                                    call=record, comparison=result, ids=ids)
@@ -313,16 +316,21 @@ def expect_reference(backend: Any, operation: str, arrays: Sequence[np.ndarray |
 
 def expect_close(actual: np.ndarray, expected: np.ndarray, magnitude: np.ndarray,
                  reduction: int, tolerance: Tolerance, *, what: str, call_record: Call | None = None,
-                 ids: Sequence[str] = (), slack: float = 1.0) -> Comparison:
+                 ids: Sequence[str] = (), slack: float = 1.0,
+                 transform: np.ndarray | None = None,
+                 intermediate: np.ndarray | None = None) -> Comparison:
     """Check two arrays agree within ``slack`` times the tolerance (for metamorphic laws,
-    where both sides are backend results, ``slack=2``)."""
+    where both sides are backend results, ``slack=2``). ``transform``: the operand-norm scale
+    of the backend calls behind ``actual`` (:func:`transform_scales`, broadcast to its shape);
+    ``intermediate``: see :meth:`convspec.tolerance.Tolerance.bound`."""
     if np.shape(actual) != np.shape(expected):
         raise ConformanceError(
             f"{what}: shapes differ, {np.shape(actual)} against {np.shape(expected)}",
             call=call_record, ids=ids)
     model = tolerance.scaled(slack)
     result = compare(np.asarray(actual), np.asarray(expected, dtype=np.float64),
-                     np.asarray(magnitude, dtype=np.float64), reduction, model)
+                     np.asarray(magnitude, dtype=np.float64), reduction, model,
+                     transform=transform, intermediate=intermediate)
     if not result.ok:
         raise ConformanceError(what, call=call_record, comparison=result, ids=ids)
     return result
@@ -363,3 +371,167 @@ def expect_rejected(backend: Any, operation: str, arrays: Sequence[np.ndarray | 
         f"{operation} accepted an invalid call ({rule}) and returned "
         f"{type(result).__name__}{'' if shape is None else f' of shape {shape}'}",
         call=record, ids=ids, kind="accepted-invalid")
+
+
+# --- comparison helpers (the tolerance model's operand-norm transform term) -----------------
+
+def _norms(a: np.ndarray, keep: int) -> np.ndarray:
+    """2-norms of ``a`` (float64) over every axis after the first ``keep``."""
+    a = np.asarray(a).astype(np.float64)
+    return np.sqrt(np.sum(a * a, axis=tuple(range(keep, a.ndim))))
+
+
+def transform_length(operation: str, arrays: Sequence[np.ndarray | None],
+                     kwargs: Mapping[str, Any]) -> int:
+    """``L`` of the transform term: per axis, the largest signal (padded) plus the kernel's
+    extent, multiplied over the axes (an FFT of the whole padded signal is at most this)."""
+    x, w = arrays[0], arrays[1]
+    spatial = [np.shape(a)[2:] for a in arrays if a is not None and np.ndim(a) == np.ndim(x)]
+    padding = kwargs.get("padding", 0)
+    length = 1
+    for i, k in enumerate(w.shape[2:]):
+        pad = padding[i] if isinstance(padding, (tuple, list)) else padding
+        pad_total = sum(pad) if isinstance(pad, (tuple, list)) else 2 * int(pad)
+        dilation = kwargs.get("dilation", (1,) * len(w.shape[2:]))[i]
+        biggest = max(s[i] for s in spatial)
+        length *= biggest + pad_total + dilation * (k - 1) + 1
+    return length
+
+
+def transform_scales(operation: str, arrays: Sequence[np.ndarray | None],
+                     kwargs: Mapping[str, Any]) -> tuple[np.ndarray | None, ...]:
+    """For each output of a conv-family operation, ``log2(2 + L) · ‖a‖₂ ‖k‖₂`` per element:
+    the norms of the two operands every transform algorithm (FFT, Winograd) mixes into that
+    element (the tolerance model's transform term, derived in :mod:`convspec.tolerance`).
+
+    * ``conv`` ``y[n, o]``: ``x[n]`` restricted to ``o``'s group, and the kernel ``w[o]``;
+    * ``conv_transpose`` ``y[n, o]``: ``x[n]`` in the group, and ``w[group rows, o]``;
+    * vjps: ``dx[n, c]`` from ``dy[n]`` in the group and the weights touching ``c``;
+      ``dw[o, c]`` from ``dy[:, o]`` and ``x[:, c]`` over the whole batch; ``db`` is a plain
+      sum (``None``: the elementwise form).
+
+    Pooling has no operands to mix: every entry is ``None``.
+    """
+    if operation not in ("conv", "conv_transpose", "conv_vjp", "conv_transpose_vjp"):
+        return (None,) * len(OUTPUTS.get(operation, ("y",)))
+    x, w = (np.asarray(a) for a in arrays[:2])
+    dy = None if len(arrays) < 4 or arrays[3] is None else np.asarray(arrays[3])
+    g = int(kwargs["groups"])
+    factor = math.log2(2 + transform_length(operation, arrays, kwargs))
+    n = x.shape[0]
+    rank = w.ndim - 2
+
+    def per_group(a: np.ndarray) -> np.ndarray:  # (N, G): norm of each sample's group slice
+        return _norms(a.reshape(a.shape[0], g, a.shape[1] // g, *a.shape[2:]), 2)
+
+    def spread(t: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        return np.broadcast_to(factor * t.reshape(t.shape + (1,) * (len(shape) - t.ndim)),
+                               shape)
+
+    if operation == "conv":
+        o = w.shape[0]
+        t = per_group(x)[:, np.arange(o) // (o // g)] * _norms(w, 1)[None, :]
+        out = (n, o, *_conv_out(x, w, kwargs))
+        return (spread(t, out),)
+    if operation == "conv_transpose":
+        cin, og = w.shape[:2]
+        wn = _norms(w.reshape(g, cin // g, og, *w.shape[2:]).swapaxes(1, 2), 2).reshape(g * og)
+        t = per_group(x)[:, np.arange(g * og) // og] * wn[None, :]
+        from . import reference
+
+        shape = reference.conv_transpose(np.zeros(x.shape), np.zeros(w.shape), None,
+                                         **kwargs).shape
+        return (spread(t, shape),)
+    assert dy is not None
+    if operation == "conv_vjp":
+        o, cg = w.shape[:2]
+        wn = _norms(w.reshape(g, o // g, cg, *w.shape[2:]).swapaxes(1, 2), 2).reshape(g * cg)
+        t_dx = per_group(dy)[:, np.arange(g * cg) // cg] * wn[None, :]
+        group_of_o = np.arange(o) // (o // g)
+        xn = _norms(x.swapaxes(0, 1), 1).reshape(g, cg)  # ‖x[:, c]‖
+        t_dw = _norms(dy.swapaxes(0, 1), 1)[:, None] * xn[group_of_o]
+        return (spread(t_dx, x.shape), spread(t_dw, w.shape), None)
+    cin, og = w.shape[:2]
+    t_dx = per_group(dy)[:, np.arange(cin) // (cin // g)] * _norms(w, 1)[None, :]
+    dyn = _norms(dy.swapaxes(0, 1), 1).reshape(g, og)  # ‖dy[:, o]‖
+    t_dw = _norms(x.swapaxes(0, 1), 1)[:, None] * dyn[np.arange(cin) // (cin // g)]
+    del rank
+    return (spread(t_dx, x.shape), spread(t_dw, w.shape), None)
+
+
+def _conv_out(x: np.ndarray, w: np.ndarray, kwargs: Mapping[str, Any]) -> tuple[int, ...]:
+    from .geometry import ConvGeometry
+
+    g = ConvGeometry.make(x.shape[1], w.shape[0], tuple(w.shape[2:]), stride=kwargs["stride"],
+                          padding=kwargs["padding"], dilation=kwargs["dilation"],
+                          groups=kwargs["groups"], ndim=w.ndim - 2)
+    return tuple(g.output_spatial(x.shape[2:]))
+
+
+def intermediates(operation: str, arrays: Sequence[np.ndarray | None],
+                  exact: np.ndarray | None) -> tuple[np.ndarray | None, ...]:
+    """For each output, the exact result a correct pipeline may round to the output dtype
+    before its last step: conv and conv_transpose before their bias (``exact - b``); ``None``
+    elsewhere."""
+    count = len(OUTPUTS.get(operation, ("y",)))
+    if operation not in ("conv", "conv_transpose") or arrays[2] is None or exact is None:
+        return (None,) * count
+    b = np.asarray(arrays[2]).astype(np.float64)
+    return (exact - b.reshape(1, -1, *(1,) * (exact.ndim - 2)),)
+
+
+def expect_zero(actual: np.ndarray, mask: np.ndarray | None, transform: np.ndarray,
+                reduction: int, tolerance: Tolerance, *, what: str,
+                magnitude: np.ndarray | None = None, slack: float = 1.0,
+                call_record: Call | None = None, ids: Sequence[str] = ()) -> Comparison:
+    """The elements of ``actual`` where ``mask`` holds (all without a mask) are zero as the
+    tolerance model judges zero: exactly 0 in exact arithmetic, so only the transform term
+    (``transform``, from :func:`transform_scales` of the calls behind ``actual``), the
+    accumulation term of ``magnitude`` (0 by default: no product reaches them) and the floor
+    allow anything else. A direct summation returns exact zeros there; an FFT leaves rounding
+    of the order ``u · log2 L · ‖a‖ ‖k‖``."""
+    got = np.asarray(actual)
+    keep = np.ones(got.shape, dtype=bool) if mask is None else np.broadcast_to(mask, got.shape)
+    scale = np.broadcast_to(np.asarray(transform, dtype=np.float64), got.shape)
+    mag = (np.zeros(got.shape) if magnitude is None
+           else np.broadcast_to(np.asarray(magnitude, dtype=np.float64), got.shape))
+    return expect_close(got[keep], np.zeros(int(np.count_nonzero(keep))), mag[keep], reduction,
+                        tolerance, what=what, call_record=call_record, ids=ids, slack=slack,
+                        transform=scale[keep])
+
+
+def nonzero_beyond_rounding(actual: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Where ``actual`` is non-zero beyond what the model allows an exact zero
+    (:func:`zero_allowance`): the measured support of an impulse response, ``np.nonzero``
+    with rounding taken out."""
+    got = np.abs(np.asarray(actual).astype(np.float64))
+    return got > np.broadcast_to(allowed, got.shape)
+
+
+def zero_allowance(steps: Sequence[tuple[str, Sequence[np.ndarray | None], Mapping[str, Any]]],
+                   tolerance: Tolerance, *, slack: float = 1.0) -> np.ndarray:
+    """What the model lets a backend return, per element of the last output of a stack of
+    ``conv`` calls, where the exact result is 0 (an impulse response outside its support).
+
+    ``steps`` are the calls as made, each with the backend's arrays (the previous step's
+    result as the next input). Each step adds its own allowance for an exact zero (transform
+    term of its operands, floor) to the previous step's allowance carried through it:
+    the exact map ``|w|`` applied to the previous allowance (a rounding error of the input
+    propagates linearly)."""
+    from . import reference
+
+    allowed: np.ndarray | None = None
+    for operation, arrays, kwargs in steps:
+        if operation != "conv":
+            raise ValueError(f"zero_allowance follows conv stacks, not {operation}")
+        scale = transform_scales(operation, arrays, kwargs)[0]
+        (k,) = reduction_lengths(operation, arrays, kwargs)
+        zeros = np.zeros(np.shape(scale))
+        own = tolerance.scaled(slack).bound(zeros, zeros, k, scale)
+        if allowed is not None:
+            w = np.abs(np.asarray(arrays[1]).astype(np.float64))
+            own = own + reference.conv(allowed, w, None, **kwargs)
+        allowed = own
+    if allowed is None:
+        raise ValueError("zero_allowance needs at least one step")
+    return allowed

@@ -16,14 +16,38 @@ three kinds of error:
    Numerical Algorithms*, 2nd ed., §3.1 and §4.2). That bound is reached only by adversarial
    data; rounding errors of random sign grow like ``√K u S`` (Higham §3.6; Wilkinson's rule of
    thumb). The model allows ``c_acc · √K · u_acc · S`` with a safety factor ``c_acc = 8``.
-2. *Transforms.* FFT and Winograd algorithms mix all positions of a tile or signal before
-   multiplying, so their error is bounded normwise, not elementwise: the FFT convolution error
-   is ``O(u log2 L)`` times the norms of the operands (Higham §24.1), and Winograd ``F(m, r)``
-   amplifies rounding by a constant that grows with the tile (Lavin & Gray 2016; Barabasz et
-   al. 2020, about 10 for ``F(2x2, 3x3)``). Both are covered by a term proportional to the
-   largest magnitude in the output, ``c_mix · log2(2 + L) · u_acc · max(S)``, with
-   ``L`` the reduction length and ``c_mix = 16``.
-3. *Rounding the result* to the output dtype: ``u_out · |y|``.
+2. *Transforms.* FFT and Winograd algorithms mix all positions of a signal (or a tile) before
+   multiplying, so their error is bounded by the norms of the *operands*, not by the magnitude
+   ``S`` of the element. For one output map ``z = Σ_c a_c ⋆ k_c`` (sample ``n``, output channel
+   ``o``: the input slice ``a`` of that sample's group, all its channels, and the kernel ``k``
+   of ``o``; the vjps alike, see :func:`convspec.checks.transform_scales`) computed as
+   ``z = F⁻¹(Σ_c (F a_c) ⊙ conj(F k_c))`` with transforms of length ``L``:
+
+   * a computed FFT has ``‖δ(F v)‖₂ ≤ η ‖F v‖₂ = η √L ‖v‖₂`` with ``η ≈ 5 u log2 L``
+     (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., Thm 24.2), and every
+     output of a radix-2 FFT is a unit-modulus combination of its inputs reached through
+     ``log2 L`` butterflies, so componentwise ``|δ(F⁻¹ p)_i| ≤ η (1/L) ‖p‖₁``;
+   * by Cauchy–Schwarz over (channel, frequency) and Parseval, the transform errors of ``a``
+     and of ``k`` each reach one output element by at most
+     ``(1/L) ‖δâ‖₂ ‖k̂‖₂ ≤ η ‖a‖₂ ‖k‖₂``, the inverse transform by
+     ``η (1/L) Σ_f |p_f| ≤ η (1/L) ‖â‖₂ ‖k̂‖₂ = η ‖a‖₂ ‖k‖₂``, the products by ``u ‖a‖₂ ‖k‖₂``;
+
+   hence ``|δz_i| ≤ (3η + u) ‖a‖₂ ‖k‖₂ ≈ 16 u log2 L · ‖a‖₂ ‖k‖₂`` for every position ``i``,
+   including the positions whose exact value is 0 (outside a receptive field, all-padding
+   windows). Winograd ``F(m, r)`` computes each tile as ``Aᵀ[(G g) ⊙ (Bᵀ d)]``; its error is
+   ``O(u ‖Aᵀ‖ ‖G‖ ‖Bᵀ‖ ‖g‖ ‖d‖)`` over the tile (Lavin & Gray 2016; Barabasz et al. 2020), and
+   the tile's norms are at most ``‖a‖₂`` and ``‖k‖₂``. The model allows
+   ``c_mix · log2(2 + L) · u_acc · ‖a‖₂ ‖k‖₂`` with ``c_mix = 16`` (``L`` the number of
+   positions of the padded signal plus the kernel's extent, per axis multiplied). By
+   Cauchy–Schwarz ``S_i ≤ ‖a‖₂ ‖k‖₂``, so this term also covers reorderings within an output
+   map. Comparisons without operands (pooling, and laws that pass no transform scale) keep the
+   former elementwise form ``c_mix · log2(2 + K) · u_acc · max(S)``.
+3. *Rounding the result* to the output dtype: ``u_out · |y|``. A pipeline may round more
+   than once: a convolution rounded to a half type and then its bias added in that type
+   (``fp16(fp16(conv) + b)``, a separate bias kernel) errs by
+   ``|fp16(c) - c| + |δ_add| ≤ u_out |c| + u_out |fp16(c) + b| ≈ u_out (|c| + |y|)``: the model
+   adds ``u_out · |c|`` for the *intermediate* ``c`` (the exact result before the bias), one
+   rounding per step a correct pipeline takes.
 
 Half types (float16, bfloat16) are stored with ``u_out = 2^-11`` / ``2^-8`` but accumulated in
 float32 (``u_acc = 2^-24``), as cuDNN, oneDNN and the reference do. A *declared reduced
@@ -52,6 +76,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -139,14 +164,29 @@ class Tolerance:
     def u_in(self) -> float:
         return UNIT_ROUNDOFF[self.declared] if self.declared else 0.0
 
-    def bound(self, expected: np.ndarray, magnitude: np.ndarray, reduction: int) -> np.ndarray:
-        """Allowed ``|actual - expected|`` per element (all float64)."""
+    def bound(self, expected: np.ndarray, magnitude: np.ndarray, reduction: int,
+              transform: np.ndarray | None = None,
+              intermediate: np.ndarray | None = None) -> np.ndarray:
+        """Allowed ``|actual - expected|`` per element (all float64).
+
+        ``transform``: per element, ``log2(2 + L) · ‖a‖₂ ‖k‖₂`` for the operands feeding it
+        (:func:`convspec.checks.transform_scales`); without it the transform term falls back
+        to ``log2(2 + K) · max(S)``. ``intermediate``: ``|c|`` of a result a correct pipeline
+        may round to the output dtype before the last step (the convolution before its bias).
+        """
         k = max(int(reduction), 1)
-        scale = float(np.max(magnitude)) if magnitude.size else 0.0
+        if transform is None:
+            scale = float(np.max(magnitude)) if magnitude.size else 0.0
+            mixing: Any = math.log2(2 + k) * scale
+        else:
+            mixing = transform
+        rounding = self.u_out * np.abs(expected)
+        if intermediate is not None:
+            rounding = rounding + self.u_out * np.abs(intermediate)
         return self.slack * (C_IN * self.u_in * magnitude
                 + C_ACC * math.sqrt(k) * self.u_acc * magnitude
-                + C_MIX * math.log2(2 + k) * self.u_acc * scale
-                + self.u_out * np.abs(expected)
+                + C_MIX * self.u_acc * mixing
+                + rounding
                 + ABS_FLOOR[self.dtype])
 
     def effective_unit(self, error: float, magnitude: float, reduction: int) -> float:
@@ -181,11 +221,13 @@ class Comparison:
 
 
 def compare(actual: np.ndarray, expected: np.ndarray, magnitude: np.ndarray, reduction: int,
-            tolerance: Tolerance) -> Comparison:
+            tolerance: Tolerance, *, transform: np.ndarray | None = None,
+            intermediate: np.ndarray | None = None) -> Comparison:
     """Compare ``actual`` (any float dtype) with the exact ``expected`` (float64).
 
-    NaN or infinity where the exact value is finite always fails; infinities the exact result
-    also has (max pooling over padding) must match exactly.
+    ``transform`` and ``intermediate`` (broadcast to ``expected``) are those of
+    :meth:`Tolerance.bound`. NaN or infinity where the exact value is finite always fails;
+    infinities the exact result also has (max pooling over padding) must match exactly.
     """
     got = np.asarray(actual).astype(np.float64)
     want = np.asarray(expected, dtype=np.float64)
@@ -196,8 +238,13 @@ def compare(actual: np.ndarray, expected: np.ndarray, magnitude: np.ndarray, red
     with np.errstate(invalid="ignore"):
         error = np.where(finite, np.abs(got - want), np.where(got == want, 0.0, np.inf))
     error = np.where(np.isnan(error), np.inf, error)
+    if transform is not None:
+        transform = np.broadcast_to(np.asarray(transform, dtype=np.float64), want.shape)
+    if intermediate is not None:
+        intermediate = np.where(finite, np.broadcast_to(
+            np.asarray(intermediate, dtype=np.float64), want.shape), 0.0)
     allowed = tolerance.bound(np.where(finite, want, 0.0), np.where(finite, magnitude, 0.0),
-                              reduction)
+                              reduction, transform, intermediate)
     excess = error / allowed
     flat = int(np.argmax(excess))
     index = tuple(int(i) for i in np.unravel_index(flat, got.shape))

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import convspec.reference as reference
 from convspec import ConvGeometry, GeometryError, shapes
-from convspec.checks import call, expect_close, reference_outputs
+from convspec.checks import call, expect_close, reference_outputs, transform_scales
 from convspec.plugin import require
 from convspec.strategies import conv_examples, dtypes, tensors
 
@@ -38,15 +38,18 @@ def full_convolution(backend, x: np.ndarray, w: np.ndarray) -> np.ndarray:
                 **g.conv_kwargs())[0, 0]
 
 
-def _matrix_product_check(got, matrix, vector, tolerance, what, *, bias=None):
-    """``got`` against ``matrix @ vector (+ bias)``, the magnitude ``|matrix| @ |vector|``."""
+def _matrix_product_check(got, matrix, vector, tolerance, what, *, bias=None, transform=None):
+    """``got`` against ``matrix @ vector (+ bias)``, the magnitude ``|matrix| @ |vector|``;
+    ``transform``: the operand-norm scale of the backend call behind ``got``
+    (:func:`convspec.checks.transform_scales`)."""
     want = matrix @ vector
     magnitude = np.abs(matrix) @ np.abs(vector)
     if bias is not None:
         want, magnitude = want + bias, magnitude + np.abs(bias)
     reduction = int(np.max(np.count_nonzero(matrix, axis=-1), initial=0)) + 1
     expect_close(np.asarray(got).reshape(want.shape), want, magnitude, reduction, tolerance,
-                 what=what)
+                 what=what, transform=None if transform is None
+                 else np.asarray(transform).reshape(want.shape))
 
 
 @pytest.mark.spec("D1", "D2", "A1", "E4")
@@ -198,11 +201,15 @@ def test_convolution_is_a_sparse_tied_fully_connected_layer(backend, caps, toler
     y = call(backend, "conv", ex.x, ex.w, ex.b, **ex.kwargs)
     bias = None if ex.b is None else np.repeat(f64(ex.b), math.prod(y.shape[2:]))
     dx, _, _ = call(backend, "conv_vjp", ex.x, ex.w, ex.b, ex.dy, **ex.kwargs)
+    y_scale = transform_scales("conv", (ex.x, ex.w, ex.b), ex.kwargs)[0]
+    dx_scale = transform_scales("conv_vjp", (ex.x, ex.w, ex.b, ex.dy), ex.kwargs)[0]
     for i in range(ex.x.shape[0]):
         _matrix_product_check(y[i], matrix, f64(ex.x[i]).reshape(-1), tol,
-                              "conv differs from the product with its matrix C (D5)", bias=bias)
+                              "conv differs from the product with its matrix C (D5)", bias=bias,
+                              transform=y_scale[i])
         _matrix_product_check(dx[i], matrix.T, f64(ex.dy[i]).reshape(-1), tol,
-                              "the input gradient differs from C^T dy (F8)")
+                              "the input gradient differs from C^T dy (F8)",
+                              transform=dx_scale[i])
 
 
 @pytest.mark.spec("D6", "E8")
