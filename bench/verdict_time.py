@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
-FAILED_LINE = "FAILED"
+FAILED_LINE = "convspec: FAILED"  # the live line of a failure
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,6 +42,7 @@ def run_once(backend: str, args: argparse.Namespace) -> tuple[float, float | Non
     """Wall time, seconds to the first printed failure (or None), exit status."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FIXTURES), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"  # the live failure lines arrive as they are printed
     command = [sys.executable, "-m", "convspec", "verify", "--backend",
                f"broken_backends:{backend}", "--jobs", str(args.jobs), "--profile", args.profile]
     if args.section:
@@ -53,7 +54,7 @@ def run_once(backend: str, args: argparse.Namespace) -> tuple[float, float | Non
                                    stderr=subprocess.STDOUT, text=True)
         assert process.stdout is not None
         for line in process.stdout:
-            if first is None and line.lstrip().startswith(FAILED_LINE):
+            if first is None and FAILED_LINE in line:
                 first = time.perf_counter() - start
         status = process.wait()
         return time.perf_counter() - start, first, status

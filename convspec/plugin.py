@@ -37,6 +37,30 @@ PROFILES = ("ci", "dev", "nightly", "replay")
 #: which made a backend broken everywhere take ten times a clean run): past it, the smallest
 #: counterexample found so far is reported.
 SHRINK_SECONDS = 20.0
+#: Seconds of shrinking one process (an xdist worker) spends over the whole run. A backend
+#: broken everywhere fails most properties; the first failures it meets are shrunk for up to
+#: SHRINK_SECONDS each, and once this is spent the later ones get SHRINK_FLOOR, so the verdict
+#: comes in about the time of a clean run (bench/verdict_time.py).
+SHRINK_BUDGET = 40.0
+SHRINK_FLOOR = 2.0
+
+
+class ShrinkBudget:
+    """How long the next property may shrink, from what this process's failures have spent."""
+
+    def __init__(self, per_property: float, total: float) -> None:
+        self.per_property, self.total, self.spent = per_property, total, 0.0
+
+    def allowance(self) -> float:
+        left = self.total - self.spent
+        return max(min(SHRINK_FLOOR, self.per_property), min(self.per_property, left))
+
+    def charge(self, seconds: float) -> None:
+        self.spent += seconds
+
+
+SHRINK_KEY = pytest.StashKey[float]()
+_SHRINK: dict[str, ShrinkBudget] = {"budget": ShrinkBudget(SHRINK_SECONDS, SHRINK_BUDGET)}
 DEFAULT_BACKEND = "reference"
 SECTIONS = {
     "A": "Convolution and correlation", "B": "Size arithmetic",
@@ -81,6 +105,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     metavar="SECONDS",
                     help="stop shrinking a property's counterexample after this long and "
                          f"report the smallest found so far (default {SHRINK_SECONDS:g})")
+    group.addoption("--convspec-shrink-budget", type=float, default=SHRINK_BUDGET,
+                    metavar="SECONDS",
+                    help="shrinking time of one worker over the run: once spent, each further "
+                         f"failing property shrinks for {SHRINK_FLOOR:g} s (default "
+                         f"{SHRINK_BUDGET:g})")
     group.addoption("--convspec-reproduce", default=None, metavar="NAME=VERSION:BLOB",
                     help="run only property NAME, on the example of a Hypothesis "
                          "@reproduce_failure blob (what repro scripts of laws do)")
@@ -96,8 +125,15 @@ def _register_profiles(config: pytest.Config) -> str:
     from hypothesis import HealthCheck, Phase, settings
     from hypothesis.internal.conjecture import engine
 
-    # Hypothesis reads this module global when a shrink phase starts (there is no setting).
+    # Hypothesis reads this module global when a shrink phase starts (there is no setting);
+    # pytest_pyfunc_call sets it per property from the process's ShrinkBudget.
     engine.MAX_SHRINKING_SECONDS = config.getoption("convspec_shrink_seconds")
+    for name in ("convspec_shrink_seconds", "convspec_shrink_budget"):
+        if not config.getoption(name) > 0:
+            raise pytest.UsageError(f"--{name.replace('_', '-')} {config.getoption(name)}: "
+                                    "give a number of seconds above 0")
+    _SHRINK["budget"] = ShrinkBudget(config.getoption("convspec_shrink_seconds"),
+                                     config.getoption("convspec_shrink_budget"))
     common = {"deadline": None, "print_blob": True,
               "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
                                         HealthCheck.filter_too_much,
@@ -338,8 +374,12 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     skipped with the reason, never failed (``Unsatisfiable`` included)."""
     from hypothesis.errors import DidNotReproduce, Unsatisfiable
 
+    from hypothesis.internal.conjecture import engine
+
     from .strategies import NothingToDraw
 
+    allowance = _SHRINK["budget"].allowance()
+    engine.MAX_SHRINKING_SECONDS = pyfuncitem.stash[SHRINK_KEY] = allowance
     try:
         return (yield)
     except DidNotReproduce as exc:
@@ -449,14 +489,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             "backend_calls": RECORDER.calls,
         }
         if report.failed and call.excinfo is not None:
+            _SHRINK["budget"].charge(report.duration)
             info.update(_failure_info(item, canonical_nodeid(report.nodeid),
                                       call.excinfo.value))
             captured = "".join(text for _, text in report.sections) + str(
                 getattr(item, "hypothesis_report_information", ""))
             if "stopped because it is making very slow progress" in captured:
                 info["shrink_stopped"] = (
-                    f"shrinking stopped after the {item.config.getoption('convspec_shrink_seconds'):g} s "
-                    "budget (--convspec-shrink-seconds): the smallest counterexample found by then")
+                    f"shrinking stopped after {item.stash.get(SHRINK_KEY, 0.0):g} s (the "
+                    "--convspec-shrink-seconds limit, or what was left of this worker's "
+                    "--convspec-shrink-budget): the smallest counterexample found by then")
         report.user_properties.append(("convspec", info))
 
 

@@ -77,6 +77,12 @@ def test_call_timeout_must_be_above_zero(tmp_path: Path, value: str) -> None:
                     "0 (e.g. --call-timeout 120)")
 
 
+@pytest.mark.parametrize("option", ["--shrink-seconds", "--shrink-budget"])
+@pytest.mark.parametrize("value", ["0", "-5", "nan"])
+def test_shrink_times_must_be_above_zero(tmp_path: Path, option: str, value: str) -> None:
+    verify_rejects(tmp_path, option, value, needles=(f"{option} {value}", "above 0"))
+
+
 def test_jobs_must_be_at_least_one(tmp_path: Path) -> None:
     verify_rejects(tmp_path, "--jobs", "0", needles=("--jobs 0", "at least 1"))
 

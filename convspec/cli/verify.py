@@ -17,7 +17,7 @@ import tempfile
 from typing import Any
 
 from ..backends.protocol import DTYPES, OPERATIONS
-from ..plugin import PROFILES, SECTIONS
+from ..plugin import PROFILES, SECTIONS, SHRINK_BUDGET, SHRINK_FLOOR, SHRINK_SECONDS
 from ._usage import UsageError, check_output_dir, check_output_file
 
 COMMAND = "verify"
@@ -64,6 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="SECONDS",
                         help=f"a backend call running longer is a hang (default "
                              f"{DEFAULT_CALL_TIMEOUT:g})")
+    parser.add_argument("--shrink-seconds", type=float, default=SHRINK_SECONDS,
+                        metavar="SECONDS",
+                        help=f"longest a property shrinks its counterexample before the "
+                             f"smallest found so far is reported (default {SHRINK_SECONDS:g})")
+    parser.add_argument("--shrink-budget", type=float, default=SHRINK_BUDGET,
+                        metavar="SECONDS",
+                        help=f"shrinking time of one worker over the whole run; past it each "
+                             f"failing property shrinks for {SHRINK_FLOOR:g} s, so a backend "
+                             f"broken everywhere is reported quickly (default {SHRINK_BUDGET:g})")
     parser.add_argument("--include-known-defects", action="store_true",
                         help="also run the cases of the backend's declared known defects "
                              "(skipped by default, with the defect's reason)")
@@ -131,6 +140,11 @@ def validate(args: argparse.Namespace) -> Any:
     if not (math.isfinite(timeout) and timeout > 0):
         raise UsageError(f"--call-timeout {_number(timeout)}: must be a number of seconds above 0 "
                          f"(e.g. --call-timeout {DEFAULT_CALL_TIMEOUT:g})")
+    for option, value in (("--shrink-seconds", args.shrink_seconds),
+                          ("--shrink-budget", args.shrink_budget)):
+        if not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{option} {_number(value)}: must be a number of seconds above 0 "
+                             f"(e.g. {option} 20)")
     if args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: must be at least 1 worker process (e.g. --jobs 2)")
     _check_list("--section", args.section, SECTIONS, "A,B", normalize=str.upper)
@@ -174,6 +188,8 @@ def pytest_arguments(args: argparse.Namespace, breadcrumbs: str) -> list[str]:
             "--backend", args.backend, "--convspec-profile", args.profile,
             "-n", str(args.jobs), "--max-worker-restart", "1000",
             "--convspec-call-timeout", str(args.call_timeout),
+            "--convspec-shrink-seconds", str(args.shrink_seconds),
+            "--convspec-shrink-budget", str(args.shrink_budget),
             "--convspec-breadcrumbs", breadcrumbs, "--convspec-repro-dir", args.repro_dir,
             "--tb=no", "-q", "-rN"]
     for option, value in (("--convspec-section", args.section),
