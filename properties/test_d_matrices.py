@@ -160,6 +160,7 @@ def test_im2col_gemm_is_the_convolution(backend, caps, tolerance, data):
         magnitude += np.abs(f64(ex.b))[:, None]
     gemm, magnitude = gemm.reshape(y.shape), magnitude.reshape(y.shape)
     expect_close(y, gemm, magnitude, found.w_row[1] + 1, tolerance(ex.dtype),
+                 transform=transform_scales("conv", (ex.x, ex.w, ex.b), ex.kwargs)[0],
                  what="conv differs from the im2col GEMM W_row · X_col")
     np.testing.assert_allclose(reference.im2col_conv(x64, w64, f64(ex.b), **ex.kwargs), gemm,
                                rtol=1e-12, atol=1e-9)
