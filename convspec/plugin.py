@@ -41,8 +41,8 @@ SHRINK_SECONDS = 20.0
 #: broken everywhere fails most properties; the first failures it meets are shrunk for up to
 #: SHRINK_SECONDS each, and once this is spent the later ones get SHRINK_FLOOR, so the verdict
 #: comes in about the time of a clean run (bench/verdict_time.py).
-SHRINK_BUDGET = 40.0
-SHRINK_FLOOR = 2.0
+SHRINK_BUDGET = 15.0
+SHRINK_FLOOR = 0.5
 
 
 class ShrinkBudget:
