@@ -8,11 +8,15 @@ gives the exact result and the magnitudes, and :func:`convspec.tolerance.compare
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.signal
 
-from convspec.checks import reduction_lengths, reference_outputs
+from convspec.checks import (expect_reference, intermediates, reduction_lengths,
+                             reference_outputs, transform_scales)
 from convspec.dtypes import numpy_dtype
 from convspec.geometry import ConvGeometry
 from convspec.tolerance import Tolerance, compare, parse_declarations
@@ -35,10 +39,16 @@ KWARGS = {"stride": (1, 1), "padding": ((0, 0), (0, 0)), "dilation": (1, 1), "gr
 
 
 def _judge(actual: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray,
-           tolerance: Tolerance) -> bool:
-    (exact,), (magnitude,) = reference_outputs("conv", (x, w, b), KWARGS)
-    (k,) = reduction_lengths("conv", (x, w, b), KWARGS)
-    return compare(actual, exact, magnitude, k, tolerance).ok
+           tolerance: Tolerance, kwargs: dict | None = None) -> bool:
+    """As ``expect_reference`` judges: with the operand-norm transform scale and the
+    intermediate (pre-bias) result."""
+    kwargs = KWARGS if kwargs is None else kwargs
+    (exact,), (magnitude,) = reference_outputs("conv", (x, w, b), kwargs)
+    (k,) = reduction_lengths("conv", (x, w, b), kwargs)
+    (scale,) = transform_scales("conv", (x, w, b), kwargs)
+    (before,) = intermediates("conv", (x, w, b), exact)
+    return compare(actual, exact, magnitude, k, tolerance, transform=scale,
+                   intermediate=before).ok
 
 
 def _round_to(a: np.ndarray, precision: str) -> np.ndarray:
@@ -149,6 +159,13 @@ def test_reduced_precision_products_fail_float32(precision: str, channels: int,
     x, w, b = _case(channels, kernel, 0)
     actual = _direct(_round_to(x, precision), _round_to(w, precision), b, dtype=np.float64)
     assert not _judge(actual.astype(np.float32), x, w, b, Tolerance("float32"))
+    assert not compare(actual.astype(np.float32), *_exact(x, w, b), Tolerance("float32")).ok
+
+
+def _exact(x, w, b):
+    (exact,), (magnitude,) = reference_outputs("conv", (x, w, b), KWARGS)
+    (k,) = reduction_lengths("conv", (x, w, b), KWARGS)
+    return exact, magnitude, k
 
 
 @pytest.mark.parametrize("precision", ["tf32", "bfloat16"])
@@ -206,3 +223,122 @@ def test_bad_declarations_are_explained(text: str, message: str) -> None:
 def test_declarations_parse() -> None:
     assert parse_declarations(["float32=tf32", "float64=float32"]) == {
         "float32": "tf32", "float64": "float32"}
+
+
+# --- the transform term: bounded by the operands' norms ------------------------------------
+
+def _fft_conv64(x, w, b, kwargs):
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+    import algorithm_backends
+
+    return algorithm_backends.fft64.conv(x, w, b, **kwargs)
+
+
+ISSUE = {"stride": (1, 1), "padding": ((0, 0), (1, 1)), "dilation": (1, 3), "groups": 3}
+
+
+def test_fft_float64_on_the_issues_example_passes() -> None:
+    """One non-zero tap, groups 3, dilation (1, 3): the exact output is 0 everywhere (the tap
+    only meets padding), S = 0, and the FFT returns rounding of order 1e-16."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 9, 1, 8))
+    w = np.zeros((3, 3, 1, 4))
+    w[1, 2, 0, 0] = 1.7
+    (exact,), (magnitude,) = reference_outputs("conv", (x, w, None), ISSUE)
+    actual = _fft_conv64(x, w, None, ISSUE)
+    assert np.all(exact == 0) and np.all(magnitude == 0) and np.any(actual != 0)
+    # The elementwise model alone (no transform scale) wrongly rejects it ...
+    assert not compare(actual, exact, magnitude, 13, Tolerance("float64")).ok
+    # ... the operand-norm term accepts it.
+    assert _judge(actual, x, w, None, Tolerance("float64"), ISSUE)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_single_tap_sparse_kernels_pass_through_fft(seed: int, dtype: str) -> None:
+    """A kernel with one non-zero tap on integer-valued, mostly-zero inputs: exact results
+    are sparse integers, the FFT smears rounding over every position."""
+    rng = np.random.default_rng(seed)
+    x = np.where(rng.random((2, 4, 9, 7)) < 0.2, rng.integers(-3, 4, (2, 4, 9, 7)), 0)
+    w = np.zeros((3, 4, 3, 3))
+    w[rng.integers(0, 3), rng.integers(0, 4), rng.integers(0, 3), rng.integers(0, 3)] = 2.0
+    x, w = x.astype(dtype), w.astype(dtype)
+    kwargs = {"stride": (1, 2), "padding": ((2, 1), (0, 3)), "dilation": (2, 1), "groups": 1}
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+    import algorithm_backends
+
+    backend = algorithm_backends.fft32 if dtype == "float32" else algorithm_backends.fft64
+    actual = backend.conv(x, w, None, **kwargs)
+    assert _judge(actual, x, w, None, Tolerance(dtype), kwargs)
+
+
+def test_all_padding_windows_are_zero_within_the_transform_term() -> None:
+    """Windows that hold only padding have exact value 0 and S = 0: an FFT leaves rounding
+    there, which the transform term (not the elementwise ones) allows."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 2, 3, 3))
+    w = rng.standard_normal((2, 2, 2, 2))
+    kwargs = {"stride": (1, 1), "padding": ((4, 4), (4, 4)), "dilation": (1, 1), "groups": 1}
+    (exact,), (magnitude,) = reference_outputs("conv", (x, w, None), kwargs)
+    padding_only = magnitude == 0
+    assert padding_only.any() and np.all(exact[padding_only] == 0)
+    actual = _fft_conv64(x, w, None, kwargs)
+    assert _judge(actual, x, w, None, Tolerance("float64"), kwargs)
+    (scale,) = transform_scales("conv", (x, w, None), kwargs)
+    assert np.all(scale > 0)
+
+
+def test_transform_term_is_not_a_free_pass() -> None:
+    """The transform term allows about ``16 log2 L u ‖a‖ ‖k‖``: an error of 1e-6 in float64
+    on unit data is far beyond it."""
+    x, w, b = (a.astype(np.float64) for a in _case(3, 3, 0))
+    (exact,), _ = reference_outputs("conv", (x, w, b), KWARGS)
+    wrong = exact.copy()
+    wrong[0, 0, 0, 0] += 1e-6
+    assert not _judge(wrong, x, w, b, Tolerance("float64"))
+
+
+def test_half_type_bias_added_in_storage_passes() -> None:
+    """fp16(fp16(conv) + b): one rounding per step of a correct pipeline; without the
+    intermediate term the model (one rounding of conv + b) rejects it."""
+    fails_without = 0
+    for seed in range(4):
+        x, w, b = (a.astype(np.float16) for a in _case(8, 3, seed))
+        b = (b * np.float16(40)).astype(np.float16)  # a bias comparable to the sums
+        conv = _direct(x, w, np.zeros_like(b)).astype(np.float16)
+        actual = (conv + b[None, :, None, None]).astype(np.float16)
+        assert _judge(actual, x, w, b, Tolerance("float16"))
+        exact, magnitude, k = _exact(x, w, b)
+        fails_without += not compare(actual, exact, magnitude, k, Tolerance("float16")).ok
+    assert fails_without > 0
+
+
+def test_half_bias_fixture_passes_expect_reference() -> None:
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+    import algorithm_backends
+
+    x, w, b = (a.astype(np.float16) for a in _case(4, 3, 1))
+    expect_reference(algorithm_backends.half_bias, "conv", (x, w, b * np.float16(20)), KWARGS,
+                     Tolerance("float16"))
+
+
+# --- G3: squares in float64 from the backend's values ---------------------------------------
+
+def test_tiny_float32_squares_are_judged_on_the_values_the_backend_was_given() -> None:
+    """float32 values below ~1e-19 square to 0 or to subnormals in float32: the average pool
+    of those squares is judged against the exact pool of the squares as float32 holds them
+    (what G3 now does), not against a float64 L2 pool of x (which every correct backend
+    fails)."""
+    from convspec.reference import ReferenceBackend, l2_pool
+
+    x = np.full((1, 1, 2, 2), 3e-23, dtype=np.float32)
+    x[0, 0, 0, 0] = 1e-22
+    squares = x * x
+    kwargs = {"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0),
+              "ceil_mode": False, "count_include_pad": True}
+    backend = ReferenceBackend()
+    (mean,) = expect_reference(backend, "avg_pool", (squares,), kwargs, Tolerance("float32"))
+    # The former comparison: float32 squares against a float64 L2 pool.
+    got = np.sqrt(mean.astype(np.float64) * 4)
+    expected = l2_pool(x.astype(np.float64), kernel=(2, 2), stride=(2, 2))
+    assert not compare(got, expected, expected, 4, Tolerance("float32").scaled(2)).ok
