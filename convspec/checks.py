@@ -123,15 +123,12 @@ def unsupported_reason(backend: Any, record: Call) -> str | None:
     only a combination shows (one dtype of one operation at one rank, an input shorter than a
     pooling window).
     """
-    from .backends._convert import call_geometry
     from .backends.protocol import capabilities_of
 
-    arrays = list(record.arrays.values())
-    try:
-        geometry = call_geometry(record.operation, *arrays, **record.kwargs)
-    except Exception:  # noqa: BLE001 - the backend call itself will report the problem
+    geometry = _geometry_of(record)
+    if geometry is None:  # the backend call itself will report the problem
         return None
-    x = arrays[0]
+    x = next(iter(record.arrays.values()))
     return capabilities_of(backend).case_skip_reason(
         record.operation, dtype_name(x.dtype), geometry, batch=x.shape[0], spatial=x.shape[2:])
 
@@ -179,17 +176,28 @@ def call(backend: Any, operation: str, *arrays: np.ndarray | None, as_given: boo
         raise ConformanceError(refusal(record, exc), call=record, kind="refused") from exc
 
 
+def _geometry_of(record: Call) -> Any:
+    """The validated geometry of a call, or ``None`` where the spec rejects it."""
+    from .backends._convert import call_geometry
+
+    try:
+        return call_geometry(record.operation, *record.arrays.values(), **record.kwargs)
+    except Exception:  # noqa: BLE001 - an invalid call has no geometry
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]
+
+
 def _features_used(record: Call) -> tuple[int | None, frozenset[str]]:
     """Rank and :data:`FEATURES` of a call, as its capabilities would judge it."""
-    from .backends._convert import call_geometry
     from .backends.protocol import required_features
 
-    arrays = list(record.arrays.values())
-    try:
-        geometry = call_geometry(record.operation, *arrays, **record.kwargs)
-    except Exception:  # noqa: BLE001 - a geometry the spec rejects has no features to name
+    geometry = _geometry_of(record)
+    if geometry is None:  # a geometry the spec rejects has no features to name
         return None, frozenset()
-    x = arrays[0]
+    x = next(iter(record.arrays.values()))
     return geometry.ndim, required_features(geometry, operation=record.operation,
                                             batch=x.shape[0], spatial=x.shape[2:])
 
@@ -200,7 +208,7 @@ def refusal(record: Call, exc: BaseException) -> str:
     rank, features = _features_used(record)
     dtype = next((dtype_name(v.dtype) for v in record.arrays.values() if v is not None), "?")
     used = ", ".join(sorted(features)) or "none (a plain case)"
-    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    first = _first_line(exc)
     declare = (f"Capabilities(features=FEATURES - {{{', '.join(repr(f) for f in sorted(features))}}}"
                f", reasons={{...}})" if features else
                f"Capabilities(dtypes=..., ranks=..., reasons={{'{record.operation}:dtype:{dtype}"
@@ -363,7 +371,7 @@ def expect_rejected(backend: Any, operation: str, arrays: Sequence[np.ndarray | 
         allowed = ", ".join(t.__name__ for t in deliberate)
         raise ConformanceError(
             f"{operation} crashed on an invalid case ({rule}): raised {type(exc).__name__}: "
-            f"{(str(exc).strip().splitlines() or [''])[0][:300]}; reject it deliberately with "
+            f"{_first_line(exc)}; reject it deliberately with "
             f"{allowed}, or name the library's own error type in Capabilities.rejects_with",
             call=record, ids=ids, kind="crashed-on-invalid") from exc
     shape = getattr(result, "shape", None)
@@ -385,17 +393,17 @@ def transform_length(operation: str, arrays: Sequence[np.ndarray | None],
                      kwargs: Mapping[str, Any]) -> int:
     """``L`` of the transform term: per axis, the largest signal (padded) plus the kernel's
     extent, multiplied over the axes (an FFT of the whole padded signal is at most this)."""
-    x, w = arrays[0], arrays[1]
+    from .backends._convert import call_geometry
+
+    return _transform_length(call_geometry(operation, *arrays, **kwargs), arrays)
+
+
+def _transform_length(geometry: Any, arrays: Sequence[np.ndarray | None]) -> int:
+    x = arrays[0]
     spatial = [np.shape(a)[2:] for a in arrays if a is not None and np.ndim(a) == np.ndim(x)]
-    padding = kwargs.get("padding", 0)
-    length = 1
-    for i, k in enumerate(w.shape[2:]):
-        pad = padding[i] if isinstance(padding, (tuple, list)) else padding
-        pad_total = sum(pad) if isinstance(pad, (tuple, list)) else 2 * int(pad)
-        dilation = kwargs.get("dilation", (1,) * len(w.shape[2:]))[i]
-        biggest = max(s[i] for s in spatial)
-        length *= biggest + pad_total + dilation * (k - 1) + 1
-    return length
+    return math.prod(max(s[i] for s in spatial) + before + after + extent
+                     for i, ((before, after), extent)
+                     in enumerate(zip(geometry.padding, geometry.effective_kernel)))
 
 
 def transform_scales(operation: str, arrays: Sequence[np.ndarray | None],
@@ -414,12 +422,13 @@ def transform_scales(operation: str, arrays: Sequence[np.ndarray | None],
     """
     if operation not in ("conv", "conv_transpose", "conv_vjp", "conv_transpose_vjp"):
         return (None,) * len(OUTPUTS.get(operation, ("y",)))
+    from .backends._convert import call_geometry
+
     x, w = (np.asarray(a) for a in arrays[:2])
     dy = None if len(arrays) < 4 or arrays[3] is None else np.asarray(arrays[3])
-    g = int(kwargs["groups"])
-    factor = math.log2(2 + transform_length(operation, arrays, kwargs))
-    n = x.shape[0]
-    rank = w.ndim - 2
+    geometry = call_geometry(operation, *arrays, **kwargs)
+    g = geometry.groups
+    factor = math.log2(2 + _transform_length(geometry, arrays))
 
     def per_group(a: np.ndarray) -> np.ndarray:  # (N, G): norm of each sample's group slice
         return _norms(a.reshape(a.shape[0], g, a.shape[1] // g, *a.shape[2:]), 2)
@@ -431,17 +440,12 @@ def transform_scales(operation: str, arrays: Sequence[np.ndarray | None],
     if operation == "conv":
         o = w.shape[0]
         t = per_group(x)[:, np.arange(o) // (o // g)] * _norms(w, 1)[None, :]
-        out = (n, o, *_conv_out(x, w, kwargs))
-        return (spread(t, out),)
+        return (spread(t, geometry.output_shape(x.shape)),)
     if operation == "conv_transpose":
         cin, og = w.shape[:2]
         wn = _norms(w.reshape(g, cin // g, og, *w.shape[2:]).swapaxes(1, 2), 2).reshape(g * og)
         t = per_group(x)[:, np.arange(g * og) // og] * wn[None, :]
-        from . import reference
-
-        shape = reference.conv_transpose(np.zeros(x.shape), np.zeros(w.shape), None,
-                                         **kwargs).shape
-        return (spread(t, shape),)
+        return (spread(t, geometry.output_shape(x.shape)),)
     assert dy is not None
     if operation == "conv_vjp":
         o, cg = w.shape[:2]
@@ -455,17 +459,7 @@ def transform_scales(operation: str, arrays: Sequence[np.ndarray | None],
     t_dx = per_group(dy)[:, np.arange(cin) // (cin // g)] * _norms(w, 1)[None, :]
     dyn = _norms(dy.swapaxes(0, 1), 1).reshape(g, og)  # ‖dy[:, o]‖
     t_dw = _norms(x.swapaxes(0, 1), 1)[:, None] * dyn[np.arange(cin) // (cin // g)]
-    del rank
     return (spread(t_dx, x.shape), spread(t_dw, w.shape), None)
-
-
-def _conv_out(x: np.ndarray, w: np.ndarray, kwargs: Mapping[str, Any]) -> tuple[int, ...]:
-    from .geometry import ConvGeometry
-
-    g = ConvGeometry.make(x.shape[1], w.shape[0], tuple(w.shape[2:]), stride=kwargs["stride"],
-                          padding=kwargs["padding"], dilation=kwargs["dilation"],
-                          groups=kwargs["groups"], ndim=w.ndim - 2)
-    return tuple(g.output_spatial(x.shape[2:]))
 
 
 def intermediates(operation: str, arrays: Sequence[np.ndarray | None],
