@@ -799,10 +799,12 @@ def _write_json(state: _State) -> None:
 def results_document(state: _State) -> dict[str, Any]:
     """The JSON results of one run (the input of ``convspec report``)."""
     backend = state._backend
+    # Rewritten after every result: the declarations are looked up once, not per entry.
+    declared = state.declarations()
     precision: dict[str, dict[str, Any]] = {}
     for entry in state.results:
         for dtype, bits in entry.get("effective_bits", {}).items():
-            row = precision.setdefault(dtype, {"declared": state.declarations().get(dtype),
+            row = precision.setdefault(dtype, {"declared": declared.get(dtype),
                                                "effective_bits": bits})
             row["effective_bits"] = min(row["effective_bits"], bits)
     if state.include_defects:
