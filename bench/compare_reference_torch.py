@@ -1,7 +1,7 @@
 """Fast reference ``conv`` (float64) against ``torch.nn.functional.conv2d`` on float64 CPU tensors.
 
 Both run in this process on the ResNet-50 convolution shapes (unique geometry and input size
-from ``convspec.models.NETWORKS["resnet50"]``), at each batch size, limited to the same number
+from ``convspec.spec.models.NETWORKS["resnet50"]``), at each batch size, limited to the same number
 of threads (OpenBLAS/OMP/MKL variables are set before numpy and torch are imported, and
 ``torch.set_num_threads``). Calls are interleaved (reference, torch, reference, ...) and each
 side's median over the repeats is reported. The ratio is reference time / torch time, so a
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    from convspec.models import NETWORKS
+    from convspec.spec.models import NETWORKS
     from convspec.reference import conv
 
     torch.set_num_threads(args.threads)

@@ -1,17 +1,17 @@
 """asv benchmarks: every workload suite × backend × dtype × direction.
 
-One class per suite of :mod:`convspec.workloads` (``convolution.Resnet50``, ...), each
+One class per suite of :mod:`convspec.perf.workloads` (``convolution.Resnet50``, ...), each
 parameterized over (backend, workload, dtype, direction):
 
 - ``time_call``: seconds per call. ``setup`` stages the data on the backend's device (once per
   process, with warm-up and autotuning), then flushes the caches and synchronizes; asv re-runs
   ``setup`` before every timed sample, so every sample starts cold and idle. The timed body is
   the call and its synchronize.
-- ``track_gflops``: achieved GFLOP/s from :func:`convspec.timing.measure` (median of repeats,
+- ``track_gflops``: achieved GFLOP/s from :func:`convspec.perf.timing.measure` (median of repeats,
   cache flushed before each).
 - ``track_roofline_percent``: that rate as a percentage of the roofline bound
   ``min(peak, bandwidth × intensity)``, with the peaks measured once per asv run by the shared
-  ``setup_cache`` (:func:`convspec.roofline.calibrate_all`).
+  ``setup_cache`` (:func:`convspec.perf.roofline.calibrate_all`).
 
 Unavailable backends and unsupported cases raise ``NotImplementedError`` in ``setup``: asv
 records them as skipped.
@@ -28,8 +28,8 @@ from convspec.backends.registry import (
     BackendUnavailable,
     load_backend,
 )
-from convspec.roofline import calibrate, calibrate_all, calibration_key, point
-from convspec.timing import (
+from convspec.perf.roofline import calibrate, calibrate_all, calibration_key, point
+from convspec.perf.timing import (
     PreparedCall,
     Unsupported,
     flusher_for,
@@ -37,7 +37,7 @@ from convspec.timing import (
     prepare,
     warm_up,
 )
-from convspec.workloads import DIRECTIONS, SUITE_NAMES, Workload, suite
+from convspec.perf.workloads import DIRECTIONS, SUITE_NAMES, Workload, suite
 
 BACKENDS = tuple(BUILTIN_BACKENDS)
 MEASURE = {"budget_s": 0.5, "min_repeats": 5, "max_repeats": 50}
@@ -125,7 +125,7 @@ def _suite_class(name: str) -> type:
     return type(class_name, (_Suite,), {
         "suite_name": name,
         "params": [list(BACKENDS), workloads, list(DTYPES), list(DIRECTIONS)],
-        "__doc__": f"The {name} suite of convspec.workloads.",
+        "__doc__": f"The {name} suite of convspec.perf.workloads.",
         "__module__": __name__,
     })
 

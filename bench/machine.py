@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from convspec.backends.protocol import DTYPES
-from convspec.roofline import calibration_key
+from convspec.perf.roofline import calibration_key
 
 from .convolution import Calibrated
 

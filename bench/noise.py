@@ -2,7 +2,7 @@
 
     python bench/noise.py [--backend torch] [--workload resnet50/layer1.0.conv2] [--runs 5]
 
-Runs :func:`convspec.timing.measure` on one workload ``--runs`` times in one process (the same
+Runs :func:`convspec.perf.timing.measure` on one workload ``--runs`` times in one process (the same
 settings as ``convspec bench``: warm-up, cache flushed before each repetition, a time budget per
 run) and reports, per run, the median and IQR/median; across runs, the spread of the medians
 (max/min - 1 and their coefficient of variation). Then the harness overhead: the median time the
@@ -16,8 +16,8 @@ import statistics
 import sys
 
 from convspec.backends.registry import load_backend
-from convspec.timing import harness_overhead, measure, prepare
-from convspec.workloads import workload
+from convspec.perf.timing import harness_overhead, measure, prepare
+from convspec.perf.workloads import workload
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

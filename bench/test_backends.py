@@ -21,9 +21,9 @@ from convspec.backends.registry import (
     BackendUnavailable,
     load_backend,
 )
-from convspec.roofline import calibrate, point
-from convspec.timing import Unsupported, flusher_for, prepare, warm_up
-from convspec.workloads import select, split_list, workload
+from convspec.perf.roofline import calibrate, point
+from convspec.perf.timing import Unsupported, flusher_for, prepare, warm_up
+from convspec.perf.workloads import select, split_list, workload
 
 #: Opt in by name or "all": torch.compile's first call per shape compiles for tens of seconds;
 #: the SciPy adapter loops over channel pairs in Python (seconds per ResNet-50 layer).

@@ -1,12 +1,12 @@
 """convspec: an executable specification of convolution, from a set of study notes.
 
-The size arithmetic (:mod:`convspec.sizes`), the geometry types (:mod:`convspec.geometry`),
+The size arithmetic (:mod:`convspec.spec.sizes`), the geometry types (:mod:`convspec.spec.geometry`),
 counts, receptive fields, matrix-form shapes, training formulas and the notes' errata are
 importable from here; reference implementations live in :mod:`convspec.reference` and the
 property suite in :mod:`convspec.properties`.
 """
 
-from .counts import (
+from .spec.counts import (
     CountComparison,
     SeparableCounts,
     asymmetric_factorization_params,
@@ -25,11 +25,11 @@ from .counts import (
     tiled_conv_params,
     trainable_pool_params,
 )
-from .errata import ERRATA, Erratum, ErratumCheck
-from .errors import GeometryError
-from .geometry import ConvGeometry, PoolGeometry
-from .models import NETWORKS, Layer, Network
-from .receptive import (
+from .spec.errata import ERRATA, Erratum, ErratumCheck
+from .spec.errors import GeometryError
+from .spec.geometry import ConvGeometry, PoolGeometry
+from .spec.models import NETWORKS, Layer, Network
+from .spec.receptive import (
     HDCViolation,
     ReceptiveField,
     ReceptiveLayer,
@@ -41,7 +41,7 @@ from .receptive import (
     reached_offsets,
     receptive_field,
 )
-from .shapes import (
+from .spec.shapes import (
     DoublyBlockCirculant,
     Im2colShapes,
     ScoreMap,
@@ -61,7 +61,7 @@ from .shapes import (
     toeplitz_shape,
     transposed_matrix_shapes,
 )
-from .training import (
+from .spec.training import (
     dropout,
     dropout_expectation,
     dropout_mask,
@@ -72,7 +72,7 @@ from .training import (
     relu,
     softmax,
 )
-from .sizes import (
+from .spec.sizes import (
     conv_output_size,
     effective_kernel_size,
     full_padded_size,

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convspec import ConvGeometry
-from convspec.checks import call, expect_close, expect_reference
-from convspec.plugin import require
-from convspec.strategies import conv_examples, dtypes, tensors
+from convspec.verify.conformance import call, expect_close, expect_reference
+from convspec.verify.plugin import require
+from convspec.verify.strategies import conv_examples, dtypes, tensors
 
 pytestmark = pytest.mark.section("A")
 

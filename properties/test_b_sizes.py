@@ -19,12 +19,12 @@ from convspec import (
     size_after_layers,
     transposed_output_size,
 )
-from convspec.checks import (call, expect_close, expect_reference, expect_rejected,
+from convspec.verify.conformance import (call, expect_close, expect_reference, expect_rejected,
                              transform_scales)
-from convspec.dtypes import numpy_dtype
-from convspec.errata import erratum
-from convspec.plugin import first_dtype, require
-from convspec.strategies import conv_examples, dtypes, invalid_conv_cases, pool_examples, tensors
+from convspec.spec.dtypes import numpy_dtype
+from convspec.spec.errata import erratum
+from convspec.verify.plugin import first_dtype, require
+from convspec.verify.strategies import conv_examples, dtypes, invalid_conv_cases, pool_examples, tensors
 
 pytestmark = pytest.mark.section("B")
 

@@ -19,13 +19,13 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import convspec.reference as reference
-from convspec import (NETWORKS, ConvGeometry, GeometryError, counts, reached_offsets,
-                      receptive_field)
-from convspec.checks import call, nonzero_beyond_rounding, zero_allowance
-from convspec.dtypes import numpy_dtype
-from convspec.errata import erratum
-from convspec.plugin import first_dtype, require
-from convspec.strategies import conv_cases, conv_examples, dtypes
+from convspec import NETWORKS, ConvGeometry, GeometryError, reached_offsets, receptive_field
+from convspec.spec import counts
+from convspec.verify.conformance import call, nonzero_beyond_rounding, zero_allowance
+from convspec.spec.dtypes import numpy_dtype
+from convspec.spec.errata import erratum
+from convspec.verify.plugin import first_dtype, require
+from convspec.verify.strategies import conv_cases, conv_examples, dtypes
 
 pytestmark = pytest.mark.section("C")
 

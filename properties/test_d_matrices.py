@@ -1,7 +1,7 @@
 """Section D: matrix forms, applied to the data and compared with the backend under test.
 
 The matrices are the reference's (:mod:`convspec.reference.matrices`) and their shapes the
-spec's (:mod:`convspec.shapes`): each property checks the matrix's structure (Toeplitz,
+spec's (:mod:`convspec.spec.shapes`): each property checks the matrix's structure (Toeplitz,
 circulant, doubly block circulant, sparse and tied), its shape, and that multiplying by it
 gives what the backend's conv, conv_transpose or vjp gives on the same data.
 """
@@ -16,10 +16,11 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import convspec.reference as reference
-from convspec import ConvGeometry, GeometryError, shapes
-from convspec.checks import call, expect_close, reference_outputs, transform_scales
-from convspec.plugin import require
-from convspec.strategies import conv_examples, dtypes, tensors
+from convspec import ConvGeometry, GeometryError
+from convspec.spec import shapes
+from convspec.verify.conformance import call, expect_close, reference_outputs, transform_scales
+from convspec.verify.plugin import require
+from convspec.verify.strategies import conv_examples, dtypes, tensors
 
 pytestmark = pytest.mark.section("D")
 
@@ -41,7 +42,7 @@ def full_convolution(backend, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 def _matrix_product_check(got, matrix, vector, tolerance, what, *, bias=None, transform=None):
     """``got`` against ``matrix @ vector (+ bias)``, the magnitude ``|matrix| @ |vector|``;
     ``transform``: the operand-norm scale of the backend call behind ``got``
-    (:func:`convspec.checks.transform_scales`)."""
+    (:func:`convspec.verify.conformance.transform_scales`)."""
     want = matrix @ vector
     magnitude = np.abs(matrix) @ np.abs(vector)
     if bias is not None:

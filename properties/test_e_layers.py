@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 import convspec.reference as reference
 from convspec import ConvGeometry, PoolGeometry, same_padding
-from convspec.checks import (call, expect_close, expect_zero, nonzero_beyond_rounding,
+from convspec.verify.conformance import (call, expect_close, expect_zero, nonzero_beyond_rounding,
                              reference_outputs, transform_scales, zero_allowance)
-from convspec.errata import erratum
-from convspec.plugin import first_dtype, require
-from convspec.receptive import dilated_stack, hdc_violations, reached_offsets
-from convspec.strategies import conv_examples, dtypes, tensors
+from convspec.spec.errata import erratum
+from convspec.verify.plugin import first_dtype, require
+from convspec.spec.receptive import dilated_stack, hdc_violations, reached_offsets
+from convspec.verify.strategies import conv_examples, dtypes, tensors
 
 pytestmark = pytest.mark.section("E")
 

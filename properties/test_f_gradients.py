@@ -8,10 +8,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from convspec import ConvGeometry
-from convspec.checks import (call, expect_close, expect_reference, reference_outputs,
+from convspec.verify.conformance import (call, expect_close, expect_reference, reference_outputs,
                              transform_scales)
-from convspec.plugin import require
-from convspec.strategies import conv_examples, dtypes, pool_examples, tensors
+from convspec.verify.plugin import require
+from convspec.verify.strategies import conv_examples, dtypes, pool_examples, tensors
 
 pytestmark = pytest.mark.section("F")
 

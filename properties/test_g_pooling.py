@@ -10,12 +10,12 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from convspec import ConvGeometry, PoolGeometry
-from convspec.dtypes import numpy_dtype
-from convspec.checks import call, expect_close, expect_reference, reference_outputs
-from convspec.plugin import require
-from convspec.strategies import pool_examples, tensors, dtypes
+from convspec.spec.dtypes import numpy_dtype
+from convspec.verify.conformance import call, expect_close, expect_reference, reference_outputs
+from convspec.verify.plugin import require
+from convspec.verify.strategies import pool_examples, tensors, dtypes
 import convspec.reference as reference
-from convspec.tolerance import Tolerance
+from convspec.verify.tolerance import Tolerance
 
 pytestmark = pytest.mark.section("G")
 

@@ -4,7 +4,7 @@ Momentum (H1, H2) is run on a convolution's least-squares loss with gradients fr
 backend's vjp, each step checked against the reference and against the spec's update formula.
 Dropout (H3) is pushed through the backend's convolution, whose average over many masks must
 reach the inference output. ReLU, leaky ReLU (H4) and softmax (H5) involve no convolution and
-are properties of :mod:`convspec.training`.
+are properties of :mod:`convspec.spec.training`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from convspec import training
-from convspec.checks import call, expect_reference, reference_outputs, transform_scales
-from convspec.plugin import require
-from convspec.strategies import conv_examples
+from convspec.spec import training
+from convspec.verify.conformance import call, expect_reference, reference_outputs, transform_scales
+from convspec.verify.plugin import require
+from convspec.verify.strategies import conv_examples
 
 pytestmark = pytest.mark.section("H")
 

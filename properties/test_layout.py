@@ -1,7 +1,7 @@
 """The array contract: a backend reads an array's values, whatever its memory layout.
 
 Every other property hands a backend C-contiguous, writeable, positively strided copies
-(:func:`convspec.checks.contract_copy`, the contract of :mod:`convspec.backends.protocol`). This
+(:func:`convspec.verify.conformance.contract_copy`, the contract of :mod:`convspec.backends.protocol`). This
 one hands the same cases as views: sliced with a step, transposed in memory, negatively strided,
 offset inside a larger buffer, Fortran-ordered; a backend that reads a view as if it were
 contiguous (pytorch #192212: non-contiguous weights read in storage order) returns other values
@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convspec.checks import expect_reference
-from convspec.plugin import require
-from convspec.strategies import conv_examples, pool_examples
+from convspec.verify.conformance import expect_reference
+from convspec.verify.plugin import require
+from convspec.verify.strategies import conv_examples, pool_examples
 
 pytestmark = pytest.mark.section("A")
 

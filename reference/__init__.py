@@ -2,17 +2,17 @@
 
 - Protocol operations (:mod:`.ops`, :mod:`.grad`): ``conv``, ``conv_transpose``, ``max_pool``,
   ``avg_pool`` and their vjps ``conv_vjp``, ``conv_transpose_vjp``, ``max_pool_vjp``,
-  ``avg_pool_vjp``, on the fast im2col + GEMM path (:mod:`.fast`), with
-  :class:`ReferenceBackend` wrapping them.
+  ``avg_pool_vjp``, on the fast im2col + GEMM path (:mod:`.fast`); the backend that wraps them
+  is :class:`convspec.backends.reference_backend.ReferenceBackend`.
 - The literal index-formula path (:mod:`.literal`): ``conv_literal``, ``conv_transpose_literal``.
 - Plain arrays (:mod:`.classic`, section A, E1): ``correlate``, ``convolve``, ``wide_correlate``,
   ``rot180``.
 - Matrix forms (:mod:`.matrices`, section D) and ``fft_conv``.
 - Variants (:mod:`.variants`, section E/C10), blocks (:mod:`.blocks`), pooling (:mod:`.pooling`)
-  and the training formulas of section H (from :mod:`convspec.training`).
+  and the training formulas of section H (from :mod:`convspec.spec.training`).
 """
 
-from ..training import (
+from ..spec.training import (
     dropout,
     dropout_expectation,
     dropout_mask,
@@ -23,7 +23,6 @@ from ..training import (
     relu,
     softmax,
 )
-from .backend import ReferenceBackend
 from .blocks import channel_shuffle, conv_layer, residual_unit, sigmoid, squeeze_excitation
 from .classic import convolve, correlate, rot180, wide_correlate
 from .grad import (
@@ -71,7 +70,7 @@ from .variants import (
 __all__ = [
     # protocol operations and backend
     "conv", "conv_transpose", "max_pool", "avg_pool",
-    "conv_vjp", "conv_transpose_vjp", "max_pool_vjp", "avg_pool_vjp", "ReferenceBackend",
+    "conv_vjp", "conv_transpose_vjp", "max_pool_vjp", "avg_pool_vjp",
     # literal path and the notes' gradient routes
     "conv_literal", "conv_transpose_literal",
     "input_grad_by_wide_correlation", "weight_grad_by_correlation", "zero_insert",
@@ -89,7 +88,7 @@ __all__ = [
     "conv_layer", "channel_shuffle", "sigmoid", "squeeze_excitation", "residual_unit",
     # section G
     "l2_pool", "trainable_pool",
-    # section H (convspec.training)
+    # section H (convspec.spec.training)
     "relu", "leaky_relu", "softmax", "dropout", "dropout_mask", "dropout_expectation",
     "momentum_step", "momentum_step_delta", "momentum_trajectory",
 ]

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_int
-from ..errors import GeometryError
+from ..spec.validate import as_int
+from ..spec.errors import GeometryError
 from .checks import spatial_rank_of
 from .classic import correlate
 from .dtypes import check_arrays, to_compute, to_output

@@ -1,9 +1,9 @@
 """Build and check the geometry of a call from its arrays and keyword arguments.
 
 The protocol functions take arrays plus per-axis tuples; these helpers turn them into a
-:class:`~convspec.geometry.ConvGeometry` or :class:`~convspec.geometry.PoolGeometry` (which
+:class:`~convspec.spec.geometry.ConvGeometry` or :class:`~convspec.spec.geometry.PoolGeometry` (which
 validate sizes, groups and padding) and check that every array has the shape the geometry
-implies. Errors are :class:`~convspec.errors.GeometryError` naming the argument, or
+implies. Errors are :class:`~convspec.spec.errors.GeometryError` naming the argument, or
 ``TypeError`` for dtypes (:func:`convspec.reference.dtypes.check_arrays`).
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import is_sequence
-from ..errors import GeometryError
-from ..geometry import MAX_SPATIAL_RANK, ConvGeometry, PoolGeometry
+from ..spec.validate import is_sequence
+from ..spec.errors import GeometryError
+from ..spec.geometry import MAX_SPATIAL_RANK, ConvGeometry, PoolGeometry
 from .dtypes import check_arrays
 
 

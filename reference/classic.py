@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_choice
-from ..errors import GeometryError
-from ..geometry import MAX_SPATIAL_RANK
-from ..sizes import narrow_output_size, wide_output_size, wide_padding
+from ..spec.validate import as_choice
+from ..spec.errors import GeometryError
+from ..spec.geometry import MAX_SPATIAL_RANK
+from ..spec.sizes import narrow_output_size, wide_output_size, wide_padding
 from .dtypes import check_arrays, to_compute, to_output
 
 MODES = ("valid", "full")

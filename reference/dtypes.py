@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..dtypes import NUMPY_DTYPES as FLOAT_DTYPES
+from ..spec.dtypes import NUMPY_DTYPES as FLOAT_DTYPES
 
 HALF_DTYPES = frozenset({"float16", "bfloat16"})
 

@@ -8,7 +8,7 @@ gradient, and so transposed convolution) is the same product transposed followed
 a scatter-add per kernel offset; the weight gradient is ``dY · X_col``.
 
 These functions take arrays that are already validated and in the accumulation dtype, plus a
-:class:`~convspec.geometry.ConvGeometry` and the output sizes it computed; the public,
+:class:`~convspec.spec.geometry.ConvGeometry` and the output sizes it computed; the public,
 checked entry points are in :mod:`convspec.reference.ops` and :mod:`convspec.reference.grad`.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..geometry import ConvGeometry
+from ..spec.geometry import ConvGeometry
 
 Pads = Sequence[tuple[int, int]]
 

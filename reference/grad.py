@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..geometry import ConvGeometry
-from ..sizes import zero_inserted_size
+from ..spec.geometry import ConvGeometry
+from ..spec.sizes import zero_inserted_size
 from .checks import conv_geometry, conv_transpose_geometry, pool_geometry
 from .dtypes import to_compute, to_output
 from .fast import correlate, correlate_adjoint, correlate_weight_grad
@@ -116,7 +116,7 @@ def flipped_transposed_weight(w: np.ndarray, groups: int) -> np.ndarray:
 def zero_insert(a: np.ndarray, stride: tuple[int, ...]) -> np.ndarray:
     """Insert ``s−1`` zeros between neighbouring entries of every spatial axis (B10, F9).
 
-    A length ``l`` becomes ``s(l−1) + 1`` (:func:`convspec.sizes.zero_inserted_size`).
+    A length ``l`` becomes ``s(l−1) + 1`` (:func:`convspec.spec.sizes.zero_inserted_size`).
     """
     spatial = a.shape[2:]
     size = zero_inserted_size(tuple(spatial), tuple(stride))

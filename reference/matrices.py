@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_int
-from ..errors import GeometryError
-from ..geometry import ConvGeometry
-from ..sizes import wide_output_size
+from ..spec.validate import as_int
+from ..spec.errors import GeometryError
+from ..spec.geometry import ConvGeometry
+from ..spec.sizes import wide_output_size
 from .checks import conv_geometry, conv_transpose_geometry
 from .classic import rot180
 from .dtypes import check_arrays, to_compute, to_output

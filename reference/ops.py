@@ -1,7 +1,7 @@
 """The backend protocol's forward operations (see :mod:`convspec.backends.protocol`).
 
-Each function validates its arguments through a :class:`~convspec.geometry.ConvGeometry` or
-:class:`~convspec.geometry.PoolGeometry`, computes in float64/float32 (float32 for the half
+Each function validates its arguments through a :class:`~convspec.spec.geometry.ConvGeometry` or
+:class:`~convspec.spec.geometry.PoolGeometry`, computes in float64/float32 (float32 for the half
 types) on the fast path of :mod:`convspec.reference.fast`, and returns the input's dtype.
 """
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..errors import GeometryError
-from ..geometry import PoolGeometry
+from ..spec.errors import GeometryError
+from ..spec.geometry import PoolGeometry
 from .checks import pool_geometry
 from .dtypes import check_arrays, to_compute, to_output
 from .fast import interior, offset_slices

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GeometryError
-from ..geometry import ConvGeometry
+from ..spec.errors import GeometryError
+from ..spec.geometry import ConvGeometry
 from .checks import conv_geometry, conv_transpose_geometry, spatial_rank_of
 from .dtypes import check_arrays, to_compute, to_output
 from .grad import input_grad_by_wide_correlation, zero_insert

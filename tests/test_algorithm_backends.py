@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import algorithm_backends as ab  # noqa: E402
 from verify_runs import outcomes, verify  # noqa: E402
 
-from convspec.checks import expect_reference  # noqa: E402
-from convspec.reference import ReferenceBackend  # noqa: E402
-from convspec.tolerance import Tolerance  # noqa: E402
+from convspec.verify.conformance import expect_reference  # noqa: E402
+from convspec.backends.reference_backend import ReferenceBackend  # noqa: E402
+from convspec.verify.tolerance import Tolerance  # noqa: E402
 
 EVERYTHING = "not nothing_matches_this_name"
 DEV_SEED = "--hypothesis-seed=20240613"

@@ -1,6 +1,6 @@
 """The array contract, refusals of valid cases and rejections of invalid ones.
 
-Unit checks of :func:`convspec.checks.call` / :func:`expect_rejected`, then real ``convspec
+Unit checks of :func:`convspec.verify.conformance.call` / :func:`expect_rejected`, then real ``convspec
 verify`` runs against the fixtures of ``tests/fixtures/contract_backends.py``.
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from convspec.backends.protocol import Capabilities
-from convspec.checks import ConformanceError, call, contract_copy, expect_rejected
-from convspec.reference import ReferenceBackend
+from convspec.verify.conformance import ConformanceError, call, contract_copy, expect_rejected
+from convspec.backends.reference_backend import ReferenceBackend
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import contract_backends  # noqa: E402

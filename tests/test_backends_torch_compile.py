@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from backend_sweep import CASES, check, load_or_skip, skip_reason, tolerance_for  # noqa: E402
 
-from convspec.checks import ConformanceError, expect_reference  # noqa: E402
+from convspec.verify.conformance import ConformanceError, expect_reference  # noqa: E402
 
 #: Case ids, each with the operations to run (None: all of the case's operations).
 SUBSET = {"conv2d-asym-groups": None, "convT2d-groups-outpad": None, "pool1d-ceil-pad": None,

@@ -34,7 +34,7 @@ def test_table_json_and_progress_for_the_reference_backend(tmp_path: Path, capsy
 
 
 def test_roofline_columns_come_from_the_calibration(capsys, monkeypatch):
-    from convspec import roofline
+    from convspec.perf import roofline
 
     fixed = roofline.Calibration("cpu", "float32", peak_flops=1e12, bandwidth=1e9, gemm_n=64,
                                  copy_bytes=1, library="test", machine="test")
@@ -81,7 +81,7 @@ def test_cuda_backends_refuse_without_initializing_cuda_on_a_cpu_machine():
         "assert main(['bench', '--backend', 'torch-cuda', '--workloads', 'tiny']) == 2\n"
         "assert main(['bench', '--backend', 'torch', '--workloads', 'tiny/conv3x3', "
         "'--budget', '0.01', '--min-repeats', '2']) == 0\n"
-        "from convspec.roofline import device_kinds\n"
+        "from convspec.perf.roofline import device_kinds\n"
         "assert device_kinds() == ('cpu',)\n"
         "print('cuda initialized:', torch.cuda.is_initialized())\n"
     )

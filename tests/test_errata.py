@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from convspec import ERRATA, Erratum
-from convspec.errata import dilated_kernel, erratum
-from convspec.sizes import effective_kernel_size
+from convspec.spec.errata import dilated_kernel, erratum
+from convspec.spec.sizes import effective_kernel_size
 
 
 def test_the_three_errata_are_recorded() -> None:

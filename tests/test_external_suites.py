@@ -37,10 +37,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from convspec import ConvGeometry, strategies
+from convspec import ConvGeometry
+
+from convspec.verify import strategies
 from convspec.backends.protocol import required_features
-from convspec.reference import ReferenceBackend
-from convspec.sizes import same_padding
+from convspec.backends.reference_backend import ReferenceBackend
+from convspec.spec.sizes import same_padding
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import external_cases as ext  # noqa: E402

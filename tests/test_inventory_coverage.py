@@ -1,6 +1,6 @@
 """Every inventory ID is checked by at least one property, and every erratum is shown failing.
 
-The IDs come from the checked-in copy ``properties/inventory.py``; where the inventory file
+The IDs come from the checked-in copy ``convspec/spec/inventory.py``; where the inventory file
 (``../shared/SPEC_INVENTORY.md``, or ``$CONVSPEC_INVENTORY``) is present, the copy must match
 it. Markers are read from the property modules' source with :mod:`ast` (no import, so a
 module that needs an absent backend still counts).
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from convspec.errata import ERRATA
-from convspec.properties.inventory import ERRATA_IDS, INVENTORY, INVENTORY_IDS
+from convspec.spec.errata import ERRATA
+from convspec.spec.inventory import ERRATA_IDS, INVENTORY, INVENTORY_IDS
 
 ROOT = Path(__file__).resolve().parents[1]
 PROPERTIES = ROOT / "properties"
@@ -91,9 +91,9 @@ def collect(directory: Path = PROPERTIES) -> tuple[dict[str, set[str]], dict[str
 def test_checked_in_ids_match_the_inventory():
     if not INVENTORY_FILE.is_file():
         pytest.skip(f"no inventory at {INVENTORY_FILE} (a fresh clone has no ../shared); the "
-                    "checked-in copy properties/inventory.py is used")
+                    "checked-in copy convspec/spec/inventory.py is used")
     sections, errata = parse_inventory(INVENTORY_FILE.read_text(encoding="utf-8"))
-    assert sections == INVENTORY, "properties/inventory.py differs from SPEC_INVENTORY.md"
+    assert sections == INVENTORY, "convspec/spec/inventory.py differs from SPEC_INVENTORY.md"
     assert sorted(errata) == sorted(ERRATA_IDS)
 
 
@@ -123,7 +123,7 @@ def test_every_section_has_its_module():
 
 
 def test_every_erratum_is_shown_failing_by_a_property():
-    """Each erratum of the inventory has a record in :mod:`convspec.errata` and a property that
+    """Each erratum of the inventory has a record in :mod:`convspec.spec.errata` and a property that
     evaluates it (``erratum("ID")``) and is marked with its ID."""
     marked, shown = collect()
     assert sorted(e.id for e in ERRATA) == sorted(ERRATA_IDS)
@@ -134,7 +134,7 @@ def test_every_erratum_is_shown_failing_by_a_property():
 
 def test_collector_finds_markers_and_errata(tmp_path):
     (tmp_path / "test_x_demo.py").write_text(
-        "import pytest\nfrom convspec.errata import erratum\n\n"
+        "import pytest\nfrom convspec.spec.errata import erratum\n\n"
         "@pytest.mark.spec('A1', 'B7')\ndef test_one():\n    erratum('B7').check()\n"
         "@pytest.mark.ops('conv')\ndef test_two():\n    pass\n")
     marked, shown = collect(tmp_path)

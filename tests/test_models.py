@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from convspec.models import NETWORKS, Layer, Network
+from convspec.spec.models import NETWORKS, Layer, Network
 
 NAMES = ("alexnet", "vgg16", "resnet50", "mobilenet_v2")
 

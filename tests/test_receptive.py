@@ -18,7 +18,7 @@ from convspec import (
     reached_offsets,
     receptive_field,
 )
-from convspec.models import NETWORKS
+from convspec.spec.models import NETWORKS
 
 
 @pytest.mark.spec("C12")

@@ -10,6 +10,7 @@ import pytest
 from convspec import GeometryError
 from convspec import reference as ref
 from convspec.backends import DTYPES, OPERATIONS, capabilities_of
+from convspec.backends.reference_backend import ReferenceBackend
 
 CONV = dict(stride=(1, 1), padding=((1, 1), (1, 1)), dilation=(1, 1), groups=1)
 CONV_T = dict(stride=(2, 2), padding=(1, 1), output_padding=(1, 1), dilation=(1, 1), groups=1)
@@ -164,7 +165,7 @@ def test_half_results_are_one_rounding_from_the_exact_result(dtype):
 
 
 def test_reference_backend_declares_everything():
-    backend = ref.ReferenceBackend()
+    backend = ReferenceBackend()
     caps = capabilities_of(backend)
     assert backend.name == "reference"
     assert caps.operations == frozenset(OPERATIONS)

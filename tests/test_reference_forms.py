@@ -308,7 +308,7 @@ def test_lenet_trainable_pooling(mode):
 
 @pytest.mark.spec("H4", "H5")
 def test_training_formulas_are_reexported():
-    from convspec import training
+    from convspec.spec import training
     for name in ("relu", "leaky_relu", "softmax", "dropout", "momentum_step",
                  "momentum_step_delta"):
         assert getattr(ref, name) is getattr(training, name)

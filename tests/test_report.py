@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from convspec.cli import main
-from convspec.report import ReportError, build_matrix, load_runs, to_html, to_markdown
+from convspec.verify.report import ReportError, build_matrix, load_runs, to_html, to_markdown
 
 
 def _document(backend: str, outcomes: dict[str, tuple[str, str]]) -> dict:

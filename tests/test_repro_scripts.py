@@ -1,5 +1,5 @@
-"""Repro scripts written by ``convspec verify`` (``convspec/repro.py``) and the library-only
-upstream scripts (``convspec/upstream.py``): they run from any directory, bfloat16 survives,
+"""Repro scripts written by ``convspec verify`` (``convspec/verify/repro.py``) and the library-only
+upstream scripts (``convspec/verify/upstream.py``): they run from any directory, bfloat16 survives,
 a law's repro replays the failing example itself, and an upstream script needs no convspec.
 """
 
@@ -14,11 +14,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from verify_runs import CONV, FIXTURES, outcomes, run_script, verify  # noqa: E402
 
-from convspec import upstream  # noqa: E402
-from convspec.checks import Call  # noqa: E402
-from convspec.dtypes import numpy_dtype  # noqa: E402
-from convspec.geometry import ConvGeometry, PoolGeometry  # noqa: E402
-from convspec.tolerance import Tolerance  # noqa: E402
+from convspec.verify import upstream  # noqa: E402
+from convspec.verify.conformance import Call  # noqa: E402
+from convspec.spec.dtypes import numpy_dtype  # noqa: E402
+from convspec.spec.geometry import ConvGeometry, PoolGeometry  # noqa: E402
+from convspec.verify.tolerance import Tolerance  # noqa: E402
 
 LINEARITY = "test_linearity_in_input_and_kernel"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from convspec.backends.protocol import Capabilities
-from convspec.timing import (
+from convspec.perf.timing import (
     MODE_DEVICE,
     MODE_NUMPY,
     PreparedCall,
@@ -21,7 +21,7 @@ from convspec.timing import (
     measure,
     prepare,
 )
-from convspec.workloads import workload
+from convspec.perf.workloads import workload
 
 
 class Recorder:
@@ -74,7 +74,7 @@ def test_harness_overhead_is_small_and_reported():
 
 
 def test_cpu_flush_writes_more_than_the_last_level_cache():
-    from convspec.timing import _cpu_flush_buffer
+    from convspec.perf.timing import _cpu_flush_buffer
 
     flush = cache_flusher("cpu")
     before = int(_cpu_flush_buffer()[-1])
@@ -190,7 +190,7 @@ def test_interleaved_alternates_calls():
 
 
 def test_autotuning_is_enabled_for_cuda_calls_only(monkeypatch):
-    from convspec.timing import enable_autotuning
+    from convspec.perf.timing import enable_autotuning
 
     torch = pytest.importorskip("torch")
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
@@ -202,7 +202,7 @@ def test_autotuning_is_enabled_for_cuda_calls_only(monkeypatch):
 
 
 def test_roofline_bound_and_calibrated_peak():
-    from convspec.roofline import Calibration, peak_flops, point
+    from convspec.perf.roofline import Calibration, peak_flops, point
 
     c = Calibration("cpu", "float32", peak_flops=100e9, bandwidth=10e9, gemm_n=1, copy_bytes=1,
                     library="test", machine="test")

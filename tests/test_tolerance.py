@@ -3,7 +3,7 @@ enough for every legitimate float32 algorithm (reordered and blocked sums, FFT, 
 
 Each "implementation" below is a few lines of numpy computing a 2-D multi-channel correlation
 (the reduction behind conv and its gradients) the way a real kernel family does; the reference
-gives the exact result and the magnitudes, and :func:`convspec.tolerance.compare` judges.
+gives the exact result and the magnitudes, and :func:`convspec.verify.tolerance.compare` judges.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from convspec.checks import (expect_reference, intermediates, reduction_lengths,
+from convspec.verify.conformance import (expect_reference, intermediates, reduction_lengths,
                              reference_outputs, transform_scales)
-from convspec.dtypes import numpy_dtype
-from convspec.geometry import ConvGeometry
-from convspec.tolerance import Tolerance, compare, parse_declarations
+from convspec.spec.dtypes import numpy_dtype
+from convspec.spec.geometry import ConvGeometry
+from convspec.verify.tolerance import Tolerance, compare, parse_declarations
 
 #: (in_channels, kernel) giving reduction lengths K = C*k*k + 1 from 10 to 289.
 SHAPES = [(1, 3), (3, 3), (8, 3), (4, 5), (32, 3)]
@@ -208,7 +208,7 @@ def test_effective_bits_show_the_precision_computed_in() -> None:
     honest = compare(_direct(x, w, b), exact, magnitude, k, Tolerance("float32"))
     tf32 = compare(_direct(_round_to(x, "tf32"), _round_to(w, "tf32"), b), exact, magnitude, k,
                    Tolerance("float32", "tf32"))
-    # Model-relative bits (see convspec.tolerance): TF32 products cost about 10 of them.
+    # Model-relative bits (see convspec.verify.tolerance): TF32 products cost about 10 of them.
     assert honest.effective_bits > 24 and honest.effective_bits - tf32.effective_bits > 8
 
 
@@ -329,7 +329,8 @@ def test_tiny_float32_squares_are_judged_on_the_values_the_backend_was_given() -
     of those squares is judged against the exact pool of the squares as float32 holds them
     (what G3 now does), not against a float64 L2 pool of x (which every correct backend
     fails)."""
-    from convspec.reference import ReferenceBackend, l2_pool
+    from convspec.backends.reference_backend import ReferenceBackend
+    from convspec.reference import l2_pool
 
     x = np.full((1, 1, 2, 2), 3e-23, dtype=np.float32)
     x[0, 0, 0, 0] = 1e-22

@@ -1,4 +1,4 @@
-"""What ``convspec verify`` reports about failures (``convspec/plugin.py``): the whole minimal
+"""What ``convspec verify`` reports about failures (``convspec/verify/plugin.py``): the whole minimal
 counterexample (call, small arrays, worst element, Hypothesis' draws) in the summary and the
 JSON, a live line per failure, node ids independent of the working directory, results that
 survive ``--exitfirst`` and SIGTERM, and ``--convspec-include-known-defects``.

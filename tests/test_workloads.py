@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from convspec.errors import GeometryError
-from convspec.geometry import ConvGeometry, PoolGeometry
-from convspec.models import NETWORKS
-from convspec.workloads import SUITE_NAMES, Workload, select, split_list, suite, workload
+from convspec.spec.errors import GeometryError
+from convspec.spec.geometry import ConvGeometry, PoolGeometry
+from convspec.spec.models import NETWORKS
+from convspec.perf.workloads import SUITE_NAMES, Workload, select, split_list, suite, workload
 
 
 def test_alexnet_conv1_flops_are_twice_the_im2col_gemm():

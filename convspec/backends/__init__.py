@@ -1,5 +1,6 @@
 """Backends: the protocol, the registry and the built-in adapters."""
 
+from ._convert import call_geometry
 from .protocol import (
     DTYPES,
     FEATURES,
@@ -16,5 +17,5 @@ from .protocol import (
 
 __all__ = [
     "DTYPES", "FEATURES", "FORWARD_OPERATIONS", "OPERATIONS", "RANKS", "VJP_OPERATIONS",
-    "Backend", "Capabilities", "KnownDefect", "capabilities_of", "required_features",
+    "Backend", "Capabilities", "KnownDefect", "capabilities_of", "required_features", "call_geometry",
 ]

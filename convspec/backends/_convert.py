@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..dtypes import dtype_name as _dtype_name
-from ..dtypes import numpy_dtype
-from ..geometry import PoolGeometry
+from ..spec.dtypes import dtype_name as _dtype_name
+from ..spec.dtypes import numpy_dtype
+from ..spec.geometry import PoolGeometry
 from ..reference import checks
 from .protocol import RANKS, Capabilities
 
@@ -214,7 +214,7 @@ class VjpOperations:
 
 def probe_call(backend: Any, operation: str, dtype: str, rank: int, *, batch: int = 1) -> None:
     """Call ``backend.operation`` once on a tiny valid case (stride, padding, ceil_mode)."""
-    from ..geometry import ConvGeometry
+    from ..spec.geometry import ConvGeometry
 
     rng = np.random.default_rng(0)
 

@@ -9,7 +9,7 @@
   JAX lowers it to its own fractionally strided convolution (``lhs_dilation`` with the
   flipped, regrouped kernel); all sizes come from :class:`ConvGeometry`.
 * ``max_pool`` / ``avg_pool``: ``lax.reduce_window`` (max from ``-inf``, add from 0) with the
-  window padding of :mod:`._windows` for ``ceil_mode``; the average divides by a
+  window padding of :mod:`.windows` for ``ceil_mode``; the average divides by a
   ``reduce_window`` sum of the count mask (``count_include_pad`` either way).
 * Gradients: ``jax.vjp`` of the same functions.
 
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..geometry import ConvGeometry, PoolGeometry
+from ..spec.geometry import ConvGeometry, PoolGeometry
 from ._convert import (
     HALF_DTYPES,
     Arrays,
@@ -39,7 +39,7 @@ from ._convert import (
     dtype_name,
     probed_capabilities,
 )
-from ._windows import batch_pads, window_layout
+from .windows import batch_pads, window_layout
 from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDefect
 from .registry import BackendUnavailable
 

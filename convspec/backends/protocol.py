@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
-from ..geometry import ConvGeometry, PoolGeometry
+from ..spec.geometry import ConvGeometry, PoolGeometry
 
 FORWARD_OPERATIONS = ("conv", "conv_transpose", "max_pool", "avg_pool")
 VJP_OPERATIONS = ("conv_vjp", "conv_transpose_vjp", "max_pool_vjp", "avg_pool_vjp")
@@ -278,3 +278,28 @@ def required_features(geometry: ConvGeometry | PoolGeometry, *, operation: str,
     if operation.startswith("avg_pool") and not geometry.count_include_pad:
         needed.add("exclude_pad")
     return frozenset(needed)
+
+
+#: How a :class:`PreparedCall` stages its data: on the device, or through numpy arrays per call.
+MODE_DEVICE = "device-resident"
+MODE_NUMPY = "numpy-protocol"
+
+
+def nothing() -> None:
+    """The synchronize of a call that needs none."""
+    return None
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """A zero-argument operation on device-resident data, ready to time.
+
+    ``run`` launches the work; ``synchronize`` waits for it. ``flush`` evicts the caches of
+    ``device`` (``None``: the harness picks one by device). ``mode`` says how data was staged.
+    """
+
+    run: Callable[[], Any]
+    synchronize: Callable[[], None] = nothing
+    device: str = "cpu"
+    mode: str = MODE_DEVICE
+    flush: Callable[[], None] | None = None

@@ -26,13 +26,16 @@ from typing import Any
 
 from .protocol import OPERATIONS, Capabilities, capabilities_of
 
+#: The backend ``convspec verify``, ``convspec bench`` and the pytest plugin use unless told.
+DEFAULT_BACKEND = "torch"
+
 ENTRY_POINT_GROUP = "convspec.backends"
 
 _ADAPTERS = "convspec.backends"
 
 #: Built-in backend names and the ``module:attr`` that builds each.
 BUILTIN_BACKENDS: dict[str, str] = {
-    "reference": "convspec.reference:ReferenceBackend",
+    "reference": "convspec.backends.reference_backend:ReferenceBackend",
     "scipy": f"{_ADAPTERS}.scipy_backend:ScipyBackend",
     "torch": f"{_ADAPTERS}.torch_backend:TorchBackend",
     "torch-channels-last": f"{_ADAPTERS}.torch_backend:torch_channels_last",

@@ -11,7 +11,7 @@ Where SciPy applies, and nothing more:
   convolution is declared unsupported rather than rebuilt from a zero-inserted kernel.
 * ``max_pool`` / ``avg_pool``: ``ndimage.maximum_filter`` (with a dilated footprint) and
   ``ndimage.correlate`` with a window of ones over the window-padded input (see
-  :mod:`._windows`), anchored at the window's first element, then every ``s``-th start. The
+  :mod:`.windows`), anchored at the window's first element, then every ``s``-th start. The
   average is the window sum of the input over the window sum of the count mask.
 * No transposed convolution and no gradients: SciPy has neither; capabilities say so.
 
@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ..geometry import ConvGeometry, PoolGeometry
+from ..spec.geometry import ConvGeometry, PoolGeometry
 from ._convert import Arrays, ForwardOperations, VjpOperations, probed_capabilities
-from ._windows import batch_pads, window_layout
+from .windows import batch_pads, window_layout
 from .protocol import FEATURES, RANKS, VJP_OPERATIONS, Capabilities
 from .registry import BackendUnavailable
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ..dtypes import numpy_dtype
-from ..errors import GeometryError
-from ..geometry import ConvGeometry, PoolGeometry
+from ..spec.dtypes import numpy_dtype
+from ..spec.errors import GeometryError
+from ..spec.geometry import ConvGeometry, PoolGeometry
 from ._convert import (
     HALF_DTYPES,
     Arrays,
@@ -37,8 +37,8 @@ from ._convert import (
     dtype_name,
     probed_capabilities,
 )
-from ._windows import window_layout
-from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDefect
+from .windows import window_layout
+from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDefect, PreparedCall
 from .registry import BackendUnavailable
 
 _COMPILE_CACHE_SIZE = 256
@@ -429,10 +429,9 @@ class TorchBackend(ForwardOperations, VjpOperations):
                               self._tensor(dy, "dy"))
         return tuple(self._array(g) for g in grads)
 
-    # -- timing hook (convspec.timing) ----------------------------------------------------
+    # -- timing hook (convspec.perf.timing) ----------------------------------------------------
     def prepare(self, operation: str, *args: Any, **kwargs: Any) -> Any:
         """Stage one protocol call's arrays on the device; ``run()`` leaves the result there."""
-        from ..timing import PreparedCall
 
         op = operation.removesuffix("_vjp")
         arrays, dy = (args[:-1], args[-1]) if operation != op else (args, None)

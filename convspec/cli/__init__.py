@@ -16,7 +16,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from ..errors import GeometryError
+from ..spec.errors import GeometryError
 from ._usage import UsageError
 
 __all__ = ["UsageError", "build_parser", "main"]

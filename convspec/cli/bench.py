@@ -13,10 +13,11 @@ import sys
 from typing import Any, TextIO
 
 from ..backends.protocol import DTYPES
-from ..roofline import Calibration, WorkloadResult, calibrate, evaluate
-from ..timing import Unsupported, harness_overhead
-from ..errors import GeometryError
-from ..workloads import DIRECTIONS, SUITE_NAMES, Workload, select
+from ..backends.registry import DEFAULT_BACKEND
+from ..perf.roofline import Calibration, WorkloadResult, calibrate, evaluate
+from ..perf.timing import Unsupported, harness_overhead
+from ..spec.errors import GeometryError
+from ..perf.workloads import DIRECTIONS, SUITE_NAMES, Workload, select
 from ._usage import UsageError, check_output_file
 
 COMMAND = "bench"
@@ -25,8 +26,9 @@ HELP = ("time workloads on one backend and print time, GFLOP/s and percent of th
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", default="reference",
-                        help="built-in name, module:attr, or entry-point name (default: reference)")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND,
+                        help="built-in name, module:attr, or entry-point name "
+                             f"(default: {DEFAULT_BACKEND})")
     parser.add_argument("--workloads", "--suite", dest="workloads", default="resnet50",
                         metavar="SPEC",
                         help="comma-separated suite names and suite/name keys (default "

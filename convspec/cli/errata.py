@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errata import ERRATA, Erratum
+from ..spec.errata import ERRATA, Erratum
 from ._usage import UsageError
 
 COMMAND = "errata"

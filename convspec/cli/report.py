@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import ReportError, load_runs, to_html, to_markdown
+    from ..verify.report import ReportError, load_runs, to_html, to_markdown
 
     if args.markdown is not None:
         check_output_file("--markdown", args.markdown, "matrix.md")

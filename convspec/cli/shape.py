@@ -6,10 +6,10 @@ import argparse
 import math
 from typing import Any
 
-from ..errors import GeometryError
-from ..geometry import ConvGeometry, PoolGeometry
-from ..receptive import receptive_field
-from ..sizes import SAME_CONVENTIONS, conv_output_size, effective_kernel_size, same_padding
+from ..spec.errors import GeometryError
+from ..spec.geometry import ConvGeometry, PoolGeometry
+from ..spec.receptive import receptive_field
+from ..spec.sizes import SAME_CONVENTIONS, conv_output_size, effective_kernel_size, same_padding
 
 COMMAND = "shape"
 HELP = "Output shape, parameters, MACs and receptive field of one conv or pooling layer."

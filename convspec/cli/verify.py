@@ -17,7 +17,9 @@ import tempfile
 from typing import Any
 
 from ..backends.protocol import DTYPES, OPERATIONS
-from ..plugin import PROFILES, SECTIONS, SHRINK_BUDGET, SHRINK_FLOOR, SHRINK_SECONDS
+from ..backends.registry import DEFAULT_BACKEND
+from ..spec.inventory import SECTIONS
+from ..verify.plugin import DEFAULT_PROFILE, PROFILES, SHRINK_BUDGET, SHRINK_FLOOR, SHRINK_SECONDS
 from ._usage import UsageError, check_output_dir, check_output_file
 
 COMMAND = "verify"
@@ -34,10 +36,10 @@ REDIS_TIMEOUT = 2.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", default="torch",
+    parser.add_argument("--backend", default=DEFAULT_BACKEND,
                         help="built-in name (see `convspec backends`), package.module:attr, or "
-                             "an entry-point name (default: torch)")
-    parser.add_argument("--profile", choices=PROFILES, default="ci",
+                             f"an entry-point name (default: {DEFAULT_BACKEND})")
+    parser.add_argument("--profile", choices=PROFILES, default=DEFAULT_PROFILE,
                         help="ci: derandomized and reproducible (default); dev: more random "
                              "examples; nightly: many examples and an example database (with "
                              "--redis, shared between machines); replay: only the "
@@ -151,7 +153,7 @@ def validate(args: argparse.Namespace) -> Any:
     _check_list("--operation", args.operation, OPERATIONS, "conv,conv_vjp")
     _check_list("--dtype", args.dtype, DTYPES, "float32")
     if args.precision:
-        from ..tolerance import parse_declarations
+        from ..verify.tolerance import parse_declarations
 
         try:
             parse_declarations(args.precision)

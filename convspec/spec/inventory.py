@@ -8,6 +8,14 @@ marker of some property, and that every erratum is shown failing by some propert
 
 from __future__ import annotations
 
+#: The inventory's sections, by letter.
+SECTIONS: dict[str, str] = {
+    "A": "Convolution and correlation", "B": "Size arithmetic",
+    "C": "Parameter and compute counts", "D": "Matrix forms",
+    "E": "Properties of convolution layers", "F": "Gradients", "G": "Pooling",
+    "H": "Training formulas",
+}
+
 #: Every ID of the inventory, by section, in the inventory's order.
 INVENTORY: dict[str, tuple[str, ...]] = {
     "A": tuple(f"A{i}" for i in range(1, 9)),

@@ -4,7 +4,7 @@ Every function here works on one axis when given ints and on several when any of
 arguments is a per-axis tuple, returning a tuple then. ``padding`` is an int (both sides) or a
 ``(before, after)`` pair; with several axes it is an int for all of them or one int-or-pair per
 axis. These are the only places in convspec where an output length is computed:
-:class:`convspec.geometry.ConvGeometry` and :class:`convspec.geometry.PoolGeometry` call them.
+:class:`convspec.spec.geometry.ConvGeometry` and :class:`convspec.spec.geometry.PoolGeometry` call them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from ._validate import (
+from .validate import (
     Pair,
     as_choice,
     as_int,
@@ -72,7 +72,7 @@ def effective_kernel_size(kernel: Size, dilation: Size = 1) -> Size:
 
     Inventory B7 (seeds 002, 003). ``d`` is the dilation *rate* (1 = ordinary convolution).
     Seed 000 counts holes instead (rate = holes + 1) and states the span as ``(d+1)×K+1``;
-    that is erratum B7 in :mod:`convspec.errata`.
+    that is erratum B7 in :mod:`convspec.spec.errata`.
     """
     def axis(n: int, dilation: int) -> int:
         return _effective(n, dilation)

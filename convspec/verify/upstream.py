@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import OUTPUTS, SIGNATURES, Call, reduction_lengths, reference_outputs
+from .conformance import OUTPUTS, SIGNATURES, Call, reduction_lengths, reference_outputs
 from .tolerance import Tolerance
 
 TORCH = {"torch": ("cpu", False, False), "torch-channels-last": ("cpu", True, False),
@@ -67,7 +67,7 @@ Library-only reproduction (no convspec needed): {call}.
 {reason}
 Expected values: convspec's reference, computed exactly in float64 at verify time.
 Tolerance: |got - expected| <= ALLOWED per element, convspec's error model for {dtype}
-(accumulation, mixed-magnitude and output-rounding terms; see convspec/tolerance.py), where
+(accumulation, mixed-magnitude and output-rounding terms; see convspec/verify/tolerance.py), where
 the exact value is finite; elsewhere got must equal expected.
 Exit status 1 while the library disagrees, 0 once it agrees.
 """
@@ -133,7 +133,7 @@ def script(spec: str, call: Call, dtype: str, *, expected: dict[str, np.ndarray]
     why = unsupported(spec, call.operation)
     if why:
         raise ValueError(why)
-    from .backends._convert import call_geometry
+    from ..backends import call_geometry
 
     arrays = call.arrays
     geometry = call_geometry(call.operation, *arrays.values(), **call.kwargs)
@@ -178,7 +178,7 @@ def build(spec: str, call: Call, dtype: str, tolerance: Tolerance, reason: str =
 # -- torch -------------------------------------------------------------------------------------
 def _torch(call: Call, g: Any, dtype: str, device: str, channels_last: bool,
            tf32: bool) -> str:
-    from .backends.torch_backend import _static
+    from ..backends.torch_backend import _static
 
     op = call.operation
     base = op.removesuffix("_vjp")
@@ -317,7 +317,7 @@ def _jax(call: Call, g: Any, dtype: str) -> str:
             "OUTPUTS = [np.asarray(f(arr(x), arr(w), arr(b)), dtype=np.float64)]",
         ]
     else:
-        from .backends._windows import batch_pads, window_layout
+        from ..backends.windows import batch_pads, window_layout
 
         layout = window_layout(g, tuple(call.arrays["x"].shape[2:]))
         lines += [
@@ -336,7 +336,7 @@ def _jax(call: Call, g: Any, dtype: str) -> str:
 
 # -- onnxruntime -------------------------------------------------------------------------------
 def _onnx(call: Call, g: Any, dtype: str) -> str:
-    from .backends.onnx_backend import _NODE_TYPES, IR_VERSION, OPSET, node_attributes
+    from ..backends.onnx_backend import _NODE_TYPES, IR_VERSION, OPSET, node_attributes
 
     op = call.operation
     attributes = node_attributes(op, g)

@@ -2,7 +2,7 @@
 
 ``bound = min(peak FLOP/s, bandwidth × arithmetic intensity)`` (Williams, Waterman and
 Patterson, "Roofline", CACM 2009); a workload's arithmetic intensity is its FLOPs over its
-minimum bytes (:meth:`convspec.workloads.Workload.arithmetic_intensity`).
+minimum bytes (:meth:`convspec.perf.workloads.Workload.arithmetic_intensity`).
 
 Both ceilings are *measured* on the machine, not read from a data sheet: the peak is the rate
 of square GEMMs (``2n³`` FLOPs; the best over sizes up to at least n=1024) in the workload's
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .backends.protocol import DTYPES
-from .dtypes import numpy_dtype
+from ..backends.protocol import DTYPES
+from ..spec.dtypes import numpy_dtype
 from .timing import Measurement, PreparedCall, measure, prepare
 from .workloads import Workload
 
@@ -251,7 +251,7 @@ def evaluate(backend: Any, workload: Workload, dtype: str, *, roofline: bool = T
              calibration: Calibration | None = None, **measure_options: Any) -> WorkloadResult:
     """Stage, time and place one workload (``measure_options`` go to :func:`measure`).
 
-    Raises :class:`convspec.timing.Unsupported` when the backend cannot run it. With
+    Raises :class:`convspec.perf.timing.Unsupported` when the backend cannot run it. With
     ``roofline`` the point uses ``calibration``, or calibrates the measured device.
     """
     m = measure(prepare(backend, workload, dtype), **measure_options)

@@ -6,6 +6,8 @@ use for it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ml_dtypes
 import numpy as np
 
@@ -37,3 +39,20 @@ def dtype_name(dtype: np.dtype | type) -> str:
         f"dtype {dt} is not supported: convspec checks floating-point "
         f"{', '.join(NUMPY_DTYPES)}; convert the array with .astype(...)"
     )
+
+
+#: Largest integer magnitude drawn per dtype for integer-valued data: small enough that the
+#: products and sums of the property suite's sizes are exact in the dtype.
+INTEGER_LIMITS = {"float64": 8, "float32": 8, "float16": 3, "bfloat16": 2}
+
+
+def seeded_tensor(seed: int, shape: Sequence[int], dtype: str, elements: str) -> np.ndarray:
+    """A reproducible array from ``(seed, shape)``: integers within :data:`INTEGER_LIMITS` or
+    uniform values in [-1, 1]. The property strategies and the benchmark workloads both use it."""
+    rng = np.random.default_rng(seed)
+    if elements == "integer":
+        limit = INTEGER_LIMITS[dtype]
+        data = rng.integers(-limit, limit + 1, size=tuple(shape)).astype(np.float64)
+    else:
+        data = rng.uniform(-1.0, 1.0, size=tuple(shape))
+    return data.astype(numpy_dtype(dtype))

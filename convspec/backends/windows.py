@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..geometry import PoolGeometry
+from ..spec.geometry import PoolGeometry
 from ._convert import pool_window_padding
 
 

@@ -8,7 +8,7 @@ implementation can avoid: every input and output tensor moved once.
 Suites (``suite(name, batch=...)``):
 
 - ``alexnet``, ``vgg16``, ``resnet50``, ``mobilenet_v2``: the convolution layers of
-  :data:`convspec.models.NETWORKS`, one workload per distinct (geometry, input shape); ``count``
+  :data:`convspec.spec.models.NETWORKS`, one workload per distinct (geometry, input shape); ``count``
   says how many layers of the network share it.
 - ``dilated``: DeepLabv3's atrous spatial pyramid pooling (rates 6, 12, 18 at output stride 16
   on a 513×513 crop) and the dilated 3×3 convolutions of a ResNet-50 run at output stride 8
@@ -36,11 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import as_choice, as_int
-from .dtypes import numpy_dtype
-from .errors import GeometryError
-from .geometry import ConvGeometry, PoolGeometry
-from .models import NETWORKS
+from ..spec.dtypes import seeded_tensor
+from ..spec.validate import as_choice, as_int
+from ..spec.dtypes import numpy_dtype
+from ..spec.errors import GeometryError
+from ..spec.geometry import ConvGeometry, PoolGeometry
+from ..spec.models import NETWORKS
 
 DIRECTIONS = ("forward", "backward")
 WORKLOAD_OPERATIONS = ("conv", "conv_transpose", "max_pool", "avg_pool")
@@ -174,8 +175,6 @@ class Workload:
         Forward conv: ``(x, w, b)``; backward conv: ``(x, w, b, dy)``; forward pool: ``(x,)``;
         backward pool: ``(x, dy)``. ``b`` is ``None`` for a bias-free geometry.
         """
-        from .strategies import seeded_tensor
-
         shapes = self.tensor_shapes()
         names = ["x"] if isinstance(self.geometry, PoolGeometry) else ["x", "w", "b"]
         if self.direction == "backward":

@@ -6,7 +6,7 @@ the two sides ``(lhs, rhs)`` of its equation; :meth:`Erratum.check` evaluates bo
 counterexample and reports whether each side pair agrees. The literal form fails there and the
 corrected one holds. The left-hand sides are measured, not derived from the corrected formula:
 the dilated kernel is built tap by tap, the bias count is asked of
-:func:`convspec.counts.conv_params`, and the wide correlations are computed by
+:func:`convspec.spec.counts.conv_params`, and the wide correlations are computed by
 :mod:`convspec.reference`.
 """
 
@@ -96,12 +96,12 @@ def _b7_corrected(size: int, holes: int) -> tuple[Any, Any]:
 # -- E2: commutativity of the wide correlation -----------------------------------------------
 
 def _e2_literal(w: np.ndarray, x: np.ndarray) -> tuple[Any, Any]:
-    from .reference import wide_correlate
+    from ..reference import wide_correlate
     return wide_correlate(w, x), wide_correlate(x, w)
 
 
 def _e2_corrected(w: np.ndarray, x: np.ndarray) -> tuple[Any, Any]:
-    from .reference import rot180, wide_correlate
+    from ..reference import rot180, wide_correlate
     return wide_correlate(rot180(w), x), wide_correlate(rot180(x), w)
 
 

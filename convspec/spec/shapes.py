@@ -1,7 +1,7 @@
 """Shapes of the matrix forms and layer conversions in the notes (B11-B13, D1-D3, D5-D8).
 
 Nothing here computes an output length itself: every size comes from
-:mod:`convspec.sizes` or a :class:`~convspec.geometry.ConvGeometry`.
+:mod:`convspec.spec.sizes` or a :class:`~convspec.spec.geometry.ConvGeometry`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._validate import as_int, as_tuple, is_sequence
+from .validate import as_int, as_tuple, is_sequence
 from .errors import GeometryError
 from .geometry import ConvGeometry, check_input_shape
 from .sizes import conv_output_size, wide_output_size

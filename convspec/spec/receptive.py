@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._validate import as_int, as_pair, is_sequence
+from .validate import as_int, as_pair, is_sequence
 from .errors import GeometryError
 from .geometry import ConvGeometry, PoolGeometry
 from .sizes import effective_kernel_size

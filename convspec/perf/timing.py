@@ -42,32 +42,11 @@ from typing import Any
 
 import numpy as np
 
-from .backends.protocol import capabilities_of
-
-MODE_DEVICE = "device-resident"
-MODE_NUMPY = "numpy-protocol"
+from ..backends.protocol import MODE_DEVICE, MODE_NUMPY, PreparedCall, capabilities_of
+from ..backends.protocol import nothing as _nothing
 
 CPU_FLUSH_MIN_BYTES = 64 * 2**20
 GPU_FLUSH_BYTES = 256 * 10**6
-
-
-def _nothing() -> None:
-    return None
-
-
-@dataclass(frozen=True)
-class PreparedCall:
-    """A zero-argument operation on device-resident data, ready to time.
-
-    ``run`` launches the work; ``synchronize`` waits for it. ``flush`` evicts the caches of
-    ``device`` (``None``: the harness picks one by device). ``mode`` says how data was staged.
-    """
-
-    run: Callable[[], Any]
-    synchronize: Callable[[], None] = _nothing
-    device: str = "cpu"
-    mode: str = MODE_DEVICE
-    flush: Callable[[], None] | None = None
 
 
 def as_prepared(obj: Any, *, mode: str = MODE_DEVICE) -> PreparedCall:
@@ -78,7 +57,7 @@ def as_prepared(obj: Any, *, mode: str = MODE_DEVICE) -> PreparedCall:
     if not callable(run) or not callable(sync):
         raise TypeError(
             f"prepare() returned {type(obj).__name__}, which lacks run() and synchronize(); "
-            "return a convspec.timing.PreparedCall(run=..., synchronize=..., device=...)"
+            "return a convspec.backends.protocol.PreparedCall(run=..., synchronize=..., device=...)"
         )
     return PreparedCall(run=run, synchronize=sync, device=str(getattr(obj, "device", "cpu")),
                         mode=mode, flush=getattr(obj, "flush", None))

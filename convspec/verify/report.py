@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .plugin import SECTIONS
+from ..spec.inventory import SECTIONS
 
 SYMBOL = {"passed": "pass", "failed": "FAIL", "skipped": "skip"}
 REQUIRED_KEYS = ("backend", "profile", "tests")

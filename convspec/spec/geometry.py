@@ -4,7 +4,7 @@
 convspec: the reference implementations, the Hypothesis strategies, the properties, the
 adapters' argument conversion and the benchmark workloads all ask these objects for weight
 shapes, output shapes and the protocol's keyword arguments, and the objects ask
-:mod:`convspec.sizes` for the per-axis formulas.
+:mod:`convspec.spec.sizes` for the per-axis formulas.
 
 Build them with :meth:`ConvGeometry.make` / :meth:`PoolGeometry.make`, which accept ints for
 "the same on every axis" and validate everything; the dataclass fields always hold normalized
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ._validate import Pair, as_int, as_padding, as_tuple, is_sequence, spatial_rank
+from .validate import Pair, as_int, as_padding, as_tuple, is_sequence, spatial_rank
 from .errors import GeometryError
 from .sizes import (
     conv_output_size,

@@ -31,9 +31,9 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from .backends.protocol import DTYPES, Capabilities
-from .dtypes import numpy_dtype
-from .geometry import ConvGeometry, PoolGeometry
+from ..backends.protocol import DTYPES, Capabilities
+from ..spec.dtypes import INTEGER_LIMITS, numpy_dtype, seeded_tensor
+from ..spec.geometry import ConvGeometry, PoolGeometry
 
 __all__ = [
     "ConvCase", "PoolCase", "InvalidConvCase", "conv_geometries", "pool_geometries",
@@ -251,7 +251,7 @@ REAL_LAYER_MACS = 120_000_000
 
 @functools.lru_cache(maxsize=None)
 def _network_cases(transposed: bool) -> tuple[ConvCase, ...]:
-    from .models import NETWORKS  # imported lazily: model tables are only needed here
+    from ..spec.models import NETWORKS  # imported lazily: model tables are only needed here
 
     seen: dict[tuple, ConvCase] = {}
     for network in NETWORKS.values():
@@ -364,21 +364,8 @@ def pool_cases(*, ranks: Sequence[int] | None = None, operation: str = "max_pool
     return build()
 
 
-#: Largest integer magnitude drawn per dtype for integer-valued data (see :func:`tensors`).
-INTEGER_LIMITS = {"float64": 8, "float32": 8, "float16": 3, "bfloat16": 2}
 #: Tensors with more elements than this are generated from a drawn seed, not element by element.
 ELEMENTWISE_LIMIT = 48
-
-
-def seeded_tensor(seed: int, shape: Sequence[int], dtype: str, elements: str) -> np.ndarray:
-    """The tensor :func:`tensors` generates for a seed: reproducible from ``(seed, shape)``."""
-    rng = np.random.default_rng(seed)
-    if elements == "integer":
-        limit = INTEGER_LIMITS[dtype]
-        data = rng.integers(-limit, limit + 1, size=tuple(shape)).astype(np.float64)
-    else:
-        data = rng.uniform(-1.0, 1.0, size=tuple(shape))
-    return data.astype(numpy_dtype(dtype))
 
 
 def tensors(dtype: str, shape: Sequence[int], *,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..backends.protocol import Capabilities
-from . import grad, ops
-from .dtypes import PRECISION
+from ..reference import grad, ops
+from ..reference.dtypes import PRECISION
+from .protocol import Capabilities
 
 
 class ReferenceBackend:

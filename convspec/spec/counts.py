@@ -1,6 +1,6 @@
 """Parameter and compute counts (inventory section C).
 
-Every count is asked of a :class:`~convspec.geometry.ConvGeometry` (``params()`` and
+Every count is asked of a :class:`~convspec.spec.geometry.ConvGeometry` (``params()`` and
 ``macs()``), so the formulas of C1, C3 and C4 live in one place; the functions here build the
 layers each section of the notes describes and compare them. A comparison is a
 :class:`CountComparison` of the notes' "original" design against its replacement.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ._validate import as_int, is_sequence
+from .validate import as_int, is_sequence
 from .errors import GeometryError
 from .geometry import ConvGeometry
 from .shapes import batch_shape
@@ -171,7 +171,7 @@ def stacked_kernel_params(kernel: int, small_kernel: int, *, in_channels: int = 
     The first stacked layer maps ``in_channels → out_channels``, the others keep
     ``out_channels``. Every layer has its own bias: two 3×3 layers on one channel have
     ``3·3·2 + 2 = 20`` parameters against ``5·5 + 1 = 26`` (seed 004 counts ``3×3×2+1``, which is
-    erratum C7 in :mod:`convspec.errata`).
+    erratum C7 in :mod:`convspec.spec.errata`).
     """
     n = stacked_kernel_layers(kernel, small_kernel)
     single = conv_params(in_channels, out_channels, kernel, bias=bias)
@@ -264,7 +264,7 @@ def tiled_conv_params(in_channels: int, out_channels: int, kernel_size: Kernel, 
 
 
 def model_params(name: str) -> int:
-    """Conv and FC parameters of a network in :data:`convspec.models.NETWORKS` (C11, seed 001)."""
+    """Conv and FC parameters of a network in :data:`convspec.spec.models.NETWORKS` (C11, seed 001)."""
     return _network(name).params()
 
 

@@ -1,6 +1,6 @@
 """Layer tables of four well-known networks, for whole-model counts (inventory C11).
 
-Every layer is a :class:`~convspec.geometry.ConvGeometry`: a fully connected layer is written
+Every layer is a :class:`~convspec.spec.geometry.ConvGeometry`: a fully connected layer is written
 as the convolution of inventory D6 (its kernel covers its input's whole spatial extent), so
 parameters and multiply-accumulates all come from ``ConvGeometry.params()`` / ``.macs()``.
 Pooling between layers is recorded on the layer it follows (``Layer.pool``), and

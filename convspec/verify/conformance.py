@@ -3,7 +3,7 @@
 Properties never call a backend directly: :func:`call` runs the operation under the watchdog,
 turns an exception on a valid case, a wrong shape or a wrong dtype into a
 :class:`ConformanceError`, and :func:`expect_reference` / :func:`expect_close` compare results
-with the tolerance model of :mod:`convspec.tolerance`. A ``ConformanceError`` carries the call
+with the tolerance model of :mod:`convspec.verify.tolerance`. A ``ConformanceError`` carries the call
 (operation, arrays, keyword arguments) so the pytest plugin can write a standalone repro script
 for the minimal counterexample Hypothesis finds.
 """
@@ -19,7 +19,7 @@ from typing import Any
 import hypothesis
 import numpy as np
 
-from .dtypes import dtype_name
+from ..spec.dtypes import dtype_name
 from .tolerance import Comparison, Tolerance, compare
 from .watchdog import guard
 
@@ -123,7 +123,7 @@ def unsupported_reason(backend: Any, record: Call) -> str | None:
     only a combination shows (one dtype of one operation at one rank, an input shorter than a
     pooling window).
     """
-    from .backends.protocol import capabilities_of
+    from ..backends.protocol import capabilities_of
 
     geometry = _geometry_of(record)
     if geometry is None:  # the backend call itself will report the problem
@@ -178,7 +178,7 @@ def call(backend: Any, operation: str, *arrays: np.ndarray | None, as_given: boo
 
 def _geometry_of(record: Call) -> Any:
     """The validated geometry of a call, or ``None`` where the spec rejects it."""
-    from .backends._convert import call_geometry
+    from ..backends import call_geometry
 
     try:
         return call_geometry(record.operation, *record.arrays.values(), **record.kwargs)
@@ -192,7 +192,7 @@ def _first_line(exc: BaseException) -> str:
 
 def _features_used(record: Call) -> tuple[int | None, frozenset[str]]:
     """Rank and :data:`FEATURES` of a call, as its capabilities would judge it."""
-    from .backends.protocol import required_features
+    from ..backends.protocol import required_features
 
     geometry = _geometry_of(record)
     if geometry is None:  # a geometry the spec rejects has no features to name
@@ -222,7 +222,7 @@ def reference_outputs(operation: str, arrays: Sequence[np.ndarray | None],
                       kwargs: Mapping[str, Any]) -> tuple[tuple[np.ndarray | None, ...],
                                                           tuple[np.ndarray | None, ...]]:
     """Exact results (float64) and magnitudes ``S`` for each output of an operation."""
-    from . import reference
+    from .. import reference
 
     names, linear = SIGNATURES[operation]
     exact_in = [None if a is None else np.asarray(a).astype(np.float64) for a in arrays]
@@ -330,7 +330,7 @@ def expect_close(actual: np.ndarray, expected: np.ndarray, magnitude: np.ndarray
     """Check two arrays agree within ``slack`` times the tolerance (for metamorphic laws,
     where both sides are backend results, ``slack=2``). ``transform``: the operand-norm scale
     of the backend calls behind ``actual`` (:func:`transform_scales`, broadcast to its shape);
-    ``intermediate``: see :meth:`convspec.tolerance.Tolerance.bound`."""
+    ``intermediate``: see :meth:`convspec.verify.tolerance.Tolerance.bound`."""
     if np.shape(actual) != np.shape(expected):
         raise ConformanceError(
             f"{what}: shapes differ, {np.shape(actual)} against {np.shape(expected)}",
@@ -356,7 +356,7 @@ def expect_rejected(backend: Any, operation: str, arrays: Sequence[np.ndarray | 
     """An invalid call must raise a deliberate error (:data:`DELIBERATE_REJECTIONS` or the
     backend's ``rejects_with``); returning anything, or crashing with another exception, is a
     :class:`ConformanceError`."""
-    from .backends.protocol import capabilities_of
+    from ..backends.protocol import capabilities_of
 
     names, _ = SIGNATURES[operation]
     record = Call(operation, dict(zip(names, arrays)), dict(kwargs))
@@ -393,7 +393,7 @@ def transform_length(operation: str, arrays: Sequence[np.ndarray | None],
                      kwargs: Mapping[str, Any]) -> int:
     """``L`` of the transform term: per axis, the largest signal (padded) plus the kernel's
     extent, multiplied over the axes (an FFT of the whole padded signal is at most this)."""
-    from .backends._convert import call_geometry
+    from ..backends import call_geometry
 
     return _transform_length(call_geometry(operation, *arrays, **kwargs), arrays)
 
@@ -410,7 +410,7 @@ def transform_scales(operation: str, arrays: Sequence[np.ndarray | None],
                      kwargs: Mapping[str, Any]) -> tuple[np.ndarray | None, ...]:
     """For each output of a conv-family operation, ``log2(2 + L) · ‖a‖₂ ‖k‖₂`` per element:
     the norms of the two operands every transform algorithm (FFT, Winograd) mixes into that
-    element (the tolerance model's transform term, derived in :mod:`convspec.tolerance`).
+    element (the tolerance model's transform term, derived in :mod:`convspec.verify.tolerance`).
 
     * ``conv`` ``y[n, o]``: ``x[n]`` restricted to ``o``'s group, and the kernel ``w[o]``;
     * ``conv_transpose`` ``y[n, o]``: ``x[n]`` in the group, and ``w[group rows, o]``;
@@ -422,7 +422,7 @@ def transform_scales(operation: str, arrays: Sequence[np.ndarray | None],
     """
     if operation not in ("conv", "conv_transpose", "conv_vjp", "conv_transpose_vjp"):
         return (None,) * len(OUTPUTS.get(operation, ("y",)))
-    from .backends._convert import call_geometry
+    from ..backends import call_geometry
 
     x, w = (np.asarray(a) for a in arrays[:2])
     dy = None if len(arrays) < 4 or arrays[3] is None else np.asarray(arrays[3])
@@ -512,7 +512,7 @@ def zero_allowance(steps: Sequence[tuple[str, Sequence[np.ndarray | None], Mappi
     term of its operands, floor) to the previous step's allowance carried through it:
     the exact map ``|w|`` applied to the previous allowance (a rounding error of the input
     propagates linearly)."""
-    from . import reference
+    from .. import reference
 
     allowed: np.ndarray | None = None
     for operation, arrays, kwargs in steps:

@@ -28,8 +28,10 @@ from typing import Any
 import pytest
 
 from . import repro, upstream, watchdog
-from .backends.protocol import DTYPES, Capabilities, capabilities_of
-from .checks import RECORDER, ConformanceError
+from ..backends.protocol import DTYPES, Capabilities, capabilities_of
+from ..backends.registry import DEFAULT_BACKEND
+from ..spec.inventory import SECTIONS
+from .conformance import RECORDER, ConformanceError
 from .tolerance import Tolerance, declared_by_backend, parse_declarations
 
 PROFILES = ("ci", "dev", "nightly", "replay")
@@ -61,23 +63,18 @@ class ShrinkBudget:
 
 SHRINK_KEY = pytest.StashKey[float]()
 _SHRINK: dict[str, ShrinkBudget] = {"budget": ShrinkBudget(SHRINK_SECONDS, SHRINK_BUDGET)}
-DEFAULT_BACKEND = "reference"
-SECTIONS = {
-    "A": "Convolution and correlation", "B": "Size arithmetic",
-    "C": "Parameter and compute counts", "D": "Matrix forms",
-    "E": "Properties of convolution layers", "F": "Gradients", "G": "Pooling",
-    "H": "Training formulas",
-}
+#: The profile ``convspec verify`` and ``pytest --pyargs convspec.properties`` use unless told.
+DEFAULT_PROFILE = "ci"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("convspec", "convspec property suite")
     group.addoption("--backend", default=os.environ.get("CONVSPEC_BACKEND", DEFAULT_BACKEND),
                     help="backend to verify: a built-in name (convspec backends), "
-                         "package.module:attr, or an entry-point name (default: reference)")
+                         f"package.module:attr, or an entry-point name (default: {DEFAULT_BACKEND})")
     group.addoption("--convspec-profile", choices=PROFILES, default=None,
                     help="Hypothesis profile: ci (derandomized, reproducible), dev, nightly "
-                         "(many examples, example database). Default: ci when CI is set, else dev")
+                         f"(many examples, example database). Default: {DEFAULT_PROFILE}")
     group.addoption("--convspec-redis", default=None, metavar="URL",
                     help="share the nightly example database through Redis at URL "
                          "(redis://host:port/db)")
@@ -159,7 +156,7 @@ def _register_profiles(config: pytest.Config) -> str:
     # nightly run and shared through Redis): no generation, so a pass means none of them fails.
     settings.register_profile("replay", parent=settings.get_profile("nightly"),
                               phases=[Phase.explicit, Phase.reuse, Phase.shrink])
-    profile = config.getoption("convspec_profile") or ("ci" if os.environ.get("CI") else "dev")
+    profile = config.getoption("convspec_profile") or DEFAULT_PROFILE
     settings.load_profile(profile)
     return profile
 
@@ -210,7 +207,7 @@ class _State:
 
     def backend(self) -> Any:
         if self._backend is None:
-            from .backends.registry import BackendLoadError, BackendUnavailable, load_backend
+            from ..backends.registry import BackendLoadError, BackendUnavailable, load_backend
 
             try:
                 backend = load_backend(self.spec)
@@ -263,7 +260,7 @@ class _DefectsIncluded:
 
 def _including_defects(backend: Any) -> Any:
     """``backend`` with its declared :class:`KnownDefect`\\ s removed from its capabilities,
-    so that the strategies and :func:`convspec.checks.unsupported_reason` draw and run their
+    so that the strategies and :func:`convspec.verify.conformance.unsupported_reason` draw and run their
     cases. The instance's ``capabilities`` is shadowed where possible (the properties keep the
     backend's own type); otherwise a delegating wrapper is returned."""
     original = backend.capabilities
@@ -601,7 +598,7 @@ def _upstream(state: _State, directory: str, nodeid: str, record: Any,
 
 
 def _dtype_of(call: Any) -> str:
-    from .dtypes import dtype_name
+    from ..spec.dtypes import dtype_name
 
     first = next(v for v in call.arrays.values() if v is not None)
     return dtype_name(first.dtype)

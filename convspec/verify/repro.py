@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import Call
+from .conformance import Call
 
 _HEADER = '''#!/usr/bin/env python
 """convspec repro for {nodeid}
@@ -82,7 +82,7 @@ def safe_name(text: str) -> str:
 
 
 def dtype_label(array: np.ndarray) -> str:
-    from .dtypes import dtype_name
+    from ..spec.dtypes import dtype_name
 
     try:
         return dtype_name(array.dtype)
@@ -103,7 +103,7 @@ def decode_array(entry: dict[str, Any] | None) -> np.ndarray | None:
     """The inverse of :func:`encode_array` (what the scripts' ``decode`` does)."""
     if entry is None:
         return None
-    from .dtypes import NUMPY_DTYPES
+    from ..spec.dtypes import NUMPY_DTYPES
 
     dtype = NUMPY_DTYPES.get(entry["dtype"]) or np.dtype(entry["dtype"])
     raw = base64.b64decode(entry["data"])
@@ -178,8 +178,8 @@ def call_script(nodeid: str, backend: str, reason: str, call: Call, dtype: str,
               for k, v in call.arrays.items()}
     return DECODE + f'''
 from convspec.backends.registry import load_backend
-from convspec.checks import expect_reference
-from convspec.tolerance import Tolerance
+from convspec.verify.conformance import expect_reference
+from convspec.verify.tolerance import Tolerance
 
 ARRAYS = {{k: decode(v) for k, v in {arrays!r}.items()}}
 KWARGS = {call.kwargs!r}
@@ -205,7 +205,7 @@ def crash_script(nodeid: str, backend: str, reason: str, crumb: dict[str, Any]) 
     return f'''
 import numpy as np
 from convspec.backends.registry import load_backend
-from convspec.dtypes import numpy_dtype
+from convspec.spec.dtypes import numpy_dtype
 
 SHAPES = {crumb["shapes"]!r}
 DTYPE = {crumb["dtype"]!r}

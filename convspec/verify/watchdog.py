@@ -89,7 +89,7 @@ def _jsonable(value: Any) -> Any:
 
 @contextmanager
 def guard(call: Any) -> Iterator[None]:
-    """Run a backend call under the watchdog; ``call`` is a :class:`convspec.checks.Call`."""
+    """Run a backend call under the watchdog; ``call`` is a :class:`convspec.verify.conformance.Call`."""
     if _STATE.directory is None and _STATE.timeout is None:
         yield
         return

@@ -20,7 +20,7 @@ three kinds of error:
    multiplying, so their error is bounded by the norms of the *operands*, not by the magnitude
    ``S`` of the element. For one output map ``z = Σ_c a_c ⋆ k_c`` (sample ``n``, output channel
    ``o``: the input slice ``a`` of that sample's group, all its channels, and the kernel ``k``
-   of ``o``; the vjps alike, see :func:`convspec.checks.transform_scales`) computed as
+   of ``o``; the vjps alike, see :func:`convspec.verify.conformance.transform_scales`) computed as
    ``z = F⁻¹(Σ_c (F a_c) ⊙ conj(F k_c))`` with transforms of length ``L``:
 
    * a computed FFT has ``‖δ(F v)‖₂ ≤ η ‖F v‖₂ = η √L ‖v‖₂`` with ``η ≈ 5 u log2 L``
@@ -170,7 +170,7 @@ class Tolerance:
         """Allowed ``|actual - expected|`` per element (all float64).
 
         ``transform``: per element, ``log2(2 + L) · ‖a‖₂ ‖k‖₂`` for the operands feeding it
-        (:func:`convspec.checks.transform_scales`); without it the transform term falls back
+        (:func:`convspec.verify.conformance.transform_scales`); without it the transform term falls back
         to ``log2(2 + K) · max(S)``. ``intermediate``: ``|c|`` of a result a correct pipeline
         may round to the output dtype before the last step (the convolution before its bias).
         """
