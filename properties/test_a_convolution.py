@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from convspec import ConvGeometry
 from convspec.verify.conformance import call, expect_close, expect_reference
-from convspec.verify.plugin import require
+from convspec.verify.helpers import require
 from convspec.verify.strategies import conv_examples, dtypes, tensors
 
 pytestmark = pytest.mark.section("A")

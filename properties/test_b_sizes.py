@@ -23,7 +23,7 @@ from convspec.verify.conformance import (call, expect_close, expect_reference, e
                              transform_scales)
 from convspec.spec.dtypes import numpy_dtype
 from convspec.spec.errata import erratum
-from convspec.verify.plugin import first_dtype, require
+from convspec.verify.helpers import first_dtype, require
 from convspec.verify.strategies import conv_examples, dtypes, invalid_conv_cases, pool_examples, tensors
 
 pytestmark = pytest.mark.section("B")

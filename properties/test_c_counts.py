@@ -24,7 +24,7 @@ from convspec.spec import counts
 from convspec.verify.conformance import call, nonzero_beyond_rounding, zero_allowance
 from convspec.spec.dtypes import numpy_dtype
 from convspec.spec.errata import erratum
-from convspec.verify.plugin import first_dtype, require
+from convspec.verify.helpers import first_dtype, require
 from convspec.verify.strategies import conv_cases, conv_examples, dtypes
 
 pytestmark = pytest.mark.section("C")

@@ -19,7 +19,7 @@ import convspec.reference as reference
 from convspec import ConvGeometry, GeometryError
 from convspec.spec import shapes
 from convspec.verify.conformance import call, expect_close, reference_outputs, transform_scales
-from convspec.verify.plugin import require
+from convspec.verify.helpers import require
 from convspec.verify.strategies import conv_examples, dtypes, tensors
 
 pytestmark = pytest.mark.section("D")

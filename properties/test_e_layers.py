@@ -14,7 +14,7 @@ from convspec import ConvGeometry, PoolGeometry, same_padding
 from convspec.verify.conformance import (call, expect_close, expect_zero, nonzero_beyond_rounding,
                              reference_outputs, transform_scales, zero_allowance)
 from convspec.spec.errata import erratum
-from convspec.verify.plugin import first_dtype, require
+from convspec.verify.helpers import first_dtype, require
 from convspec.spec.receptive import dilated_stack, hdc_violations, reached_offsets
 from convspec.verify.strategies import conv_examples, dtypes, tensors
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from convspec import ConvGeometry
 from convspec.verify.conformance import (call, expect_close, expect_reference, reference_outputs,
                              transform_scales)
-from convspec.verify.plugin import require
+from convspec.verify.helpers import require
 from convspec.verify.strategies import conv_examples, dtypes, pool_examples, tensors
 
 pytestmark = pytest.mark.section("F")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from convspec import ConvGeometry, PoolGeometry
 from convspec.spec.dtypes import numpy_dtype
 from convspec.verify.conformance import call, expect_close, expect_reference, reference_outputs
-from convspec.verify.plugin import require
+from convspec.verify.helpers import require
 from convspec.verify.strategies import pool_examples, tensors, dtypes
 import convspec.reference as reference
 from convspec.verify.tolerance import Tolerance

@@ -19,7 +19,7 @@ from hypothesis.extra import numpy as hnp
 
 from convspec.spec import training
 from convspec.verify.conformance import call, expect_reference, reference_outputs, transform_scales
-from convspec.verify.plugin import require
+from convspec.verify.helpers import require
 from convspec.verify.strategies import conv_examples
 
 pytestmark = pytest.mark.section("H")

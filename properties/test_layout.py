@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convspec.verify.conformance import expect_reference
-from convspec.verify.plugin import require
+from convspec.verify.helpers import require
 from convspec.verify.strategies import conv_examples, pool_examples
 
 pytestmark = pytest.mark.section("A")

@@ -319,7 +319,7 @@ def _network_layers(transposed: bool) -> frozenset[tuple[Any, ...]]:
     """The geometries ``network_conv_cases`` samples: the real layers within its budget."""
     budget = _default(strategies.network_conv_cases, "max_macs")
     return frozenset(_conv_signature(case.geometry)
-                     for case in strategies._network_cases(transposed)
+                     for case in strategies.cases._network_cases(transposed)
                      if case.geometry.macs(case.input_shape) <= budget)
 
 
@@ -365,7 +365,7 @@ def _pool_gaps(call: ext.Call, operation: str) -> list[Gap]:
         limit = (d * (k - 1) + 1) // 2 if wide else k // 2  # pool_geometries' padding bound
         if p > limit:
             gaps.append(("padding", f"padding {p} > {limit}"))
-    shortest = strategies._pool_input_minimum(g, "pool_small_input" in REFERENCE.features)
+    shortest = strategies.cases._pool_input_minimum(g, "pool_small_input" in REFERENCE.features)
     if any(n < m for n, m in zip(call.spatial, shortest)):
         gaps.append(("spatial", f"input {call.spatial} shorter than pool_cases' {shortest}"))
     return gaps + _feature_gaps(call, operation)
