@@ -103,6 +103,15 @@ def test_command_writes_markdown_and_html(tmp_path: Path, results: list[Path],
     assert "| A | `test_a_conv`" in capsys.readouterr().out
 
 
+def test_html_alone_prints_where_it_went_not_the_markdown(tmp_path: Path, results: list[Path],
+                                                          capsys: pytest.CaptureFixture) -> None:
+    page = tmp_path / "m.html"
+    assert main(["report", *map(str, results), "--html", str(page)]) == 0
+    out = capsys.readouterr().out
+    assert "<table id='matrix'>" in page.read_text()
+    assert "| A |" not in out and out.strip() == f"wrote the HTML matrix of {len(results)} run(s) to {page}"
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "cannot read it"), ("{not json", "not JSON"),
     ('{"backend": "x"}', "missing profile, tests")])

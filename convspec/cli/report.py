@@ -17,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="files written by `convspec verify --json`, one per backend run")
     parser.add_argument("--markdown", metavar="FILE",
                         help="write the Markdown here instead of printing it")
-    parser.add_argument("--html", metavar="FILE", help="also write a standalone HTML page")
+    parser.add_argument("--html", metavar="FILE",
+                        help="write a standalone HTML page (the Markdown then goes only "
+                             "to --markdown FILE, if given)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,10 +42,13 @@ def run(args: argparse.Namespace) -> int:
                          "`convspec verify --json` wrote") from None
     if args.markdown:
         _write(args.markdown, markdown)
-    else:
+    elif page is None:
         sys.stdout.write(markdown)
     if page is not None:
         _write(args.html, page)
+    for option, path in (("Markdown", args.markdown), ("HTML", args.html)):
+        if path:
+            print(f"wrote the {option} matrix of {len(runs)} run(s) to {path}")
     return 0
 
 
