@@ -317,6 +317,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             # On the controller, before xdist starts the workers: this run's repros only.
             repro.reset(session.config.getoption("convspec_repro_dir"), state.spec)
             _terminate_as_interrupt(state)
+    if session.config.getoption("convspec_breadcrumbs"):
+        # Under `convspec verify`, whose own lines say what runs: pytest-xdist's
+        # "bringing up nodes..." (written twice without a terminal) says nothing to a user.
+        status = session.config.pluginmanager.get_plugin("terminaldistreporter")
+        if status is not None:  # xdist also calls it directly, so silence it, not unregister
+            status.write_line = status.rewrite = lambda *args, **kwargs: None
 
 
 def _terminate_as_interrupt(state: _State) -> None:
@@ -850,7 +856,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         write(f"{title:<40} {counts['passed']:>7} {counts['failed']:>7} {counts['skipped']:>8}")
     document = results_document(state)
     calls = sum(e.get("backend_calls", 0) for e in state.results)
-    write(f"{len(state.results)} properties, {calls} backend calls in {document['duration']:.1f} s "
+    count = len(state.results)
+    write(f"{count} propert{'y' if count == 1 else 'ies'}, {calls} backend call{'' if calls == 1 else 's'} "
+          f"in {document['duration']:.1f} s "
           f"({calls / max(document['duration'], 1e-9):.0f} calls/s)")
     if document["precision"]:
         parts = []
