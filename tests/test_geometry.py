@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 
+import numpy as np
 import pytest
 
 from convspec import ConvGeometry, GeometryError, PoolGeometry
@@ -115,3 +117,156 @@ def test_invalid_inputs_and_padding_forms() -> None:
     with pytest.raises(GeometryError, match="conv_transpose_kwargs"):
         ConvGeometry.make(3, 4, 3, ndim=1, transposed=True).conv_kwargs()
     assert g.output_shape((0, 3, 8, 8)) == (0, 4, 6, 6)  # an empty batch is a valid input
+
+
+# --- the size arithmetic every caller asks the geometry for, against brute force -------------
+
+def _random_conv(rng: random.Random, rank: int, transposed: bool) -> ConvGeometry:
+    stride = tuple(rng.randint(1, 3) for _ in range(rank))
+    dilation = tuple(rng.randint(1, 3) for _ in range(rank))
+    padding = tuple((rng.randint(0, 3), rng.randint(0, 3)) for _ in range(rank))
+    if transposed:
+        padding = tuple((b, b) for b, _ in padding)
+    output_padding = (tuple(rng.randint(0, max(s, d) - 1) for s, d in zip(stride, dilation))
+                      if transposed else 0)
+    return ConvGeometry.make(2, 2, tuple(rng.randint(1, 4) for _ in range(rank)), stride=stride,
+                             padding=padding, dilation=dilation, transposed=transposed,
+                             output_padding=output_padding)
+
+
+def _random_pool(rng: random.Random, rank: int) -> PoolGeometry:
+    kernel = tuple(rng.randint(1, 4) for _ in range(rank))
+    dilation = tuple(rng.randint(1, 3) for _ in range(rank))
+    padding = tuple(rng.randint(0, (d * (k - 1) + 1) // 2) for k, d in zip(kernel, dilation))
+    return PoolGeometry.make(kernel, stride=tuple(rng.randint(1, 3) for _ in range(rank)),
+                             padding=padding, dilation=dilation, ceil_mode=rng.random() < 0.5)
+
+
+def _accepted(geometry, spatial) -> tuple[int, ...] | None:
+    try:
+        return geometry.output_spatial(spatial)
+    except GeometryError:
+        return None
+
+
+def _literal_reads(geometry, axis: int, o: int, n: int) -> list[int]:
+    """Every (input i, tap j) pair of the index formulas (A3, B8; B10 scatters i to o)."""
+    k, s, d = geometry.kernel[axis], geometry.stride[axis], geometry.dilation[axis]
+    before = geometry.padding[axis]
+    before = before[0] if isinstance(before, tuple) else before
+    if getattr(geometry, "transposed", False):
+        return [i for i in range(n) for j in range(k) if i * s - before + j * d == o]
+    return [i for i in range(n) for j in range(k) if o * s - before + j * d == i]
+
+
+@pytest.mark.spec("A3", "B8", "B10", "E5", "G1")
+def test_input_positions_are_the_index_formulas_pairs() -> None:
+    rng = random.Random(15)
+    checked = 0
+    for trial in range(300):
+        rank = rng.randint(1, 2)
+        kind = trial % 3
+        g = _random_pool(rng, rank) if kind == 2 else _random_conv(rng, rank, kind == 1)
+        spatial = tuple(rng.randint(1, 9) for _ in range(rank))
+        out = _accepted(g, spatial)
+        if out is None:
+            continue
+        reading: dict[tuple[int, ...], set[tuple[int, ...]]] = {}
+        for position in itertools.product(*(range(m) for m in out)):
+            reads = g.input_positions(position, spatial)
+            assert reads == tuple(tuple(_literal_reads(g, a, o, n)) for a, (o, n)
+                                  in enumerate(zip(position, spatial))), (g, spatial, position)
+            for cell in itertools.product(*reads):
+                reading.setdefault(cell, set()).add(position)
+            checked += 1
+        for cell in itertools.product(*(range(n) for n in spatial)):
+            readers = set(itertools.product(*g.output_positions(cell, spatial)))
+            assert readers == reading.get(cell, set()), (g, spatial, cell)
+    assert checked > 2000
+
+
+@pytest.mark.spec("E5")
+@pytest.mark.parametrize("transposed", [False, True])
+def test_input_positions_are_what_the_reference_output_depends_on(transposed) -> None:
+    """A one-hot input changes exactly the outputs whose input_positions hold it."""
+    from convspec import reference
+
+    rng = random.Random(5 + transposed)
+    for _ in range(60):
+        g = dataclasses.replace(_random_conv(rng, 1, transposed), in_channels=1, out_channels=1,
+                                bias=False)
+        n = rng.randint(1, 8)
+        if _accepted(g, (n,)) is None:
+            continue
+        w = np.ones(g.weight_shape)
+        run = reference.conv_transpose if transposed else reference.conv
+        for i in range(n):
+            x = np.zeros((1, 1, n))
+            x[0, 0, i] = 1
+            y = run(x, w, None, **g.kwargs())[0, 0]
+            assert tuple(np.flatnonzero(y)) == g.output_positions((i,), (n,))[0], (g, n, i)
+
+
+def test_positions_outside_the_extent_are_rejected() -> None:
+    g = ConvGeometry.make(1, 1, 3, ndim=1)
+    with pytest.raises(GeometryError, match="outside the extent"):
+        g.input_positions((3,), (5,))
+    with pytest.raises(GeometryError, match="axes"):
+        PoolGeometry.make(2, ndim=2).output_positions((0,), (4, 4))
+
+
+@pytest.mark.spec("B1", "B10")
+def test_input_spatial_for_is_the_smallest_input_reaching_the_output() -> None:
+    rng = random.Random(1)
+    for trial in range(400):
+        g = _random_conv(rng, 1, transposed=trial % 2 == 1)
+        target = rng.randint(1, 6)
+        smallest = next(n for n in range(1, 100)
+                        if (_accepted(g, (n,)) or (0,))[0] >= target)
+        assert g.input_spatial_for((target,)) == (smallest,), (g, target)
+        assert all((_accepted(g, (n,)) or (0,))[0] >= target
+                   for n in range(smallest, smallest + 8))
+        first = next(n for n in range(1, 100) if _accepted(g, (n,)) is not None)
+        assert g.min_input_spatial() == (first,)
+    g = _random_conv(rng, 3, transposed=False)
+    assert g.min_input_spatial() == tuple(
+        ConvGeometry.make(2, 2, (k,), stride=s, padding=(p,), dilation=d).min_input_spatial()[0]
+        for k, s, p, d in zip(g.kernel, g.stride, g.padding, g.dilation))
+
+
+@pytest.mark.spec("B9")
+def test_pool_min_input_spatial_is_the_smallest_accepted_input() -> None:
+    rng = random.Random(2)
+    for _ in range(400):
+        g = _random_pool(rng, 1)
+        first = next(n for n in range(1, 100) if _accepted(g, (n,)) is not None)
+        assert g.min_input_spatial() == (first,), g
+        assert all(_accepted(g, (n,)) for n in range(first, first + 8))
+        assert g.min_input_spatial(small_inputs=False) == (max(first, g.effective_kernel[0]),)
+
+
+@pytest.mark.spec("B9")
+def test_window_padding_lets_floor_windowing_give_the_ceil_mode_windows() -> None:
+    """The least ``after`` (at least ``p``) under which floor-mode windows number the output."""
+    rng = random.Random(3)
+    for _ in range(600):
+        g = _random_pool(rng, 1)
+        n = rng.randint(1, 12)
+        out = _accepted(g, (n,))
+        if out is None:
+            continue
+        keff, s, p = g.effective_kernel[0], g.stride[0], g.padding[0]
+        after = next(a for a in range(p, p + keff + s)
+                     if n + p + a >= keff and (n + p + a - keff) // s + 1 == out[0])
+        assert g.window_padding((n,)) == ((p, after),), (g, n)
+    g = PoolGeometry.make((3, 2), stride=2, ceil_mode=True)
+    assert g.window_padding((6, 5)) == ((0, 1), (0, 1))
+
+
+@pytest.mark.spec("C3", "G1")
+def test_volumes() -> None:
+    g = ConvGeometry.make(6, 4, (3, 5), groups=2, padding=((1, 0), 2))
+    assert g.kernel_volume == 15 and g.reduction_length == 3 * 15
+    assert g.output_volume((7, 7)) == 6 * 7
+    assert g.transform_length((7, 7)) == (7 + 1 + 3) * (7 + 4 + 5)
+    assert PoolGeometry.make((2, 3)).kernel_volume == 6

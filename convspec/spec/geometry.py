@@ -47,6 +47,75 @@ def _rank(kernel: Any, ndim: int | None, **others: Any) -> int:
     return rank
 
 
+def volume(sizes: Sequence[int]) -> int:
+    """The number of positions in a grid of these sizes, ``∏ n_i`` (C3's ``W·H`` factors)."""
+    return math.prod(sizes)
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _window_axis(o: int, n: int, k: int, s: int, d: int, before: int) -> tuple[int, ...]:
+    """Input indices window ``o`` reads on one axis: ``o·s - before + j·d`` for taps ``j < k``
+    that land inside ``[0, n)`` (A3, B8), ascending."""
+    return tuple(i for i in (o * s - before + j * d for j in range(k)) if 0 <= i < n)
+
+
+def _scatter_axis(o: int, n: int, k: int, s: int, d: int, before: int) -> tuple[int, ...]:
+    """Input indices a transposed convolution's output ``o`` sums on one axis: the ``i < n``
+    with ``i·s - before + j·d = o`` for some tap ``j < k`` (B10), ascending."""
+    hits = ((o + before - j * d) for j in range(k))
+    return tuple(sorted(t // s for t in hits if t % s == 0 and 0 <= t // s < n))
+
+
+def _check_position(what: str, position: Sequence[int], sizes: Sequence[int]) -> tuple[int, ...]:
+    position = tuple(position)
+    if len(position) != len(sizes):
+        raise GeometryError(f"{what} {position} has {len(position)} axes, expected {len(sizes)}")
+    for axis, (i, n) in enumerate(zip(position, sizes)):
+        if not 0 <= as_int(f"{what}[{axis}]", i, minimum=0) < n:
+            raise GeometryError(f"{what} {position} lies outside the extent {tuple(sizes)} "
+                                f"(axis {axis}: {i} not in 0..{n - 1})")
+    return position
+
+
+class _ReadsInputs:
+    """The cells one output reads, for both geometry types (their ``_reads`` gives one axis)."""
+
+    def output_spatial(self, spatial: Sequence[int]) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def _reads(self, axis: int, o: int, n: int) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def input_positions(self, output_position: Sequence[int],
+                        spatial: Sequence[int]) -> tuple[tuple[int, ...], ...]:
+        """The input cells one output reads (A3, B8, B10, G1; E5's receptive field in one layer).
+
+        Per axis, ascending, the input indices whose product with some tap enters the output,
+        padding (and pooling's ``ceil_mode`` overhang) excluded: ``o·s - p_before + j·d`` for
+        taps ``j < K`` inside ``[0, n)``; for a transposed convolution, which scatters input
+        ``i`` to ``i·s - p_before + j·d``, the ``i < n`` with ``i·s - p_before + j·d = o``. The
+        cells are the product of the axes' sets; an empty axis means the output reads only
+        padding. ``spatial`` is the input size.
+        """
+        spatial = tuple(spatial)
+        position = _check_position("output position", output_position,
+                                   self.output_spatial(spatial))
+        return tuple(self._reads(axis, o, spatial[axis]) for axis, o in enumerate(position))
+
+    def output_positions(self, input_position: Sequence[int],
+                         spatial: Sequence[int]) -> tuple[tuple[int, ...], ...]:
+        """The output cells that read one input cell (E5, C12; G2: several windows where they
+        overlap): per axis, ascending, the output indices ``o`` whose :meth:`input_positions`
+        hold the input's index on that axis. ``spatial`` is the input size."""
+        spatial = tuple(spatial)
+        position = _check_position("input position", input_position, spatial)
+        return tuple(tuple(o for o in range(m) if i in self._reads(axis, o, spatial[axis]))
+                     for axis, (i, m) in enumerate(zip(position, self.output_spatial(spatial))))
+
+
 def check_input_shape(input_shape: Sequence[int], rank: int, channels: int | None,
                       *, what: str = "input") -> tuple[int, ...]:
     """Validate ``(N, C, *spatial)`` against a layer of ``rank`` spatial axes."""
@@ -70,7 +139,7 @@ def check_input_shape(input_shape: Sequence[int], rank: int, channels: int | Non
 
 
 @dataclass(frozen=True)
-class ConvGeometry:
+class ConvGeometry(_ReadsInputs):
     """A convolution (or transposed convolution) layer's geometry.
 
     Weight layouts follow PyTorch (inventory B14): ``(C_out, C_in/G, *K)`` for convolution and
@@ -176,6 +245,65 @@ class ConvGeometry:
     @property
     def is_symmetric(self) -> bool:
         return all(b == a for b, a in self.padding)
+
+    @property
+    def kernel_volume(self) -> int:
+        """Taps of one filter per input channel, ``∏K`` (C3's ``W_K·H_K``)."""
+        return volume(self.kernel)
+
+    @property
+    def reduction_length(self) -> int:
+        """The longest sum behind one output element, bias excluded: ``(C_in/G)·∏K`` products
+        (C3, C4). A convolution's every output sums exactly that many; a transposed
+        convolution's output sums at most that many (only the taps that land on an input)."""
+        return (self.in_channels // self.groups) * self.kernel_volume
+
+    def output_volume(self, spatial: Sequence[int]) -> int:
+        """Output positions per sample and channel, ``∏ out`` (C3's ``W_O·H_O``; B1 or B10)."""
+        return volume(self.output_spatial(spatial))
+
+    def transform_length(self, spatial: Sequence[int]) -> int:
+        """``∏ (n + p_before + p_after + K_eff)`` over the axes: the length of a linear
+        transform (an FFT, a Winograd tile sweep) of the padded signal ``n`` and the dilated
+        kernel (B7), at most what such an algorithm mixes into one output. ``spatial`` is the
+        largest signal per axis the operation transforms (its input, or ``dy``)."""
+        return volume(n + before + after + keff for n, (before, after), keff
+                      in zip(spatial, self.padding, self.effective_kernel))
+
+    def _reads(self, axis: int, o: int, n: int) -> tuple[int, ...]:
+        """Forward: :func:`_window_axis`; transposed: :func:`_scatter_axis` (B10)."""
+        axis_of = (self.kernel[axis], self.stride[axis], self.dilation[axis],
+                   self.padding[axis][0])
+        return (_scatter_axis if self.transposed else _window_axis)(o, n, *axis_of)
+
+    def input_spatial_for(self, output_spatial: Sequence[int]) -> tuple[int, ...]:
+        """The smallest input spatial size whose output is at least ``output_spatial``.
+
+        B1 inverted: ``n ≥ (o - 1)·s + K_eff - p_before - p_after``; B10 inverted:
+        ``n ≥ 1 + ⌈(o - K_eff - output_padding + p_before + p_after)/s⌉``; and ``n ≥ 1``.
+        Larger inputs give larger (never smaller) outputs, so every ``n`` from there on is
+        accepted and gives at least ``o``.
+        """
+        output_spatial = tuple(as_int(f"output size [{i}]", o, minimum=1)
+                               for i, o in enumerate(output_spatial))
+        if len(output_spatial) != self.ndim:
+            raise GeometryError(f"output has {len(output_spatial)} spatial axes, the layer has "
+                                f"{self.ndim}")
+        sizes = []
+        for o, keff, s, (before, after), op in zip(output_spatial, self.effective_kernel,
+                                                   self.stride, self.padding,
+                                                   self.output_padding):
+            if self.transposed:
+                sizes.append(max(1, 1 + _ceil_div(o - keff - op + before + after, s)))
+            else:
+                sizes.append(max(1, (o - 1) * s + keff - before - after))
+        return tuple(sizes)
+
+    def min_input_spatial(self) -> tuple[int, ...]:
+        """The smallest input spatial size the geometry accepts (an output of 1 on every axis;
+        B1: ``max(1, K_eff - p_before - p_after)``; B10:
+        ``max(1, 1 + ⌈(1 - K_eff - output_padding + p_before + p_after)/s⌉)``)."""
+        return self.input_spatial_for((1,) * self.ndim)
 
     def output_spatial(self, spatial: Sequence[int]) -> tuple[int, ...]:
         """Output spatial sizes for input spatial sizes (B1 or B10)."""
@@ -326,7 +454,7 @@ class ConvGeometry:
 
 
 @dataclass(frozen=True)
-class PoolGeometry:
+class PoolGeometry(_ReadsInputs):
     """A max or average pooling layer's geometry (B9, G1, G2).
 
     Padding is symmetric per axis (as in PyTorch and cuDNN). ``dilation`` applies to max
@@ -390,6 +518,44 @@ class PoolGeometry:
         for k, s, d in zip(self.kernel, self.stride, self.dilation):
             count *= max(sum(1 for j in range(k) if (d * j - r) % s == 0) for r in range(s))
         return count
+
+    @property
+    def kernel_volume(self) -> int:
+        """Elements of one window, ``∏K`` (G1: an average divides by at most this)."""
+        return volume(self.kernel)
+
+    def window_padding(self, spatial: Sequence[int]) -> tuple[tuple[int, int], ...]:
+        """Per axis ``(p, after)``: the padding under which plain floor-mode windowing gives
+        this geometry's windows (B9 with ``ceil_mode``).
+
+        ``after = max(p, (o - 1)·s + K_eff - n - p)``: with ``ceil_mode`` the last window may
+        reach past the right padding, and ``after`` grows by just enough for it to fit, so a
+        library that only floors (``lax.reduce_window``, a filter followed by striding, the
+        reference's padded buffer) yields exactly ``o`` windows.
+        """
+        spatial = tuple(spatial)
+        out = self.output_spatial(spatial)
+        return tuple((p, max(p, (o - 1) * s + keff - n - p)) for n, o, keff, s, p
+                     in zip(spatial, out, self.effective_kernel, self.stride, self.padding))
+
+    def _reads(self, axis: int, o: int, n: int) -> tuple[int, ...]:
+        """:func:`_window_axis`: ``o·s - p + j·d`` inside ``[0, n)`` (G1)."""
+        return _window_axis(o, n, self.kernel[axis], self.stride[axis], self.dilation[axis],
+                            self.padding[axis])
+
+    def min_input_spatial(self, *, small_inputs: bool = True) -> tuple[int, ...]:
+        """The smallest input spatial size the geometry accepts (B9), per axis.
+
+        Floor mode: ``max(1, K_eff - 2p)``, the padded input holds one window. ``ceil_mode``:
+        ``max(1, K_eff - 2p - s + 1)``, rounding up keeps a window that starts inside the input
+        even when the padded input is shorter than it. With ``small_inputs=False`` (a backend
+        without the ``pool_small_input`` feature) at least the whole window, ``K_eff``.
+        """
+        sizes = []
+        for keff, s, p in zip(self.effective_kernel, self.stride, self.padding):
+            low = max(1, keff - 2 * p - (s - 1 if self.ceil_mode else 0))
+            sizes.append(low if small_inputs else max(low, keff))
+        return tuple(sizes)
 
     def output_spatial(self, spatial: Sequence[int]) -> tuple[int, ...]:
         spatial = tuple(spatial)
