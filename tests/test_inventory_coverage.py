@@ -1,6 +1,6 @@
 """Every inventory ID is checked by at least one property, and every erratum is shown failing.
 
-The IDs come from the checked-in copy ``convspec/spec/inventory.py``; where the inventory file
+The IDs come from the package's copy ``convspec/spec/inventory.md``; where the inventory file
 (``../shared/SPEC_INVENTORY.md``, or ``$CONVSPEC_INVENTORY``) is present, the copy must match
 it. Markers are read from the property modules' source with :mod:`ast` (no import, so a
 module that needs an absent backend still counts).
@@ -8,16 +8,15 @@ module that needs an absent backend still counts).
 
 from __future__ import annotations
 
-import ast
 import os
-import re
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from convspec.spec.errata import ERRATA
+from convspec.spec import inventory
 from convspec.spec.inventory import ERRATA_IDS, INVENTORY, INVENTORY_IDS
+from convspec.verify.markers import collect
 
 ROOT = Path(__file__).resolve().parents[1]
 PROPERTIES = ROOT / "properties"
@@ -25,82 +24,33 @@ INVENTORY_FILE = Path(os.environ.get("CONVSPEC_INVENTORY",
                                      ROOT.parent / "shared" / "SPEC_INVENTORY.md"))
 
 
-def parse_inventory(text: str) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
-    """``({section: IDs}, erratum IDs)`` of the inventory's Markdown.
-
-    An item is a line ``- ID text`` under a heading ``## X. Title``; its continuation lines
-    belong to it, and it is an erratum when its text says ``**Erratum**``.
-    """
-    sections: dict[str, list[str]] = defaultdict(list)
-    errata: list[str] = []
-    section = current = None
-    for line in text.splitlines():
-        heading = re.match(r"^## ([A-Z])\. ", line)
-        if heading:
-            section, current = heading.group(1), None
-            continue
-        item = re.match(r"^- ([A-Z]\d+) ", line)
-        if item and section:
-            current = item.group(1)
-            sections[section].append(current)
-        elif not line.startswith("  "):
-            current = None
-        if current and "**Erratum**" in line and current not in errata:
-            errata.append(current)
-    return {k: tuple(v) for k, v in sections.items()}, tuple(errata)
-
-
-def _calls(tree: ast.AST, name: str):
-    """String arguments of every call ``….name("X", ...)`` or ``name("X")`` in a module."""
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-        if called == name:
-            yield [a.value for a in node.args
-                   if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-
-
-def _is_spec_marker(node: ast.Call) -> bool:
-    func = node.func
-    return (isinstance(func, ast.Attribute) and func.attr == "spec"
-            and isinstance(func.value, ast.Attribute) and func.value.attr == "mark")
-
-
-def collect(directory: Path = PROPERTIES) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """``({ID: tests naming it in spec(...)}, {erratum ID: modules calling erratum(ID)})``."""
-    marked: dict[str, set[str]] = defaultdict(set)
-    shown: dict[str, set[str]] = defaultdict(set)
-    for path in sorted(directory.glob("test_*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for function in ast.walk(tree):
-            if not isinstance(function, ast.FunctionDef):
-                continue
-            for decorator in function.decorator_list:
-                if isinstance(decorator, ast.Call) and _is_spec_marker(decorator):
-                    for arg in decorator.args:
-                        if isinstance(arg, ast.Constant):
-                            marked[arg.value].add(f"{path.name}::{function.name}")
-        for args in _calls(tree, "erratum"):
-            for name in args:
-                shown[name].add(path.name)
-    return marked, shown
-
-
 def test_checked_in_ids_match_the_inventory():
     if not INVENTORY_FILE.is_file():
         pytest.skip(f"no inventory at {INVENTORY_FILE} (a fresh clone has no ../shared); the "
-                    "checked-in copy convspec/spec/inventory.py is used")
-    sections, errata = parse_inventory(INVENTORY_FILE.read_text(encoding="utf-8"))
-    assert sections == INVENTORY, "convspec/spec/inventory.py differs from SPEC_INVENTORY.md"
-    assert sorted(errata) == sorted(ERRATA_IDS)
+                    "copy convspec/spec/inventory.md is used")
+    original = INVENTORY_FILE.read_text(encoding="utf-8")
+    assert inventory.parse(original) == inventory.entries(), (
+        "convspec/spec/inventory.md differs from SPEC_INVENTORY.md: copy it over")
 
 
 def test_parser_reads_items_continuations_and_errata():
     text = ("## A. One\n- A1 first (000).\n- A2 second,\n  continued. **Erratum** (001): x.\n"
             "## B. Two\n- B1 third.\n  **Erratum** too.\n- B2 not one.\n")
-    assert parse_inventory(text) == ({"A": ("A1", "A2"), "B": ("B1", "B2")}, ("A2", "B1"))
+    entries = inventory.parse(text)
+    assert [e.id for e in entries] == ["A1", "A2", "B1", "B2"]
+    assert [e.id for e in entries if e.erratum] == ["A2", "B1"]
+    assert entries[1].statement == "second, continued. **Erratum** (001): x."
+    assert entries[1].seeds == ("001",) and entries[0].seeds == ("000",)
+
+
+def test_every_entry_reads_as_a_statement_with_its_seeds():
+    assert len(INVENTORY_IDS) == 86 and set(INVENTORY) == set(inventory.SECTIONS)
+    for entry in inventory.entries():
+        # E4 alone cites no seed: the inventory derives it ("implied by D1").
+        assert entry.statement and (entry.seeds or "implied by" in entry.statement), entry
+    assert inventory.entry("b7").erratum and "m + (m-1)(d-1)" in inventory.entry("B7").statement
+    with pytest.raises(KeyError, match="section B has B1 to B14"):
+        inventory.entry("B15")
 
 
 def test_every_id_is_checked_by_a_property():

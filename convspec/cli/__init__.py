@@ -33,11 +33,21 @@ def _commands() -> list:
     return sorted(modules, key=lambda m: m.COMMAND)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("convspec")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="convspec",
         description="Executable specification and property-based verification of convolution.",
     )
+    parser.add_argument("--version", action="version", version=f"convspec {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _commands():
         command = sub.add_parser(module.COMMAND, help=module.HELP, description=module.HELP)

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..backends.protocol import DTYPES, OPERATIONS
 from ..backends.registry import DEFAULT_BACKEND
-from ..spec.inventory import SECTIONS
+from ..spec.inventory import INVENTORY_IDS, SECTIONS
 from ..verify.plugin import DEFAULT_PROFILE, PROFILES, SHRINK_BUDGET, SHRINK_FLOOR, SHRINK_SECONDS
 from ._usage import UsageError, check_output_dir, check_output_file
 
@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes (pytest-xdist); at least 1 (default: up to 2)")
     parser.add_argument("--section", metavar="A,B,...",
                         help=f"only these inventory sections ({''.join(SECTIONS)})")
+    parser.add_argument("--spec", metavar="ID,...",
+                        help="only properties checking these inventory IDs (B7,F2; "
+                             "`convspec inventory` lists them)")
     parser.add_argument("--operation", metavar="OP,...",
                         help="only properties calling these operations (conv, conv_vjp, ...)")
     parser.add_argument("--dtype", metavar="DTYPE,...",
@@ -150,6 +153,7 @@ def validate(args: argparse.Namespace) -> Any:
     if args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: must be at least 1 worker process (e.g. --jobs 2)")
     _check_list("--section", args.section, SECTIONS, "A,B", normalize=str.upper)
+    _check_list("--spec", args.spec, INVENTORY_IDS, "B7,F2", normalize=str.upper)
     _check_list("--operation", args.operation, OPERATIONS, "conv,conv_vjp")
     _check_list("--dtype", args.dtype, DTYPES, "float32")
     if args.precision:
@@ -196,6 +200,7 @@ def pytest_arguments(args: argparse.Namespace, breadcrumbs: str) -> list[str]:
             "--tb=no", "-q", "-rN"]
     for option, value in (("--convspec-section", args.section),
                           ("--convspec-operation", args.operation),
+                          ("--convspec-spec", args.spec),
                           ("--convspec-dtype", args.dtype), ("--convspec-json", args.json),
                           ("--junitxml", args.junit_xml), ("--convspec-redis", args.redis),
                           ("-k", args.keyword)):

@@ -85,6 +85,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="only properties of these inventory sections")
     group.addoption("--convspec-operation", default=None, metavar="OP,...",
                     help="only properties calling these backend operations")
+    group.addoption("--convspec-spec", default=None, metavar="ID,...",
+                    help="only properties naming these inventory IDs (B7,F2) in spec(...)")
     group.addoption("--convspec-dtype", default=None, metavar="DTYPE,...",
                     help=f"only these dtypes ({', '.join(DTYPES)})")
     group.addoption("--convspec-json", default=None, metavar="FILE",
@@ -433,11 +435,17 @@ def _select_one(config: pytest.Config, items: list[pytest.Item]) -> None:
         items[:] = keep
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A property's inventory IDs are keywords too, so ``pytest -k B7`` selects it."""
+    item.extra_keyword_matches.update(_marker_args(item, "spec"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     _select_one(config, items)
     sections = {s.upper() for s in _split(config.getoption("convspec_section")) or []}
     operations = set(_split(config.getoption("convspec_operation")) or [])
-    if not sections and not operations:
+    ids = {s.upper() for s in _split(config.getoption("convspec_spec")) or []}
+    if not sections and not operations and not ids:
         return
     keep, drop = [], []
     for item in items:
@@ -448,6 +456,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ok = not sections or section[0] in sections
         if operations:
             ok = ok and bool(operations & set(_marker_args(item, "ops")))
+        if ids:
+            ok = ok and bool(ids & set(_marker_args(item, "spec")))
         (keep if ok else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
