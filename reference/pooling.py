@@ -21,10 +21,10 @@ from .fast import interior, offset_slices
 
 def window_pads(spatial: Sequence[int], geometry: PoolGeometry,
                 out: Sequence[int]) -> tuple[tuple[int, int], ...]:
-    """Per axis ``(p, after)``: ``after`` is ``p`` or, with ceil_mode, what the last window needs."""
-    return tuple((p, max(p, (o - 1) * s + d * (k - 1) + 1 - n - p))
-                 for n, k, s, d, p, o in zip(spatial, geometry.kernel, geometry.stride,
-                                             geometry.dilation, geometry.padding, out))
+    """:meth:`PoolGeometry.window_padding` (B9), for callers that still pass ``out``, which must
+    be the geometry's output for ``spatial``; new code asks the geometry directly."""
+    del out  # the geometry derives it
+    return geometry.window_padding(spatial)
 
 
 def padded_for_windows(x: np.ndarray, geometry: PoolGeometry, out: Sequence[int],
@@ -34,7 +34,7 @@ def padded_for_windows(x: np.ndarray, geometry: PoolGeometry, out: Sequence[int]
     With ``ceil_mode`` the last window may reach past the right padding; that part is filled
     with ``value`` too (it is never counted by :func:`avg_divisor`).
     """
-    pads = window_pads(x.shape[2:], geometry, out)
+    pads = geometry.window_padding(x.shape[2:])
     padded = [n + b + a for n, (b, a) in zip(x.shape[2:], pads)]
     buffer = np.full((*x.shape[:2], *padded), value, dtype=x.dtype)
     buffer[(slice(None), slice(None), *interior(pads, x.shape[2:]))] = x
@@ -94,7 +94,7 @@ def spread_to_windows(values: Callable[[int], np.ndarray], x_shape: Sequence[int
                       geometry: PoolGeometry, out: Sequence[int]) -> np.ndarray:
     """Adjoint of reading windows: ``dx[i·s + u·d - p] += values(flat index of u)[i]`` (F6)."""
     n, c, *spatial = x_shape
-    pads = window_pads(spatial, geometry, out)
+    pads = geometry.window_padding(spatial)
     padded = [size + b + a for size, (b, a) in zip(spatial, pads)]
     dx = None
     for index, offset in enumerate(np.ndindex(*geometry.kernel)):
