@@ -1,4 +1,4 @@
-"""What the built-in adapters share: argument checking, dtype names, window padding, probing.
+"""What the built-in adapters share: argument checking, dtype names, probing.
 
 Nothing here computes a convolution or a pooling. :class:`ForwardOperations` and
 :class:`VjpOperations` give an adapter the protocol's methods with their exact signatures and
@@ -30,26 +30,6 @@ def dtype_name(array: Any, what: str = "x") -> str:
         return _dtype_name(getattr(array, "dtype", type(array)))
     except TypeError as exc:
         raise TypeError(f"{what}: {exc}") from None
-
-
-def pool_window_padding(spatial: Sequence[int], *, kernel: Sequence[int], stride: Sequence[int],
-                        padding: Sequence[int], dilation: Sequence[int],
-                        ceil_mode: bool) -> tuple[tuple[int, int], ...]:
-    """``(before, after)`` padding under which plain floor-mode windowing gives PyTorch's output.
-
-    The output length comes from :class:`PoolGeometry` (B9 with ``ceil_mode``); ``after`` grows
-    by just enough for the last window to fit, so a library that only floors (``lax.reduce_window``,
-    a filter followed by striding) yields exactly that many windows.
-    """
-    geometry = PoolGeometry.make(tuple(kernel), stride=tuple(stride), padding=tuple(padding),
-                                 dilation=tuple(dilation), ceil_mode=ceil_mode)
-    out = geometry.output_spatial(spatial)
-    pads = []
-    for n, o, k, s, p in zip(spatial, out, geometry.effective_kernel, geometry.stride,
-                             geometry.padding):
-        needed = (o - 1) * s + k  # the extent the last window reaches, from the padded start
-        pads.append((p, max(p, needed - n - p)))
-    return tuple(pads)
 
 
 def case_key(operation: str, dtype: str, rank: int | None = None) -> str:

@@ -2,8 +2,8 @@
 
 ``lax.reduce_window``, ``scipy.ndimage`` filters and their CuPy twins know nothing of
 ``ceil_mode`` or ``count_include_pad``. :func:`window_layout` gives them the padding under
-which plain floor-mode windowing yields the specification's windows (from
-:func:`convspec.backends._convert.pool_window_padding`, hence from :class:`PoolGeometry`), and
+which plain floor-mode windowing yields the specification's windows
+(:meth:`PoolGeometry.window_padding`), and
 a 0/1 *count mask* over the padded extent: summing the mask over a window with the library's
 own window sum gives the average-pooling divisor (B9, G1) — the padding counts when
 ``count_include_pad``, the ``ceil_mode`` overhang beyond it never does.
@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from ..spec.geometry import PoolGeometry
-from ._convert import pool_window_padding
 
 
 @dataclass(frozen=True)
@@ -44,10 +43,7 @@ class WindowLayout:
 
 def window_layout(geometry: PoolGeometry, spatial: tuple[int, ...]) -> WindowLayout:
     """The padded layout of ``geometry``'s windows over an input of ``spatial`` size."""
-    pads = pool_window_padding(spatial, kernel=geometry.kernel, stride=geometry.stride,
-                               padding=geometry.padding, dilation=geometry.dilation,
-                               ceil_mode=geometry.ceil_mode)
-    return WindowLayout(pads, geometry.output_spatial(spatial))
+    return WindowLayout(geometry.window_padding(spatial), geometry.output_spatial(spatial))
 
 
 def batch_pads(pads: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
