@@ -141,6 +141,11 @@ class Capabilities:
     #: The library's own exception types that reject an invalid call deliberately, besides
     #: ``ValueError``, ``RuntimeError`` and ``NotImplementedError``.
     rejects_with: tuple[type[BaseException], ...] = ()
+    #: Operations whose non-finite results follow IEEE 754 as :mod:`convspec.spec.nonfinite`
+    #: states (NaN and ±inf exactly where the specification puts them, every other output as
+    #: for finite inputs). Nothing is promised by default: the non-finite properties skip an
+    #: operation left out, quoting ``reasons["nonfinite:<operation>"]``.
+    nonfinite: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for kind in self.rejects_with:
@@ -153,7 +158,8 @@ class Capabilities:
             raise ValueError(f"Capabilities.example_fraction is {self.example_fraction!r}; "
                              "give a fraction in (0, 1] of the profile's examples")
         for name, allowed in (("operations", OPERATIONS), ("dtypes", DTYPES),
-                              ("ranks", RANKS), ("features", tuple(FEATURES))):
+                              ("ranks", RANKS), ("features", tuple(FEATURES)),
+                              ("nonfinite", OPERATIONS)):
             value = frozenset(getattr(self, name))
             unknown = value - set(allowed)
             if unknown:
@@ -205,6 +211,17 @@ class Capabilities:
                     feature, f"{FEATURES.get(feature, feature)} is not supported"
                 )
         return None
+
+    def nonfinite_skip_reason(self, operation: str) -> str | None:
+        """Why a non-finite property of ``operation`` cannot run here (the operation is
+        unsupported, or its IEEE 754 propagation is not promised), or ``None`` if it can."""
+        reason = self.skip_reason(operation)
+        if reason is None and operation not in self.nonfinite:
+            reason = self.reasons.get(
+                f"nonfinite:{operation}",
+                f"the backend does not promise IEEE 754 propagation of NaN and ±inf in "
+                f"{operation} (Capabilities.nonfinite)")
+        return reason
 
     def case_skip_reason(self, operation: str, dtype: str, geometry: ConvGeometry | PoolGeometry,
                          *, batch: int = 1, spatial: Sequence[int] | None = None) -> str | None:
