@@ -363,7 +363,7 @@ def expect_rejected(backend: Any, operation: str, arrays: Sequence[np.ndarray | 
     method = _method(backend, operation)
     deliberate = DELIBERATE_REJECTIONS + tuple(capabilities_of(backend).rejects_with)
     try:
-        with guard(record):
+        with guard(record, invalid=rule):
             result = method(*(contract_copy(a) for a in arrays), **kwargs)
     except deliberate as exc:
         return exc

@@ -6,7 +6,10 @@ in progress to ``<dir>/<worker>.json`` before the call and marks it done after. 
 ends the process if one call runs longer than the timeout, after marking the breadcrumb "hung".
 Properties run in pytest-xdist workers, so a dead worker (a segfault in a GPU kernel, a hang)
 is replaced and the run goes on; the controller reads the breadcrumb to say *why* the test failed
-and writes a repro script for the call.
+and writes a repro script for the call. A call the specification rejects (``guard(call,
+invalid=rule)``, made by :func:`convspec.verify.conformance.expect_rejected`) is recorded with
+its rule, so dying or hanging there reads "crashed on an invalid case" or "hung on an invalid
+case": the backend had to reject that call, not run it.
 """
 
 from __future__ import annotations
@@ -88,8 +91,10 @@ def _jsonable(value: Any) -> Any:
 
 
 @contextmanager
-def guard(call: Any) -> Iterator[None]:
-    """Run a backend call under the watchdog; ``call`` is a :class:`convspec.verify.conformance.Call`."""
+def guard(call: Any, *, invalid: str | None = None) -> Iterator[None]:
+    """Run a backend call under the watchdog; ``call`` is a :class:`convspec.verify.conformance.Call`.
+
+    ``invalid``: the rule the call breaks, when it is a call the backend must reject."""
     if _STATE.directory is None and _STATE.timeout is None:
         yield
         return
@@ -100,6 +105,7 @@ def guard(call: Any) -> Iterator[None]:
         "shapes": {k: None if v is None else list(v.shape) for k, v in arrays},
         "dtype": next((str(v.dtype) for _, v in arrays if v is not None), None),
         "kwargs": {k: _jsonable(v) for k, v in call.kwargs.items()},
+        "invalid": invalid,
     }
     _STATE.since = time.monotonic()
     _write("running")
@@ -120,14 +126,24 @@ def read_breadcrumb(directory: str | Path, worker: str) -> dict[str, Any] | None
 
 
 def explain_crash(directory: str | Path | None, worker: str) -> tuple[str, dict[str, Any] | None]:
-    """Why a worker died, from its breadcrumb."""
+    """Why a worker died, from its breadcrumb: in one sentence naming the call (and, for a call
+    the backend had to reject, the rule it breaks)."""
     crumb = read_breadcrumb(directory, worker) if directory is not None else None
     if crumb is None:
         return "the worker process died (no backend call was recorded)", None
+    rule = crumb.get("invalid")
     if crumb["state"] == "hung":
+        if rule:
+            return (f"hung on an invalid case ({rule}): {crumb['call']} returned nothing within "
+                    f"{crumb['timeout']} s, but should raise a deliberate error; the watchdog "
+                    "ended the worker", crumb)
         return (f"hung: {crumb['call']} returned nothing within {crumb['timeout']} s; the "
                 "watchdog ended the worker", crumb)
     if crumb["state"] == "running":
+        if rule:
+            return (f"crashed on an invalid case ({rule}): the process died (a segfault or "
+                    f"abort) inside {crumb['call']}, but the call should raise a deliberate "
+                    "error", crumb)
         return (f"crashed the process (a segfault or abort) inside {crumb['call']}", crumb)
     return (f"the worker process died after {crumb['call']} returned (outside the backend "
             "call)", crumb)
