@@ -90,3 +90,27 @@ def test_cuda_backends_refuse_without_initializing_cuda_on_a_cpu_machine():
     assert done.returncode == 0, done.stderr
     assert "cuda initialized: False" in done.stdout
     assert "no CUDA device" in done.stderr
+
+
+def test_a_noisy_row_is_flagged_and_the_warning_says_why(capsys, monkeypatch):
+    """Rows whose IQR/median exceeds NOISY_RELATIVE_IQR get a "!" and one warning naming them
+    and the usual cause on a shared CPU (OpenMP threads spinning)."""
+    from convspec.cli import bench
+    from convspec.perf.roofline import WorkloadResult
+    from convspec.perf.timing import NOISY_RELATIVE_IQR, Measurement
+    from convspec.perf.workloads import select
+
+    calm, noisy = select("tiny/conv3x3,tiny/maxpool2x2", batch=1, direction="forward")
+    steady = Measurement(times=(1.0, 1.0, 1.01, 1.0), overhead=0.0)
+    spread = Measurement(times=(1.0, 1.5, 2.0, 0.8), overhead=0.0)
+    assert not steady.noisy and spread.noisy and spread.relative_iqr > NOISY_RELATIVE_IQR
+    results = [WorkloadResult("reference", calm, "float32", steady, None),
+               WorkloadResult("reference", noisy, "float32", spread, None)]
+    table = bench.format_table(results).splitlines()
+    assert table[1].split()[4] != "!" and table[2].split()[5] == "!"
+    warning = bench.noise_warning(results)
+    assert warning.startswith("warning: 1 of 2 rows spread more than 10 %")
+    assert "tiny/maxpool2x2" in warning and "tiny/conv3x3" not in warning
+    assert "OMP_WAIT_POLICY=PASSIVE" in warning
+    assert bench.noise_warning(results[:1]) is None
+    assert spread.as_dict()["noisy"] is True

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from ..backends.protocol import DTYPES
 from ..backends.registry import DEFAULT_BACKEND
 from ..perf.roofline import Calibration, WorkloadResult, calibrate, evaluate
-from ..perf.timing import Unsupported, harness_overhead
+from ..perf.timing import NOISY_RELATIVE_IQR, Unsupported, harness_overhead
 from ..spec.errors import GeometryError
 from ..perf.workloads import DIRECTIONS, SUITE_NAMES, Workload, select
 from ._usage import UsageError, check_output_file
@@ -91,7 +91,7 @@ def format_table(rows: list[WorkloadResult | tuple[Workload, str]]) -> str:
         m, r = row.measurement, row.roofline
         lines.append((row.workload.key, str(row.workload.count),
                       f"{row.workload.flops / 1e9:.3g}", f"{m.median * 1e3:.4g}",
-                      f"{100 * m.relative_iqr:.1f}", f"{row.gflops:.3g}",
+                      f"{100 * m.relative_iqr:.1f}{' !' if m.noisy else ''}", f"{row.gflops:.3g}",
                       f"{r.intensity:.1f}" if r else "-", r.limited_by if r else "-",
                       f"{r.percent:.1f}" if r else "-"))
     widths = [max(len(line[i]) for line in lines if len(line[i]) < 40) for i in range(len(header))]
@@ -117,6 +117,19 @@ def _footer(results: list[WorkloadResult], calibration: Calibration | None,
     total = sum(r.measurement.median * r.workload.count for r in results)
     parts.append(f"total of the rows × count: {total * 1e3:.3f} ms")
     return "\n".join(parts)
+
+
+def noise_warning(results: list[WorkloadResult]) -> str | None:
+    """A warning naming the rows whose spread is too wide to trust (``!`` in the IQR column)."""
+    noisy = [r for r in results if r.measurement.noisy]
+    if not noisy:
+        return None
+    names = ", ".join(f"{r.workload.key} ({100 * r.measurement.relative_iqr:.0f} %)" for r in noisy)
+    return (f"warning: {len(noisy)} of {len(results)} rows spread more than "
+            f"{100 * NOISY_RELATIVE_IQR:.0f} % (IQR/median), too wide to compare: {names}. On a "
+            "shared CPU this is usually OpenMP threads spinning while they wait for work that "
+            "another process holds the cores for: set OMP_WAIT_POLICY=PASSIVE (and "
+            "OMP_NUM_THREADS to the cores you have), stop other load, or raise --budget.")
 
 
 def validate(args: argparse.Namespace) -> tuple[Any, list[Workload]]:
@@ -170,6 +183,9 @@ def run(args: argparse.Namespace) -> int:
           f"{args.dtype}, batch {args.batch}, {args.direction}")
     print(format_table(rows))
     print(_footer(results, calibration, overhead))
+    warning = noise_warning(results)
+    if warning:
+        print(warning, file=sys.stderr)
     if args.json:
         document = {"backend": getattr(backend, "name", args.backend), "workloads": args.workloads,
                     "dtype": args.dtype, "batch": args.batch, "direction": args.direction,

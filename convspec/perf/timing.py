@@ -45,6 +45,9 @@ import numpy as np
 from ..backends.protocol import MODE_DEVICE, MODE_NUMPY, PreparedCall, capabilities_of
 from ..backends.protocol import nothing as _nothing
 
+#: A measurement whose IQR is above this fraction of its median is flagged as too noisy to trust.
+NOISY_RELATIVE_IQR = 0.10
+
 CPU_FLUSH_MIN_BYTES = 64 * 2**20
 GPU_FLUSH_BYTES = 256 * 10**6
 
@@ -193,6 +196,12 @@ class Measurement:
         return self.iqr / self.median if self.median > 0 else float("nan")
 
     @property
+    def noisy(self) -> bool:
+        """Whether the spread is too wide to trust the median (IQR/median above
+        :data:`NOISY_RELATIVE_IQR`)."""
+        return not self.relative_iqr <= NOISY_RELATIVE_IQR
+
+    @property
     def minimum(self) -> float:
         return min(self.times)
 
@@ -201,7 +210,7 @@ class Measurement:
         return {"median_s": self.median, "q1_s": q1, "q3_s": q3, "iqr_s": self.iqr,
                 "min_s": self.minimum, "repeats": len(self.times), "overhead_s": self.overhead,
                 "device": self.device, "mode": self.mode, "flushed": self.flushed,
-                "warmup_calls": self.warmup_calls}
+                "warmup_calls": self.warmup_calls, "noisy": self.noisy}
 
 
 def _timed(run: Callable[[], Any], sync: Callable[[], None]) -> float:
