@@ -20,6 +20,7 @@ import hypothesis
 import numpy as np
 
 from ..spec.dtypes import dtype_name
+from ..spec.geometry import PoolGeometry, volume
 from .tolerance import Comparison, Tolerance, compare
 from .watchdog import guard
 
@@ -240,27 +241,25 @@ def reference_outputs(operation: str, arrays: Sequence[np.ndarray | None],
 
 def reduction_lengths(operation: str, arrays: Sequence[np.ndarray | None],
                       kwargs: Mapping[str, Any]) -> tuple[int, ...]:
-    """Longest sum behind one element of each output (the K of the tolerance model)."""
+    """Longest sum behind one element of each output (the K of the tolerance model), from the
+    call's geometry: a convolution's :attr:`~ConvGeometry.reduction_length` (plus the bias);
+    a vjp's ``dx`` that of the adjoint, ``dw`` and ``db`` a sum over the batch and the output
+    (``dw`` of a transposed layer: over its input) positions; an average pooling window's
+    :attr:`~PoolGeometry.kernel_volume`; a pooling gradient's windows per input (G2)."""
+    from ..backends import call_geometry
+
+    geometry = call_geometry(operation, *arrays, **kwargs)
+    if isinstance(geometry, PoolGeometry):
+        if operation == "avg_pool":
+            return (geometry.kernel_volume,)
+        return (geometry.windows_per_input,)
+    if operation in ("conv", "conv_transpose"):
+        return (geometry.reduction_length + 1,)
     x = arrays[0]
-    if operation in ("conv", "conv_transpose", "conv_vjp", "conv_transpose_vjp"):
-        w = arrays[1]
-        taps = math.prod(w.shape[2:])
-        groups = kwargs["groups"]
-        if operation == "conv":
-            return (w.shape[1] * taps + 1,)
-        if operation == "conv_transpose":
-            return ((w.shape[0] // groups) * taps + 1,)
-        dy = arrays[3]
-        per_sample_out = x.shape[0] * math.prod(dy.shape[2:])
-        per_sample_in = x.shape[0] * math.prod(x.shape[2:])
-        if operation == "conv_vjp":
-            return ((w.shape[0] // groups) * taps, per_sample_out, per_sample_out)
-        return (w.shape[1] * taps, per_sample_in, per_sample_out)
-    kernel = kwargs["kernel"]
-    if operation == "avg_pool":
-        return (math.prod(kernel),)
-    windows = math.prod(-(-k // s) for k, s in zip(kernel, kwargs["stride"]))
-    return (max(windows, 1),)
+    per_output = x.shape[0] * geometry.output_volume(x.shape[2:])
+    if operation == "conv_vjp":
+        return (geometry.adjoint().reduction_length, per_output, per_output)
+    return (geometry.adjoint().reduction_length, x.shape[0] * volume(x.shape[2:]), per_output)
 
 
 def _check_array(operation: str, name: str, value: Any, shape: tuple[int, ...], dtype: np.dtype,
@@ -401,9 +400,7 @@ def transform_length(operation: str, arrays: Sequence[np.ndarray | None],
 def _transform_length(geometry: Any, arrays: Sequence[np.ndarray | None]) -> int:
     x = arrays[0]
     spatial = [np.shape(a)[2:] for a in arrays if a is not None and np.ndim(a) == np.ndim(x)]
-    return math.prod(max(s[i] for s in spatial) + before + after + extent
-                     for i, ((before, after), extent)
-                     in enumerate(zip(geometry.padding, geometry.effective_kernel)))
+    return geometry.transform_length(tuple(max(sizes) for sizes in zip(*spatial)))
 
 
 def transform_scales(operation: str, arrays: Sequence[np.ndarray | None],
