@@ -32,7 +32,7 @@ from .checks import conv_geometry, conv_transpose_geometry, pool_geometry
 from .dtypes import to_compute, to_output
 from .fast import correlate, correlate_adjoint, correlate_weight_grad
 from .literal import correlate_by_index
-from .pooling import avg_divisor, max_pool_switches, spread_to_windows
+from .pooling import avg_divisor, max_pool_switches, max_pool_ties, spread_to_windows
 
 Grads = tuple[np.ndarray, np.ndarray, np.ndarray | None]
 
@@ -77,7 +77,12 @@ def conv_transpose_vjp(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dy: n
 
 def max_pool_vjp(x: np.ndarray, dy: np.ndarray, *, kernel: Any, stride: Any, padding: Any,
                  dilation: Any, ceil_mode: Any) -> np.ndarray:
-    """``dx`` of max pooling: each ``dy`` goes to its window's first arg-max (F6, the switches)."""
+    """``dx`` of max pooling: each ``dy[i]`` goes to its window's switch (F6), the input
+    position the forward selected (:func:`convspec.reference.pooling.max_pool_switches`):
+    the window's last NaN if it holds one, else its first maximum, ``+inf`` and ``-inf``
+    included (a window of ``-inf`` sends it to its first input, never to padding), PyTorch's
+    rule. Which NaN or which of tied maxima receives it is a convention
+    (:mod:`convspec.spec.nonfinite`); :func:`max_pool_vjp_bound` bounds every choice."""
     geometry, dtype = pool_geometry(x, kernel=kernel, stride=stride, padding=padding,
                                     dilation=dilation, ceil_mode=ceil_mode, dy=dy)
     out = geometry.output_spatial(x.shape[2:])
@@ -87,6 +92,21 @@ def max_pool_vjp(x: np.ndarray, dy: np.ndarray, *, kernel: Any, stride: Any, pad
     dx = spread_to_windows(lambda index: np.where(switch == index, dyc, zero), x.shape,
                            geometry, out)
     return to_output(dx, dtype)
+
+
+def max_pool_vjp_bound(x: np.ndarray, dy: np.ndarray, *, kernel: Any, stride: Any,
+                       padding: Any, dilation: Any, ceil_mode: Any) -> np.ndarray:
+    """Per input position, ``Σ |dy[i]|`` over the windows ``i`` in which it holds the maximum
+    (a NaN, in a window whose maximum is NaN), in float64: the most that ``max_pool_vjp``
+    routes to it under any tie-breaking (F6; :mod:`convspec.spec.nonfinite`). A position
+    that holds no window's maximum gets nothing under every rule."""
+    geometry, dtype = pool_geometry(x, kernel=kernel, stride=stride, padding=padding,
+                                    dilation=dilation, ceil_mode=ceil_mode, dy=dy)
+    out = geometry.output_spatial(x.shape[2:])
+    ties = max_pool_ties(to_compute(x, dtype), geometry, out)
+    size = np.abs(np.asarray(dy).astype(np.float64))
+    return spread_to_windows(lambda index: np.where(ties[index], size, 0.0), x.shape,
+                             geometry, out)
 
 
 def avg_pool_vjp(x: np.ndarray, dy: np.ndarray, *, kernel: Any, stride: Any, padding: Any,

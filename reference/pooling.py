@@ -8,7 +8,7 @@ slice on its own (G4).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -41,25 +41,50 @@ def padded_for_windows(x: np.ndarray, geometry: PoolGeometry, out: Sequence[int]
     return buffer, tuple(pads)
 
 
+def _window_taps(x: np.ndarray, geometry: PoolGeometry, out: Sequence[int]
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per kernel offset, in row-major window order: the values it reads in every window
+    (``-inf`` in the padding) and whether each is an input position (not padding)."""
+    padded, _ = padded_for_windows(x, geometry, out, -np.inf)
+    inside, _ = padded_for_windows(np.ones(x.shape, dtype=bool), geometry, out, False)
+    for offset in np.ndindex(*geometry.kernel):
+        where = (slice(None), slice(None),
+                 *offset_slices(offset, geometry.stride, geometry.dilation, out))
+        yield padded[where], inside[where]
+
+
 def max_pool_switches(x: np.ndarray, geometry: PoolGeometry,
                       out: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Max over each window and the "switch" (G1, F6): the winning kernel offset's flat index.
 
-    Ties go to the first offset in row-major window order; a NaN wins (and propagates) as in
-    PyTorch. Padding is ``-inf``, so it never wins over a real value.
+    IEEE 754-2019 ``maximum`` over the window's input positions
+    (:mod:`convspec.spec.nonfinite`), scanned in row-major window order as PyTorch's kernels
+    scan them: the first input position is the switch to begin with, and a later one takes
+    over when it is larger or a NaN (``v > best or isnan(v)``). So a NaN propagates and its
+    switch is the window's last NaN, ties go to the first maximum, and a window of ``-inf``
+    gives ``-inf`` with its first input as the switch. Padding never wins, not even over
+    ``-inf``; a window of padding only (possible with dilation) gives ``-inf`` and switch
+    ``-1``, which routes no gradient.
     """
-    padded, _ = padded_for_windows(x, geometry, out, -np.inf)
     best = switch = None
-    for index, offset in enumerate(np.ndindex(*geometry.kernel)):
-        value = padded[(slice(None), slice(None),
-                        *offset_slices(offset, geometry.stride, geometry.dilation, out))]
+    for index, (value, inside) in enumerate(_window_taps(x, geometry, out)):
         if best is None:
-            best, switch = value.copy(), np.zeros(value.shape, dtype=np.intp)
-            continue
-        take = (value > best) | np.isnan(value)
+            best = np.full(value.shape, -np.inf, dtype=value.dtype)
+            switch = np.full(value.shape, -1, dtype=np.intp)
+        take = inside & ((switch < 0) | (value > best) | np.isnan(value))
         best = np.where(take, value, best)
         switch[take] = index
     return best, switch
+
+
+def max_pool_ties(x: np.ndarray, geometry: PoolGeometry,
+                  out: Sequence[int]) -> list[np.ndarray]:
+    """Per kernel offset, where that offset reads an input position holding its window's
+    maximum (a NaN, in a window whose maximum is NaN): every switch a tie-breaking rule may
+    choose (F6; :mod:`convspec.spec.nonfinite`)."""
+    best, _ = max_pool_switches(x, geometry, out)
+    return [inside & ((value == best) | (np.isnan(value) & np.isnan(best)))
+            for value, inside in _window_taps(x, geometry, out)]
 
 
 def avg_divisor(geometry: PoolGeometry, spatial: Sequence[int], out: Sequence[int]) -> np.ndarray:
