@@ -9,15 +9,10 @@ from hypothesis import strategies as st
 
 from convspec import ConvGeometry
 from convspec.verify.conformance import call, expect_close, expect_reference
-from convspec.verify.helpers import require
+from convspec.verify.helpers import assert_array_equal, assert_true, require, rot180
 from convspec.verify.strategies import conv_examples, dtypes, tensors
 
 pytestmark = pytest.mark.section("A")
-
-
-def flip(w: np.ndarray) -> np.ndarray:
-    """rot180 of every spatial axis of a (C_out, C_in, *K) weight."""
-    return w[(slice(None), slice(None)) + (slice(None, None, -1),) * (w.ndim - 2)]
 
 
 @pytest.mark.spec("A3", "A6", "A7", "B1", "B8", "B14", "E20")
@@ -77,7 +72,7 @@ def test_convolution_is_correlation_with_rotated_kernel(backend, caps, tolerance
     w = ex.w.astype(np.float64)
     expected = _true_convolution_layer(x, w)
     magnitude = _true_convolution_layer(np.abs(x), np.abs(w))
-    got = call(backend, "conv", ex.x, flip(ex.w), None, **ex.kwargs)
+    got = call(backend, "conv", ex.x, rot180(ex.w, ex.w.ndim - 2), None, **ex.kwargs)
     expect_close(got, expected, magnitude, w[0].size, tolerance(ex.dtype),
                  what="conv with rot180(w) differs from the true convolution", ids=("A4",))
 
@@ -111,12 +106,13 @@ def test_goodfellow_forms_and_commutativity(backend, caps, tolerance, data):
     kernel = data.draw(tensors(dtype, data.draw(st.tuples(st.integers(1, 4), st.integers(1, 4)))),
                        label="kernel")
     first, second = _goodfellow_forms(image.astype(np.float64), kernel.astype(np.float64))
-    np.testing.assert_array_equal(first, second)
+    assert_array_equal("Σ_m Σ_n I(i-m, j-n) K(m, n)", second, first,
+                       call=f"image {image.shape}, kernel {kernel.shape}")
 
     def full(inp: np.ndarray, ker: np.ndarray) -> np.ndarray:
         pads = tuple((k - 1, k - 1) for k in ker.shape)
         g = ConvGeometry.make(1, 1, ker.shape, padding=pads, bias=False)
-        return call(backend, "conv", inp[None, None], flip(ker[None, None]), None,
+        return call(backend, "conv", inp[None, None], rot180(ker[None, None], ker.ndim), None,
                     **g.conv_kwargs())[0, 0]
 
     magnitude = np.abs(_goodfellow_forms(np.abs(image.astype(np.float64)),
@@ -154,5 +150,8 @@ def test_discrete_sum_samples_the_integral(backend, caps, s1, s2, shift):
 
     # For smooth, fast-decaying signals the sampled sum converges faster than any power of h
     # (it is the trapezoid rule on the whole line): at h = 0.25 only rounding is left.
-    assert error(0.5) < 1e-4, "h Σ x w is far from the integral at h = 0.5"
-    assert error(0.25) < 1e-7, "h Σ x w does not approach the integral as h shrinks"
+    for h, bound in ((0.5, 1e-4), (0.25, 1e-7)):
+        far = error(h)
+        assert_true(far < bound, f"h Σ x w is {far:.3g} from the integral at h = {h}, but "
+                    f"should be within {bound:g}", call=f"conv of Gaussians s1={s1}, s2={s2}, "
+                    f"shift={shift}")

@@ -23,7 +23,8 @@ from convspec.verify.conformance import (call, expect_close, expect_reference, e
                              transform_scales)
 from convspec.spec.dtypes import numpy_dtype
 from convspec.spec.errata import erratum
-from convspec.verify.helpers import first_dtype, require
+from convspec.verify.helpers import (assert_equal, assert_raises, assert_shape, assert_true,
+                                     call_of, first_dtype, require)
 from convspec.verify.strategies import conv_examples, dtypes, invalid_conv_cases, pool_examples, tensors
 
 pytestmark = pytest.mark.section("B")
@@ -46,8 +47,8 @@ def test_output_shape_is_the_floor_of_b1(backend, caps, data):
     y = call(backend, "conv", ex.x, ex.w, ex.b, **ex.kwargs)
     expected = conv_output_size(ex.x.shape[2:], g.kernel, stride=g.stride, padding=g.padding,
                                 dilation=g.dilation)
-    assert y.shape == (ex.x.shape[0], g.out_channels, *expected), (
-        f"{g.describe()} on {ex.x.shape} gave {y.shape}")
+    assert_shape("y", y.shape, (ex.x.shape[0], g.out_channels, *expected),
+                 call=call_of("conv", ex.x, ex.w, ex.b, **ex.kwargs))
 
 
 @pytest.mark.spec("B2", "B3", "B4", "E1")
@@ -72,7 +73,8 @@ def test_narrow_wide_and_same_convolution(backend, caps, tolerance, data):
             continue
         g = ConvGeometry.make(2, 3, (m,) * rank, padding=(pad,) * rank, bias=False)
         y, = expect_reference(backend, "conv", (x, w, None), g.conv_kwargs(), tolerance(dtype))
-        assert y.shape[2:] == (expected[mode],) * rank, f"{mode} convolution gave {y.shape}"
+        assert_equal(f"{mode} y.shape[2:]", y.shape[2:], (expected[mode],) * rank,
+                     call=call_of("conv", x, w, None, **g.conv_kwargs()))
 
 
 @pytest.mark.spec("B4")
@@ -90,8 +92,10 @@ def test_strided_same_padding_gives_ceil(backend, caps, data):
     assume(d == 1 or "conv_dilation" in caps.features)
     g = ConvGeometry.make(1, 1, (k,), stride=s, dilation=d, padding=(pad,), bias=False)
     x = _zeros(caps, (1, 1, n), data)
-    y = call(backend, "conv", x, np.zeros(g.weight_shape, x.dtype), None, **g.conv_kwargs())
-    assert y.shape[2] == -(-n // s)
+    w = np.zeros(g.weight_shape, x.dtype)
+    y = call(backend, "conv", x, w, None, **g.conv_kwargs())
+    assert_equal(f"{convention} same y.shape[2]", y.shape[2], -(-n // s),
+                 call=call_of("conv", x, w, None, **g.conv_kwargs()))
 
 
 @pytest.mark.spec("B5")
@@ -110,7 +114,10 @@ def test_size_after_stacked_layers(backend, caps, data):
     for _ in range(depth):
         x = call(backend, "conv", x, np.zeros(g.weight_shape, x.dtype), None, **g.conv_kwargs())
     sign = -1 if mode == "valid" else 1
-    assert x.shape[2] == m + sign * (k - 1) * depth == size_after_layers(m, k, depth, mode=mode)
+    assert_equal(f"y.shape[2] after {depth} layers", x.shape[2], m + sign * (k - 1) * depth,
+                 call=g)
+    assert_equal(f"size_after_layers({m}, {k}, {depth}, mode={mode!r})",
+                 size_after_layers(m, k, depth, mode=mode), m + sign * (k - 1) * depth)
 
 
 @pytest.mark.spec("B6", "B11", "C1")
@@ -122,17 +129,18 @@ def test_worked_examples_on_the_backend(backend, caps, tolerance):
     dtype = first_dtype(caps, "conv", rank=2)
     rng = np.random.default_rng(0)
     alexnet = ConvGeometry.make(3, 96, 11, stride=4, ndim=2)
-    assert alexnet.params() == 34_944
+    assert_equal("params()", alexnet.params(), 34_944, call=alexnet)
     x = rng.integers(-2, 3, (1, 3, 227, 227)).astype(numpy_dtype(dtype))
     w = rng.integers(-2, 3, alexnet.weight_shape).astype(numpy_dtype(dtype))
     b = rng.integers(-2, 3, (96,)).astype(numpy_dtype(dtype))
     y, = expect_reference(backend, "conv", (x, w, b), alexnet.conv_kwargs(), tolerance(dtype))
-    assert y.shape == (1, 96, 55, 55) and y.shape[2] * y.shape[3] == 3025
+    assert_shape("y", y.shape, (1, 96, 55, 55), call=alexnet)
+    assert_equal("positions of y", y.shape[2] * y.shape[3], 3025, call=alexnet)
     demo = ConvGeometry.make(3, 2, 3, stride=2, padding=1, ndim=2)
     x = rng.integers(-2, 3, (1, 3, 5, 5)).astype(numpy_dtype(dtype))
     w = rng.integers(-2, 3, demo.weight_shape).astype(numpy_dtype(dtype))
     y, = expect_reference(backend, "conv", (x, w, None), demo.conv_kwargs(), tolerance(dtype))
-    assert y.shape[2:] == (3, 3)
+    assert_equal("y.shape[2:]", y.shape[2:], (3, 3), call=demo)
 
 
 @pytest.mark.spec("B7", "B8", "E14")
@@ -147,13 +155,15 @@ def test_dilated_kernel_span_and_index_formula(backend, caps, tolerance, data):
     m, holes = data.draw(st.integers(1, 5), label="m"), data.draw(st.integers(0, 3), label="holes")
     rate = holes + 1
     span = effective_kernel_size(m, rate)
-    assert span == m + (m - 1) * (rate - 1) == (holes + 1) * (m - 1) + 1
+    assert_equal(f"effective_kernel_size({m}, {rate})", span, m + (m - 1) * (rate - 1))
+    assert_equal(f"effective_kernel_size({m}, {rate})", span, (holes + 1) * (m - 1) + 1)
     extra = data.draw(st.integers(0, 4), label="extra")
     x = data.draw(tensors(dtype, (1, 1, span + extra)), label="x")
     w = data.draw(tensors(dtype, (1, 1, m)), label="w")
     g = ConvGeometry.make(1, 1, (m,), dilation=rate, bias=False)
     y = call(backend, "conv", x, w, None, **g.conv_kwargs())
-    assert y.shape[2] == extra + 1
+    assert_equal("y.shape[2]", y.shape[2], extra + 1,
+                 call=call_of("conv", x, w, None, **g.conv_kwargs()))
     xs, ws = x[0, 0].astype(np.float64), w[0, 0].astype(np.float64)
     literal = np.array([sum(xs[i + j * (holes + 1)] * ws[j] for j in range(m))
                         for i in range(extra + 1)])
@@ -174,14 +184,20 @@ def test_dilated_kernel_erratum(backend, caps, size, holes, data):
     at rate d+1, where a kernel of that span would give one."""
     require(caps, "conv", rank=1, features=("conv_dilation",))
     record = erratum("B7")
-    assert not record.check().literal_holds and record.check().corrected_holds
+    check = record.check()
+    assert_equal("erratum('B7').check() (literal, corrected holds)",
+                 (check.literal_holds, check.corrected_holds), (False, True))
     literal = record.literal_form(size=size, holes=holes)
     corrected = record.corrected_form(size=size, holes=holes)
-    assert literal[0] != literal[1] and corrected[0] == corrected[1]
+    assert_true(literal[0] != literal[1], f"the notes' form literal_form(size={size}, "
+                f"holes={holes})={literal} agrees, but should show the erratum")
+    assert_equal(f"corrected_form(size={size}, holes={holes})[0]", corrected[0], corrected[1])
     x = _zeros(caps, (1, 1, (holes + 1) * size + 1), data)
     g = ConvGeometry.make(1, 1, (size,), dilation=holes + 1, bias=False)
-    y = call(backend, "conv", x, np.ones(g.weight_shape, x.dtype), None, **g.conv_kwargs())
-    assert y.shape[2] == holes + 2 != 1
+    w = np.ones(g.weight_shape, x.dtype)
+    y = call(backend, "conv", x, w, None, **g.conv_kwargs())
+    assert_equal("y.shape[2]", y.shape[2], holes + 2,
+                 call=call_of("conv", x, w, None, **g.conv_kwargs()))
 
 
 @pytest.mark.spec("B9")
@@ -196,7 +212,7 @@ def test_pool_output_shape_and_depth(backend, caps, data):
     kwargs = (ex.geometry.max_pool_kwargs() if op == "max_pool"
               else ex.geometry.avg_pool_kwargs())
     y = call(backend, op, ex.x, **kwargs)
-    assert y.shape == ex.case.output_shape
+    assert_shape("y", y.shape, ex.case.output_shape, call=call_of(op, ex.x, **kwargs))
 
 
 @pytest.mark.spec("B10", "F9")
@@ -209,11 +225,12 @@ def test_transposed_output_size(backend, caps, data):
     ex = data.draw(conv_examples(caps, transposed=True, real_layers=False), label="example")
     g = ex.geometry
     y = call(backend, "conv_transpose", ex.x, ex.w, ex.b, **ex.kwargs)
-    assert y.shape == ex.case.output_shape
-    n = ex.x.shape[2]
-    plain = transposed_output_size(n, g.kernel[0], stride=g.stride[0])
-    assert plain == g.stride[0] * (n - 1) + g.kernel[0]
-    assert transposed_output_size(n, g.kernel[0]) == n + g.kernel[0] - 1
+    assert_shape("y", y.shape, ex.case.output_shape,
+                 call=call_of("conv_transpose", ex.x, ex.w, ex.b, **ex.kwargs))
+    n, k, s = ex.x.shape[2], g.kernel[0], g.stride[0]
+    assert_equal(f"transposed_output_size({n}, {k}, stride={s})",
+                 transposed_output_size(n, k, stride=s), s * (n - 1) + k)
+    assert_equal(f"transposed_output_size({n}, {k})", transposed_output_size(n, k), n + k - 1)
 
 
 @pytest.mark.spec("B13", "E23")
@@ -226,8 +243,9 @@ def test_deformable_offsets_need_two_channels_per_tap():
     x = rng.standard_normal((2, 4, 6, 6))
     w = rng.standard_normal((3, 4, 3, 3))
     good = np.zeros((2, 18, 4, 4))
-    assert reference.deformable_conv(x, good, w, None).shape == (2, 3, 4, 4)
-    with pytest.raises(GeometryError, match="18"):
+    assert_shape("deformable_conv(x, offsets, w)",
+                 reference.deformable_conv(x, good, w, None).shape, (2, 3, 4, 4), call="x (2, 4, 6, 6), offsets (2, 18, 4, 4), w (3, 4, 3, 3)")
+    with assert_raises(GeometryError, "deformable_conv with 9 offset channels", match="18"):
         reference.deformable_conv(x, np.zeros((2, 9, 4, 4)), w, None)
 
 
@@ -261,17 +279,18 @@ def test_invalid_geometry_is_rejected(backend, caps, data):
 @given(data=st.data())
 def test_zero_sample_batch_gives_an_empty_result(backend, caps, data):
     """A batch of zero samples is valid: the result is empty, with the geometry's shape."""
-    if "empty_batch" not in caps.features:
-        pytest.skip(caps.reasons.get("empty_batch", "the backend does not take empty batches"))
+    require(caps, "conv", features=("empty_batch",))
     ex = data.draw(conv_examples(caps, real_layers=False), label="example")
-    require(caps, "conv")
     x = ex.x[:0]
     y = call(backend, "conv", x, ex.w, ex.b, **ex.kwargs)
-    assert y.shape == (0, *ex.case.output_shape[1:])
+    assert_shape("y", y.shape, (0, *ex.case.output_shape[1:]),
+                 call=call_of("conv", x, ex.w, ex.b, **ex.kwargs))
     pool = data.draw(pool_examples(caps), label="pool")
     if "max_pool" in caps.operations:
-        y = call(backend, "max_pool", pool.x[:0], **pool.geometry.max_pool_kwargs())
-        assert y.shape == (0, *pool.case.output_shape[1:])
+        kwargs = pool.geometry.max_pool_kwargs()
+        y = call(backend, "max_pool", pool.x[:0], **kwargs)
+        assert_shape("y", y.shape, (0, *pool.case.output_shape[1:]),
+                     call=call_of("max_pool", pool.x[:0], **kwargs))
 
 
 @pytest.mark.spec("B9")
@@ -288,17 +307,21 @@ def test_pool_window_larger_than_input_is_rejected(backend, caps, data):
     kernel = tuple(too_big if i == axis else k for i, k in enumerate(g.kernel))
     dilation = tuple(1 if i == axis else d for i, d in enumerate(g.dilation))
     kwargs = dict(g.max_pool_kwargs(), kernel=kernel, dilation=dilation)
-    with pytest.raises(GeometryError):
-        PoolGeometry.make(kernel, stride=g.stride, padding=g.padding, dilation=dilation,
-                          ceil_mode=g.ceil_mode).output_spatial(ex.x.shape[2:])
+    too_long = PoolGeometry.make(kernel, stride=g.stride, padding=g.padding, dilation=dilation,
+                                 ceil_mode=g.ceil_mode)
+    with assert_raises(GeometryError, f"output_spatial({ex.x.shape[2:]})", call=too_long):
+        too_long.output_spatial(ex.x.shape[2:])
     expect_rejected(backend, "max_pool", (ex.x,), kwargs, rule="window larger than input")
 
 
 @pytest.mark.spec("B1", "B6")
 def test_size_formulas_on_the_worked_numbers():
     """Keeps the per-axis formulas honest on the notes' worked numbers (B1, B6)."""
-    assert conv_output_size(227, 11, stride=4) == 55
-    assert conv_output_size(5, 3, stride=2, padding=1) == 3
-    with pytest.raises(GeometryError, match="4.5"):
+    assert_equal("conv_output_size(227, 11, stride=4)", conv_output_size(227, 11, stride=4), 55)
+    assert_equal("conv_output_size(5, 3, stride=2, padding=1)",
+                 conv_output_size(5, 3, stride=2, padding=1), 3)
+    with assert_raises(GeometryError, "conv_output_size(10, 3, stride=2, rounding='exact')",
+                       match="4.5"):
         conv_output_size(10, 3, stride=2, rounding="exact")
-    assert math.prod(conv_output_size((227, 227), (11, 11), stride=4)) == 3025
+    assert_equal("positions of conv_output_size((227, 227), (11, 11), stride=4)",
+                 math.prod(conv_output_size((227, 227), (11, 11), stride=4)), 3025)

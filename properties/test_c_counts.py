@@ -24,7 +24,8 @@ from convspec.spec import counts
 from convspec.verify.conformance import call, nonzero_beyond_rounding, zero_allowance
 from convspec.spec.dtypes import numpy_dtype
 from convspec.spec.errata import erratum
-from convspec.verify.helpers import first_dtype, require
+from convspec.verify.helpers import (assert_array_equal, assert_equal, assert_raises,
+                                     assert_shape, assert_true, call_of, first_dtype, require)
 from convspec.verify.strategies import conv_cases, conv_examples, dtypes
 
 pytestmark = pytest.mark.section("C")
@@ -63,13 +64,16 @@ def test_parameters_are_the_gradients_the_backend_returns(backend, caps, data):
     ex = data.draw(conv_examples(caps, real_layers=False), label="example")
     g = ex.geometry
     _, dw, db = call(backend, "conv_vjp", ex.x, ex.w, ex.b, ex.dy, **ex.kwargs)
-    assert np.shape(dw) == g.weight_shape, f"weight gradient {np.shape(dw)}, not {g.weight_shape}"
-    assert (db is None) == (ex.b is None)
+    made = call_of("conv_vjp", ex.x, ex.w, ex.b, ex.dy, **ex.kwargs)
+    assert_shape("dw", np.shape(dw), g.weight_shape, call=made)
+    assert_equal("db is None", db is None, ex.b is None, call=made)
     gradients = np.size(dw) + (0 if db is None else np.size(db))
     p, d = g.out_channels, g.in_channels // g.groups
     formula = p * d * math.prod(g.kernel) + (p if g.bias else 0)
-    assert gradients == g.params() == formula == counts.conv_params(
-        g.in_channels, p, g.kernel, groups=g.groups, bias=g.bias)
+    assert_equal("gradient entries", gradients, formula, call=made)
+    assert_equal("params()", g.params(), formula, call=g)
+    assert_equal("counts.conv_params", counts.conv_params(
+        g.in_channels, p, g.kernel, groups=g.groups, bias=g.bias), formula, call=g)
 
 
 @pytest.mark.spec("C3", "C4", "B10")
@@ -93,12 +97,11 @@ def test_macs_are_the_products_the_backend_sums(backend, caps, data, transposed)
         out = g.output_spatial(shape[2:])
         formula = (shape[0] * math.prod(g.kernel) * (g.in_channels // g.groups)
                    * math.prod(out) * g.out_channels)
-        assert counts.conv_macs(shape, g.out_channels, g.kernel, stride=g.stride,
-                                padding=g.padding, dilation=g.dilation,
-                                groups=g.groups) == formula
-    assert counted == g.macs(shape) == formula, (
-        f"{g.describe()} on {shape}: the backend summed {counted} products, the spec says "
-        f"{g.macs(shape)}")
+        assert_equal(f"counts.conv_macs({shape}, ...)", counts.conv_macs(
+            shape, g.out_channels, g.kernel, stride=g.stride, padding=g.padding,
+            dilation=g.dilation, groups=g.groups), formula, call=g)
+    assert_equal(f"products the backend summed on {shape}", counted, formula, call=g)
+    assert_equal(f"macs({shape})", g.macs(shape), formula, call=g)
 
 
 @pytest.mark.spec("C2", "E21")
@@ -113,9 +116,14 @@ def test_connection_table_parameters(p, d, data):
     y = reference.connection_table_conv(np.ones((1, d, *kernel)), np.ones((p, d, *kernel)),
                                         None, table)
     used = int(y.sum())
-    assert used == int(table.sum()) * math.prod(kernel)
-    assert counts.connection_table_params(table.astype(int), kernel) == used + p
-    assert counts.connection_table_params(table.astype(int), kernel, bias=False) == used
+    where = f"table={table.astype(int).tolist()}, kernel={kernel}"
+    assert_equal("products of connection_table_conv", used,
+                 int(table.sum()) * math.prod(kernel), call=where)
+    assert_equal("connection_table_params(table, kernel)",
+                 counts.connection_table_params(table.astype(int), kernel), used + p, call=where)
+    assert_equal("connection_table_params(table, kernel, bias=False)",
+                 counts.connection_table_params(table.astype(int), kernel, bias=False), used,
+                 call=where)
 
 
 @pytest.mark.spec("C5", "E12")
@@ -126,10 +134,16 @@ def test_asymmetric_factorization(n, c):
     pair = counts.asymmetric_factorization_params(n, c)
     square = ConvGeometry.make(c, c, (n, n), bias=False)
     row, col = (ConvGeometry.make(c, c, k, bias=False) for k in ((1, n), (n, 1)))
-    assert pair.original == math.prod(square.weight_shape) == n * n * c * c
-    assert pair.replacement == math.prod(row.weight_shape) + math.prod(col.weight_shape)
-    assert pair.replacement == 2 * n * c * c and pair.ratio == Fraction(2, n)
-    assert receptive_field([(1,), (n,)]).size == n and receptive_field([(n,), (1,)]).size == n
+    where = f"asymmetric_factorization_params({n}, {c})"
+    assert_equal("original", pair.original, n * n * c * c, call=where)
+    assert_equal("weights of the square kernel", math.prod(square.weight_shape), n * n * c * c,
+                 call=square)
+    assert_equal("replacement", pair.replacement,
+                 math.prod(row.weight_shape) + math.prod(col.weight_shape), call=where)
+    assert_equal("replacement", pair.replacement, 2 * n * c * c, call=where)
+    assert_equal("ratio", pair.ratio, Fraction(2, n), call=where)
+    for layers in ([(1,), (n,)], [(n,), (1,)]):
+        assert_equal(f"receptive_field({layers}).size", receptive_field(layers).size, n)
 
 
 @pytest.mark.spec("C6")
@@ -139,11 +153,15 @@ def test_bottleneck_counts(c_in, root, k):
     ``C_I·C_O·W_K·H_K`` (C6); a width that is not an integer is rejected."""
     c_out = root * root
     pair = counts.bottleneck_params(c_in, c_out, k)
-    assert pair.original == c_in * c_out * k * k
-    assert pair.replacement == c_in * root + k * k * c_out + root ** 3
-    assert pair.replacement == round(c_in * math.sqrt(c_out) + k * k * c_out + c_out ** 1.5)
+    where = f"bottleneck_params({c_in}, {c_out}, {k})"
+    assert_equal("original", pair.original, c_in * c_out * k * k, call=where)
+    assert_equal("replacement", pair.replacement, c_in * root + k * k * c_out + root ** 3,
+                 call=where)
+    assert_equal("replacement", pair.replacement,
+                 round(c_in * math.sqrt(c_out) + k * k * c_out + c_out ** 1.5), call=where)
     if root > 1:
-        with pytest.raises(GeometryError, match="perfect square"):
+        with assert_raises(GeometryError, f"bottleneck_params({c_in}, {c_out + 1}, {k})",
+                           match="perfect square"):
             counts.bottleneck_params(c_in, c_out + 1, k)
 
 
@@ -154,21 +172,31 @@ def test_stacked_small_kernels_and_erratum(small, layers, c):
     receptive field (C12, E13), each layer with its own bias. Erratum C7: the notes count
     ``3×3×2+1`` for two 3×3 layers; counted layer by layer it is ``3×3×2+2``."""
     k = layers * (small - 1) + 1
-    assert counts.stacked_kernel_layers(k, small) == layers
-    assert receptive_field([(small,)] * layers).size == k == receptive_field([(k,)]).size
+    assert_equal(f"stacked_kernel_layers({k}, {small})", counts.stacked_kernel_layers(k, small),
+                 layers)
+    assert_equal(f"receptive_field([({small},)] * {layers}).size",
+                 receptive_field([(small,)] * layers).size, k)
+    assert_equal(f"receptive_field([({k},)]).size", receptive_field([(k,)]).size, k)
     pair = counts.stacked_kernel_params(k, small, in_channels=c, out_channels=c)
-    assert pair.original == c * c * k * k + c
-    assert pair.replacement == layers * (c * c * small * small + c)
+    where = f"stacked_kernel_params({k}, {small}, in_channels={c}, out_channels={c})"
+    assert_equal("original", pair.original, c * c * k * k + c, call=where)
+    assert_equal("replacement", pair.replacement, layers * (c * c * small * small + c),
+                 call=where)
     if small > 2:  # k + 1 - 1 leaves the remainder 1 modulo k' - 1: no whole number of layers
-        with pytest.raises(GeometryError, match="no integer n"):
+        with assert_raises(GeometryError, f"stacked_kernel_layers({k + 1}, {small})",
+                           match="no integer n"):
             counts.stacked_kernel_layers(k + 1, small)
     record = erratum("C7")
     check = record.check()
-    assert not check.literal_holds and check.corrected_holds
+    assert_equal("erratum('C7').check() (literal, corrected holds)",
+                 (check.literal_holds, check.corrected_holds), (False, True))
     literal = record.literal_form(layers=layers + 1, kernel=small)
     corrected = record.corrected_form(layers=layers + 1, kernel=small)
-    assert literal[0] != literal[1], "with two or more layers the notes' single bias is wrong"
-    assert corrected[0] == corrected[1]
+    assert_true(literal[0] != literal[1], f"the notes' single bias gives literal_form(layers="
+                f"{layers + 1}, kernel={small})={literal}, but with two or more layers its "
+                "sides should differ")
+    assert_equal(f"corrected_form(layers={layers + 1}, kernel={small})[0]", corrected[0],
+                 corrected[1])
 
 
 @pytest.mark.spec("C8", "C9", "E10", "E11")
@@ -180,40 +208,46 @@ def test_separable_convolutions_need_fewer_weights_and_products(backend, caps, c
     """Depthwise separable (C8, E10): ``C·k·k + C·C_O`` weights against ``C·C_O·k·k``; spatially
     separable (C9, E11): k×1 then 1×k, ``2k`` against ``k²`` weights per channel pair. The
     multiply-accumulates of both designs are the products the backend sums, layer by layer."""
-    require(caps, "conv")
-    if 2 not in caps.ranks:
-        pytest.skip("the separable designs are counted in 2-D")
+    require(caps, "conv", rank=2, because="the separable designs are counted in 2-D")
     dtype = first_dtype(caps, "conv")
     shape = (1, c, k + extra[0], k + extra[1])
     params = counts.depthwise_separable_params(c, c_out, k)
-    assert (params.original, params.replacement) == (c * c_out * k * k, c * k * k + c * c_out)
+    assert_equal(f"depthwise_separable_params({c}, {c_out}, {k}) (original, replacement)",
+                 (params.original, params.replacement), (c * c_out * k * k, c * k * k + c * c_out))
     standard = ConvGeometry.make(c, c_out, k, ndim=2, bias=False)
     macs = counts.depthwise_separable_macs(shape, c_out, k)
-    assert macs.original == counted_products(backend, standard, shape, dtype)
+    where = f"depthwise_separable_macs({shape}, {c_out}, {k})"
+    assert_equal("original", macs.original, counted_products(backend, standard, shape, dtype),
+                 call=where)
     if "groups" in caps.features or c == 1:
         depthwise = ConvGeometry.make(c, c, k, groups=c, ndim=2, bias=False)
         pointwise = ConvGeometry.make(c, c_out, 1, ndim=2, bias=False)
-        assert macs.replacement == (counted_products(backend, depthwise, shape, dtype)
-                                    + counted_products(backend, pointwise,
-                                                       depthwise.output_shape(shape), dtype))
+        assert_equal("replacement", macs.replacement, (
+            counted_products(backend, depthwise, shape, dtype)
+            + counted_products(backend, pointwise, depthwise.output_shape(shape), dtype)),
+            call=where)
     sep = counts.spatially_separable_counts(k, (1, c, k + extra[0], k + extra[0]))
     square = (1, c, k + extra[0], k + extra[0])
+    where = f"spatially_separable_counts({k}, {square})"
     column, row = (ConvGeometry.make(c, c, kk, bias=False) for kk in ((k, 1), (1, k)))
-    assert sep.params.original == c * c * k * k
-    assert sep.params.replacement == 2 * k * c * c
-    assert sep.macs.original == counted_products(
-        backend, ConvGeometry.make(c, c, (k, k), bias=False), square, dtype)
-    assert sep.macs.replacement == (counted_products(backend, column, square, dtype)
-                                       + counted_products(backend, row,
-                                                          column.output_shape(square), dtype))
+    assert_equal("params.original", sep.params.original, c * c * k * k, call=where)
+    assert_equal("params.replacement", sep.params.replacement, 2 * k * c * c, call=where)
+    assert_equal("macs.original", sep.macs.original, counted_products(
+        backend, ConvGeometry.make(c, c, (k, k), bias=False), square, dtype), call=where)
+    assert_equal("macs.replacement", sep.macs.replacement, (
+        counted_products(backend, column, square, dtype)
+        + counted_products(backend, row, column.output_shape(square), dtype)), call=where)
     # Fewer multiplies once the image is large enough: k(n-k+1)(2n-k+1) < k²(n-k+1)², for
     # k = 3 when n > 4 (at n = 3 the two passes need 12 products against 9).
     side = k + extra[0]
     fewer = sep.macs.replacement < sep.macs.original
-    assert fewer == (2 * side - k + 1 < k * (side - k + 1))
+    assert_equal("macs.replacement < macs.original", fewer,
+                 2 * side - k + 1 < k * (side - k + 1), call=where)
     if k == 3:
-        assert sep.params.original // (c * c) == 9 and sep.params.replacement // (c * c) == 6
-        assert fewer == (side > 4)
+        assert_equal("weights per channel pair (original, replacement)",
+                     (sep.params.original // (c * c), sep.params.replacement // (c * c)), (9, 6),
+                     call=where)
+        assert_equal("macs.replacement < macs.original", fewer, side > 4, call=where)
 
 
 @pytest.mark.spec("C10", "E22")
@@ -228,19 +262,23 @@ def test_unshared_layers_count_a_kernel_per_position(c, c_out, k, n, stride, til
     out = (k + n - k) // stride + 1
     w = np.ones((out, c_out, c, k))
     used = int(reference.locally_connected(x, w, stride=stride).sum())
-    assert used == out * c_out * c * k
     shape = (1, c, k + n)
-    assert counts.locally_connected_params(shape, c_out, (k,), stride=stride) == (
-        used + out * c_out)
-    assert counts.locally_connected_params(shape, c_out, (k,), stride=stride, bias=False) == used
+    where = f"x {shape}, w {w.shape}, stride={stride}"
+    assert_equal("products of locally_connected", used, out * c_out * c * k, call=where)
+    assert_equal("locally_connected_params", counts.locally_connected_params(
+        shape, c_out, (k,), stride=stride), used + out * c_out, call=where)
+    assert_equal("locally_connected_params(bias=False)", counts.locally_connected_params(
+        shape, c_out, (k,), stride=stride, bias=False), used, call=where)
     # Kernel j of the tiled layer is filled with j + 1: the outputs show which kernels are used.
     tiled = np.ones((tiles, c_out, c, k)) * np.arange(1, tiles + 1).reshape(-1, 1, 1, 1)
     y = reference.tiled_conv(x, tiled, stride=stride)
     kernels_used = {int(v) // (c * k) for v in np.unique(y)}
-    assert kernels_used == set(range(1, min(tiles, out) + 1))
+    assert_equal("kernels tiled_conv used", kernels_used, set(range(1, min(tiles, out) + 1)),
+                 call=f"x {x.shape}, kernels {tiled.shape}, stride={stride}")
     conv = counts.conv_params(c, c_out, (k,))
-    assert counts.tiled_conv_params(c, c_out, (k,), tiles) == tiles * conv
-    assert counts.tiled_conv_params(c, c_out, (k,), 1) == conv
+    for t in (tiles, 1):
+        assert_equal(f"tiled_conv_params({c}, {c_out}, ({k},), {t})",
+                     counts.tiled_conv_params(c, c_out, (k,), t), t * conv)
 
 
 @pytest.mark.spec("C11", "C1", "D6")
@@ -253,16 +291,19 @@ def test_whole_model_counts(name):
     total = 0
     for index, layer in enumerate(network.layers):
         g = layer.geometry
-        assert layer.params() == math.prod(g.weight_shape) + (g.out_channels if g.bias else 0)
+        assert_equal(f"{name}.{layer.name}.params()", layer.params(),
+                     math.prod(g.weight_shape) + (g.out_channels if g.bias else 0), call=g)
         source = network.source_shape(index)
         if source is not None:
-            assert source == layer.input_shape, f"{name}.{layer.name} does not chain"
+            assert_equal(f"{name}.{layer.name}.input_shape", layer.input_shape, source)
         total += layer.params()
-    assert counts.model_params(name) == total == network.params()
+    assert_equal(f"counts.model_params({name!r})", counts.model_params(name), total)
+    assert_equal(f"{name}.params()", network.params(), total)
     about = {"alexnet": 60e6, "vgg16": 140e6}
     if name in about:
-        assert abs(total - about[name]) / about[name] < 0.02, f"{name} has {total:,} parameters"
-    assert network.layers[-1].output_shape[1] == 1000
+        assert_true(abs(total - about[name]) / about[name] < 0.02, f"{name} has {total:,} "
+                    f"parameters, but should have about {about[name]:,.0f} (within 2%)")
+    assert_equal(f"classes of {name}", network.layers[-1].output_shape[1], 1000)
 
 
 @pytest.mark.spec("C12", "E5")
@@ -273,9 +314,7 @@ def test_receptive_field_recursion_on_the_backend(backend, caps, tolerance, data
     the inputs each output actually reaches: convolving impulses through the stack with
     all-ones kernels on the backend, output ``i`` responds to exactly the inputs
     ``i·S - P + reached offsets`` inside the input (E5 for a stack)."""
-    require(caps, "conv")
-    if 1 not in caps.ranks:
-        pytest.skip("the stack is 1-D")
+    require(caps, "conv", rank=1, because="the stack is 1-D")
     dilate = "conv_dilation" in caps.features
     layers = data.draw(st.lists(st.tuples(st.integers(1, 3), st.integers(1, 2),
                                           st.integers(0, 2), st.integers(1, 2 if dilate else 1)),
@@ -297,19 +336,24 @@ def test_receptive_field_recursion_on_the_backend(backend, caps, tolerance, data
     # leaves rounding of the order u·log L·‖y‖‖w‖ where the exact response is 0).
     reached = nonzero_beyond_rounding(y, zero_allowance(steps, tolerance(dtype)))
     field = receptive_field(layers)
-    assert field.stride == math.prod(s for _, s, _, _ in layers)
+    where = f"layers (k, s, p, d) {layers} on {n} impulses"
+    assert_equal("receptive_field(layers).stride", field.stride,
+                 math.prod(s for _, s, _, _ in layers), call=where)
     offsets = reached_offsets(layers)
-    assert min(offsets) == 0 and max(offsets) == field.size - 1
+    assert_equal("(min, max) of reached_offsets(layers)", (min(offsets), max(offsets)),
+                 (0, field.size - 1), call=where)
     for i in range(y.shape[2]):
         start, end = field.input_interval(i)
         expected = {start + o for o in offsets if 0 <= start + o < n}
         seen = set(np.flatnonzero(reached[:, 0, i]).tolist())
         if 0 <= start and end < n:  # no path crosses padding: exactly the reached inputs
-            assert seen == expected, f"output {i} of {layers} responds to {sorted(seen)}"
+            assert_equal(f"inputs output {i} responds to", seen, expected, call=where)
         else:  # a path through an inner layer's zero padding carries nothing
-            assert seen <= expected, f"output {i} of {layers} responds to {sorted(seen)}"
-    assert receptive_field([(3,), (3,)]).size == 5
-    assert receptive_field([(3, 1, 0, 1), (3, 1, 0, 2)]).size == 7
+            assert_true(seen <= expected, f"output {i} responds to inputs {sorted(seen)}, but "
+                        f"should respond only to some of {sorted(expected)}", call=where)
+    assert_equal("receptive_field([(3,), (3,)]).size", receptive_field([(3,), (3,)]).size, 5)
+    assert_equal("receptive_field([(3, 1, 0, 1), (3, 1, 0, 2)]).size",
+                 receptive_field([(3, 1, 0, 1), (3, 1, 0, 2)]).size, 7)
 
 
 @pytest.mark.spec("C13", "G5")
@@ -331,8 +375,12 @@ def test_trainable_pooling_has_two_parameters_per_map(channels, size):
             bumped = [w.copy(), b.copy()]
             bumped[which][c] += 1
             diff = np.any(pool(*bumped) != base, axis=(0, 2, 3))
-            assert diff.tolist() == [i == c for i in range(channels)]
+            assert_array_equal(f"maps changed by bumping {('w', 'b')[which]}[{c}]", diff,
+                               np.arange(channels) == c, call=f"trainable_pool of x {x.shape}")
             changed += 1
-    assert counts.trainable_pool_params(channels) == changed == 2 * channels
-    with pytest.raises(GeometryError):
+    assert_equal("scalars that change one map", changed, 2 * channels)
+    assert_equal(f"trainable_pool_params({channels})", counts.trainable_pool_params(channels),
+                 changed)
+    with assert_raises(GeometryError, f"trainable_pool with {channels + 1} weights for "
+                       f"{channels} maps"):
         pool(np.ones(channels + 1), b)

@@ -19,7 +19,8 @@ import convspec.reference as reference
 from convspec import ConvGeometry, GeometryError
 from convspec.spec import shapes
 from convspec.verify.conformance import call, expect_close, reference_outputs, transform_scales
-from convspec.verify.helpers import require
+from convspec.verify.helpers import (assert_array_equal, assert_equal, assert_raises,
+                                     assert_shape, assert_true, call_of, require)
 from convspec.verify.strategies import conv_examples, dtypes, tensors
 
 pytestmark = pytest.mark.section("D")
@@ -61,9 +62,7 @@ def test_one_dimensional_convolution_is_a_toeplitz_and_a_circulant_product(backe
     """1-D convolution is the product with a Toeplitz matrix, each row the previous one shifted
     by one (D1); zero-padded to ``L = M+N-1``, the full convolution is the product with the
     circulant matrix of ``w_p`` (D2). Both equal the backend's full and valid convolutions."""
-    require(caps, "conv")
-    if 1 not in caps.ranks:
-        pytest.skip("the Toeplitz and circulant forms are 1-D")
+    require(caps, "conv", rank=1, because="the Toeplitz and circulant forms are 1-D")
     dtype = data.draw(dtypes(caps), label="dtype")
     m = data.draw(st.integers(1, 5), label="m")
     n = data.draw(st.integers(m, m + 6), label="n")
@@ -71,29 +70,36 @@ def test_one_dimensional_convolution_is_a_toeplitz_and_a_circulant_product(backe
     w = data.draw(tensors(dtype, (m,)), label="w")
     tol = tolerance(dtype)
     full = reference.toeplitz_matrix(f64(w), n)
-    assert full.shape == shapes.toeplitz_shape(n, m, padding=m - 1) == (n + m - 1, n)
-    np.testing.assert_array_equal(full[1:, 1:], full[:-1, :-1])  # constant diagonals
+    where = f"toeplitz_matrix(w of {m} taps, {n})"
+    assert_shape("T", full.shape, (n + m - 1, n), call=where)
+    assert_equal(f"toeplitz_shape({n}, {m}, padding={m - 1})",
+                 shapes.toeplitz_shape(n, m, padding=m - 1), (n + m - 1, n))
+    assert_array_equal("T[1:, 1:]", full[1:, 1:], full[:-1, :-1], call=where)  # diagonals
     backend_full = full_convolution(backend, x, w)
     _matrix_product_check(backend_full, full, f64(x), tol,
                           "full convolution differs from the Toeplitz product (D1)")
     valid = reference.toeplitz_matrix(f64(w), n, mode="valid")
-    assert valid.shape == shapes.toeplitz_shape(n, m) == (n - m + 1, n)
-    np.testing.assert_array_equal(valid, full[m - 1:n])
+    where = f"toeplitz_matrix(w of {m} taps, {n}, mode='valid')"
+    assert_shape("T", valid.shape, (n - m + 1, n), call=where)
+    assert_equal(f"toeplitz_shape({n}, {m})", shapes.toeplitz_shape(n, m), (n - m + 1, n))
+    assert_array_equal("T", valid, full[m - 1:n], call=where)
     g = ConvGeometry.make(1, 1, (m,), bias=False)
     backend_valid = call(backend, "conv", x[None, None], w[::-1][None, None].copy(), None,
                          **g.conv_kwargs())
     _matrix_product_check(backend_valid, valid, f64(x), tol,
                           "valid convolution differs from the Toeplitz product (D1)")
     length = shapes.circulant_size(m, n)
-    assert length == m + n - 1
+    assert_equal(f"circulant_size({m}, {n})", length, m + n - 1)
     circulant = reference.circulant_matrix(f64(w), length)
     for i in range(1, length):  # each row is the previous one rotated right by one
-        np.testing.assert_array_equal(circulant[i], np.roll(circulant[i - 1], 1))
+        assert_array_equal(f"G[{i}]", circulant[i], np.roll(circulant[i - 1], 1),
+                           call=f"circulant_matrix(w of {m} taps, {length})")
     x_p = np.zeros(length)
     x_p[:n] = f64(x)
     _matrix_product_check(backend_full, circulant, x_p, tol,
                           "full convolution differs from the circulant product (D2)")
-    np.testing.assert_array_equal(reference.circulant_convolve(f64(w), f64(x)), circulant @ x_p)
+    assert_array_equal("circulant_convolve(w, x)", reference.circulant_convolve(f64(w), f64(x)),
+                       circulant @ x_p, call=f"w of {m} taps, x of {n}")
 
 
 @pytest.mark.spec("D3", "A2")
@@ -104,9 +110,7 @@ def test_two_dimensional_full_convolution_is_a_doubly_block_circulant_product(ba
     """2-D full convolution is ``h_b = G_b f_p`` (D3): ``G_b`` is ``MN × MN`` for the padded
     size ``(M_I+M_K-1) × (N_I+N_K-1)``, made of N×N circulant blocks ``G_m`` arranged
     circulantly, only the kernel's rows non-zero; it equals the backend's full convolution."""
-    require(caps, "conv")
-    if 2 not in caps.ranks:
-        pytest.skip("the doubly block circulant form is 2-D")
+    require(caps, "conv", rank=2, because="the doubly block circulant form is 2-D")
     dtype = data.draw(dtypes(caps), label="dtype")
     image_shape = data.draw(st.tuples(st.integers(1, 4), st.integers(1, 4)), label="image shape")
     kernel_shape = data.draw(st.tuples(st.integers(1, 3), st.integers(1, 3)), label="kernel shape")
@@ -114,22 +118,26 @@ def test_two_dimensional_full_convolution_is_a_doubly_block_circulant_product(ba
     kernel = data.draw(tensors(dtype, kernel_shape), label="kernel")
     found = shapes.doubly_block_circulant_shape(image_shape, kernel_shape)
     g_b = reference.doubly_block_circulant(f64(kernel), image_shape)
-    assert g_b.shape == found.matrix
+    where = f"doubly_block_circulant(kernel {kernel_shape}, {image_shape})"
+    assert_shape("G_b", g_b.shape, found.matrix, call=where)
     m, n = found.padded
     blocks = g_b.reshape(m, n, m, n).transpose(0, 2, 1, 3)  # blocks[i, j] is N×N
     for i, j in np.ndindex(m, m):
-        np.testing.assert_array_equal(blocks[i, j], blocks[(i + 1) % m, (j + 1) % m])
+        assert_array_equal(f"block {(i, j)}", blocks[i, j], blocks[(i + 1) % m, (j + 1) % m],
+                           call=where)
         block = blocks[i, j]
         for r in range(1, n):
-            np.testing.assert_array_equal(block[r], np.roll(block[r - 1], 1))
-        if (i - j) % m >= found.nonzero_blocks:
-            assert not block.any(), f"block {(i, j)} lies outside the kernel's rows"
+            assert_array_equal(f"row {r} of block {(i, j)}", block[r], np.roll(block[r - 1], 1),
+                               call=where)
+        if (i - j) % m >= found.nonzero_blocks:  # outside the kernel's rows
+            assert_array_equal(f"block {(i, j)}", block, 0.0, call=where)
     f_p = np.zeros((m, n))
     f_p[:image_shape[0], :image_shape[1]] = f64(image)
     _matrix_product_check(full_convolution(backend, image, kernel), g_b, f_p.reshape(-1),
                           tolerance(dtype), "full 2-D convolution differs from G_b f_p (D3)")
-    np.testing.assert_array_equal(reference.block_circulant_convolve(f64(kernel), f64(image)),
-                                  (g_b @ f_p.reshape(-1)).reshape(m, n))
+    assert_array_equal("block_circulant_convolve(kernel, image)",
+                       reference.block_circulant_convolve(f64(kernel), f64(image)),
+                       (g_b @ f_p.reshape(-1)).reshape(m, n), call=where)
 
 
 @pytest.mark.spec("D4", "B11")
@@ -145,7 +153,9 @@ def test_im2col_gemm_is_the_convolution(backend, caps, tolerance, data):
     y = call(backend, "conv", ex.x, ex.w, ex.b, **ex.kwargs)
     found = shapes.im2col_shapes(ex.x.shape, g.out_channels, g.kernel, stride=g.stride,
                                  padding=g.padding, dilation=g.dilation, groups=g.groups)
-    assert found.output == y.shape and found.gemms == ex.x.shape[0] * g.groups
+    assert_shape("y", y.shape, found.output, call=call_of("conv", ex.x, ex.w, ex.b, **ex.kwargs))
+    assert_equal(f"im2col_shapes({ex.x.shape}, ...).gemms", found.gemms,
+                 ex.x.shape[0] * g.groups, call=g)
     ci, co = g.in_channels // g.groups, g.out_channels // g.groups
     x64, w64 = f64(ex.x), f64(ex.w)
     gemm = np.zeros((ex.x.shape[0], g.out_channels, found.x_col[1]))
@@ -153,7 +163,8 @@ def test_im2col_gemm_is_the_convolution(backend, caps, tolerance, data):
     for n, group in np.ndindex(ex.x.shape[0], g.groups):
         x_col = reference.im2col_columns(x64[n, group * ci:(group + 1) * ci], g)
         w_row = w64[group * co:(group + 1) * co].reshape(co, -1)
-        assert x_col.shape == found.x_col and w_row.shape == found.w_row
+        assert_shape("X_col", x_col.shape, found.x_col, call=g)
+        assert_shape("W_row", w_row.shape, found.w_row, call=g)
         gemm[n, group * co:(group + 1) * co] = w_row @ x_col
         magnitude[n, group * co:(group + 1) * co] = np.abs(w_row) @ np.abs(x_col)
     if ex.b is not None:
@@ -166,9 +177,9 @@ def test_im2col_gemm_is_the_convolution(backend, caps, tolerance, data):
     np.testing.assert_allclose(reference.im2col_conv(x64, w64, f64(ex.b), **ex.kwargs), gemm,
                                rtol=1e-12, atol=1e-9)
     alexnet = shapes.im2col_shapes((1, 3, 227, 227), 96, 11, stride=4)
-    assert (alexnet.x_col, alexnet.w_row, alexnet.product) == ((363, 3025), (96, 363),
-                                                               (96, 3025))
-    assert alexnet.output == (1, 96, 55, 55)
+    assert_equal("im2col_shapes((1, 3, 227, 227), 96, 11, stride=4) (x_col, w_row, product, "
+                 "output)", (alexnet.x_col, alexnet.w_row, alexnet.product, alexnet.output),
+                 ((363, 3025), (96, 363), (96, 3025), (1, 96, 55, 55)))
 
 
 @pytest.mark.spec("D5", "E4", "E5", "F8")
@@ -189,16 +200,20 @@ def test_convolution_is_a_sparse_tied_fully_connected_layer(backend, caps, toler
     g = ex.geometry
     spatial = ex.x.shape[2:]
     matrix = reference.conv_matrix(f64(ex.w), spatial, **ex.kwargs)
-    assert matrix.shape == shapes.conv_matrix_shape(g, spatial)
+    where = f"conv_matrix of {g.describe()} on {spatial}"
+    assert_shape("C", matrix.shape, shapes.conv_matrix_shape(g, spatial), call=where)
     # Tied: with distinct weights, every non-zero entry names one weight; sparse: the count.
     distinct = np.arange(1, ex.w.size + 1, dtype=np.float64).reshape(ex.w.shape)
     structure = reference.conv_matrix(distinct, spatial, **ex.kwargs)
-    assert set(np.unique(structure[structure != 0]).tolist()) <= set(distinct.ravel().tolist())
+    untied = set(np.unique(structure[structure != 0]).tolist()) - set(distinct.ravel().tolist())
+    assert_equal("entries of C that are no weight", untied, set(), call=where)
     fc = shapes.conv_as_fc(g, spatial)
-    assert np.count_nonzero(structure) == fc.nonzeros
-    assert fc.distinct_weights == ex.w.size
-    assert np.all(np.count_nonzero(structure, axis=1) <= (g.in_channels // g.groups)
-                  * math.prod(g.kernel))
+    assert_equal("non-zero entries of C", np.count_nonzero(structure), fc.nonzeros, call=where)
+    assert_equal("conv_as_fc(...).distinct_weights", fc.distinct_weights, ex.w.size, call=where)
+    per_row = (g.in_channels // g.groups) * math.prod(g.kernel)
+    most = int(np.max(np.count_nonzero(structure, axis=1), initial=0))
+    assert_true(most <= per_row, f"a row of C has {most} weights, but should have at most "
+                f"{per_row}", call=where)
     tol = tolerance(ex.dtype)
     y = call(backend, "conv", ex.x, ex.w, ex.b, **ex.kwargs)
     bias = None if ex.b is None else np.repeat(f64(ex.b), math.prod(y.shape[2:]))
@@ -230,15 +245,19 @@ def test_fully_connected_layers_are_convolutions(backend, caps, tolerance, data)
     x = data.draw(tensors(dtype, (data.draw(st.integers(1, 2), label="N"), c, *spatial),
                           elements="real"), label="x")
     layers = shapes.fc_stack_as_conv(x.shape, widths)
-    assert layers[0].kernel == spatial and layers[0].padding == ((0, 0),) * rank
-    assert all(layer.kernel == (1,) * rank for layer in layers[1:])
-    assert layers[0] == shapes.fc_as_conv(x.shape, widths[0])
+    where = f"fc_stack_as_conv({x.shape}, {widths})"
+    assert_equal("(kernel, padding) of layer 0", (layers[0].kernel, layers[0].padding),
+                 (spatial, ((0, 0),) * rank), call=where)
+    for i, layer in enumerate(layers[1:], 1):
+        assert_equal(f"kernel of layer {i}", layer.kernel, (1,) * rank, call=where)
+    assert_equal("layer 0", layers[0], shapes.fc_as_conv(x.shape, widths[0]), call=where)
     features = x
     for i, layer in enumerate(layers):
         w = data.draw(tensors(dtype, layer.weight_shape, elements="real"), label=f"w{i}")
         b = data.draw(tensors(dtype, (layer.out_channels,), elements="real"), label=f"b{i}")
         y = call(backend, "conv", features, w, b, **layer.conv_kwargs())
-        assert y.shape == (x.shape[0], widths[i], *(1,) * rank)
+        assert_shape(f"y{i}", y.shape, (x.shape[0], widths[i], *(1,) * rank),
+                     call=call_of("conv", features, w, b, **layer.conv_kwargs()))
         flat, matrix = f64(features).reshape(x.shape[0], -1), f64(w).reshape(widths[i], -1)
         want = flat @ matrix.T + f64(b)
         magnitude = np.abs(flat) @ np.abs(matrix).T + np.abs(f64(b))
@@ -246,8 +265,10 @@ def test_fully_connected_layers_are_convolutions(backend, caps, tolerance, data)
                      tolerance(dtype), what=f"conv layer {i} differs from the FC product (D6)")
         features = y
     vgg = shapes.fc_as_conv((1, 512, 7, 7), 4096)
-    assert vgg.kernel == (7, 7) and vgg.weight_shape == (4096, 512, 7, 7)
-    assert vgg.output_shape((1, 512, 7, 7)) == (1, 4096, 1, 1)
+    assert_equal("(kernel, weight_shape)", (vgg.kernel, vgg.weight_shape),
+                 ((7, 7), (4096, 512, 7, 7)), call=vgg)
+    assert_equal("output_shape((1, 512, 7, 7))", vgg.output_shape((1, 512, 7, 7)),
+                 (1, 4096, 1, 1), call=vgg)
 
 
 def _small_network(backend, x, downs, fc):
@@ -277,9 +298,7 @@ def test_converted_network_slides_in_one_pass(backend, caps, tolerance, data):
     """A network trained on T×T images, its FC layer converted to a convolution, run once on a
     larger image, gives the scores of the T×T network at every position ``2^h`` pixels apart
     (D7): ``(I/2^h - T/2^h)/1 + 1`` positions per axis (B12: 224 → 7, 384 → 12, 6×6×1000)."""
-    require(caps, "conv")
-    if 2 not in caps.ranks:
-        pytest.skip("the converted network is 2-D")
+    require(caps, "conv", rank=2, because="the converted network is 2-D")
     dtype = data.draw(dtypes(caps, FORWARD), label="dtype")
     halvings = data.draw(st.integers(1, 2), label="halvings")
     t, extra = data.draw(st.integers(1, 2), label="T/2^h"), data.draw(st.integers(0, 2))
@@ -287,13 +306,16 @@ def test_converted_network_slides_in_one_pass(backend, caps, tolerance, data):
     step = 2 ** halvings
     trained, size = t * step, (t + extra) * step
     scores = shapes.score_map_size(size, trained, halvings=halvings, classes=classes)
-    assert (scores.feature_size, scores.kernel, scores.positions, scores.stride) == (
-        t + extra, t, extra + 1, step)
+    where = f"score_map_size({size}, {trained}, halvings={halvings}, classes={classes})"
+    assert_equal("(feature_size, kernel, positions, stride)",
+                 (scores.feature_size, scores.kernel, scores.positions, scores.stride),
+                 (t + extra, t, extra + 1, step), call=where)
     x = data.draw(tensors(dtype, (1, c, size, size)), label="image")
     downs = [data.draw(tensors(dtype, (c, c, 2, 2)), label=f"down{i}") for i in range(halvings)]
     fc = data.draw(tensors(dtype, (classes, c, t, t)), label="fc")
     one_pass = _small_network(backend, x, downs, fc)
-    assert one_pass.shape == (1, *scores.shape)
+    assert_shape("one pass", one_pass.shape, (1, *scores.shape),
+                 call=f"{halvings} stride-2 convs then fc {fc.shape} on x {x.shape}")
     positions = list(np.ndindex(scores.positions, scores.positions))
     crops = np.concatenate([x[:, :, p * step:p * step + trained, q * step:q * step + trained]
                             for p, q in positions])
@@ -305,9 +327,11 @@ def test_converted_network_slides_in_one_pass(backend, caps, tolerance, data):
     expect_close(one_pass[0], f64(slid), magnitude, reduction, tolerance(dtype), slack=2.0,
                  what="one pass of the converted network differs from sliding the small one")
     worked = shapes.score_map_size(384)
-    assert (shapes.downsampled_size(224), worked.feature_size, worked.positions) == (7, 12, 6)
-    assert worked.shape == (1000, 6, 6) and worked.stride == 32
-    with pytest.raises(GeometryError):
+    assert_equal("downsampled_size(224)", shapes.downsampled_size(224), 7)
+    assert_equal("(feature_size, positions, shape, stride)",
+                 (worked.feature_size, worked.positions, worked.shape, worked.stride),
+                 (12, 6, (1000, 6, 6), 32), call="score_map_size(384)")
+    with assert_raises(GeometryError, "downsampled_size(100)"):
         shapes.downsampled_size(100)  # 100 → 50 → 25 → 12.5: the notes' rule B1 calls it invalid
 
 
@@ -340,17 +364,16 @@ def test_the_notes_one_dimensional_transposed_example(backend, caps, tolerance, 
     """The notes' example (D8): a 3-tap kernel maps 5 inputs to 3; C is 3×5 and
     ``x = C^T z = rot180(w) ~⊗ z`` has 5 entries: the backend's conv_transpose, the product
     with ``C^T``, and the backend's wide correlation with the rotated kernel agree."""
-    require(caps, "conv", "conv_transpose")
-    if 1 not in caps.ranks:
-        pytest.skip("the example is 1-D")
+    require(caps, "conv", "conv_transpose", rank=1, because="the example is 1-D")
     dtype = data.draw(dtypes(caps), label="dtype")
     z = data.draw(tensors(dtype, (3,)), label="z")
     w = data.draw(tensors(dtype, (3,)), label="w")
     found = shapes.transposed_matrix_shapes(5, 3)
-    assert (found.conv, found.transposed) == ((3, 5), (5, 3))
+    assert_equal("transposed_matrix_shapes(5, 3) (conv, transposed)",
+                 (found.conv, found.transposed), ((3, 5), (5, 3)))
     matrix = reference.conv_matrix(f64(w)[None, None], (5,), stride=(1,), padding=((0, 0),),
                                    dilation=(1,), groups=1)
-    assert matrix.shape == found.conv
+    assert_shape("C", matrix.shape, found.conv, call="conv_matrix of a 3-tap kernel on (5,)")
     g = ConvGeometry.make(1, 1, (3,), transposed=True, bias=False)
     transposed = call(backend, "conv_transpose", z[None, None], w[None, None], None,
                       **g.conv_transpose_kwargs())[0, 0]
@@ -359,7 +382,8 @@ def test_the_notes_one_dimensional_transposed_example(backend, caps, tolerance, 
                        **wide.conv_kwargs())[0, 0]
     tol = tolerance(dtype)
     for got, what in ((transposed, "conv_transpose"), (correlation, "rot180(w) ~⊗ z")):
-        assert got.shape == (5,)
+        assert_shape(what, got.shape, (5,), call=f"z (3,), w (3,) in {dtype}")
         _matrix_product_check(got, matrix.T, f64(z), tol, f"{what} differs from C^T z")
-    np.testing.assert_array_equal(reference.wide_correlate(reference.rot180(f64(w)), f64(z)),
-                                  matrix.T @ f64(z))
+    assert_array_equal("wide_correlate(rot180(w), z)",
+                       reference.wide_correlate(reference.rot180(f64(w)), f64(z)),
+                       matrix.T @ f64(z), call="z (3,), w (3,)")

@@ -14,17 +14,14 @@ from convspec import ConvGeometry, PoolGeometry, same_padding
 from convspec.verify.conformance import (call, expect_close, expect_zero, nonzero_beyond_rounding,
                              reference_outputs, transform_scales, zero_allowance)
 from convspec.spec.errata import erratum
-from convspec.verify.helpers import first_dtype, require
+from convspec.verify.helpers import (assert_array_equal, assert_equal, assert_shape,
+                                     assert_true, call_of, first_dtype, require, rot180)
 from convspec.spec.receptive import dilated_stack, hdc_violations, reached_offsets
 from convspec.verify.strategies import conv_examples, dtypes, tensors
 
 pytestmark = pytest.mark.section("E")
 
 FORWARD = ("float64", "float32")
-
-
-def flip(w: np.ndarray) -> np.ndarray:
-    return w[(slice(None), slice(None)) + (slice(None, None, -1),) * (w.ndim - 2)]
 
 
 def conv(backend, x, w, b=None, **geometry):
@@ -62,7 +59,8 @@ def test_wide_convolution_is_correlation_of_the_full_padded_input(backend, caps,
     w = data.draw(tensors(dtype, (1, 1, *k)), label="w")
     inside = conv(backend, x, w, padding=tuple(m - 1 for m in k))
     padded = np.pad(x, ((0, 0), (0, 0), *((m - 1, m - 1) for m in k)))
-    assert padded.shape[2:] == tuple(a + 2 * (m - 1) for a, m in zip(n, k))
+    assert_equal("X̃.shape[2:]", padded.shape[2:], tuple(a + 2 * (m - 1) for a, m in zip(n, k)),
+                 call=f"x {x.shape} padded by kernel {k} - 1")
     outside = conv(backend, padded, w)
     wide = reference.wide_correlate(w[0, 0].astype(np.float64), x[0, 0].astype(np.float64))
     _, magnitude, red = exact(x, w, padding=tuple(m - 1 for m in k))
@@ -77,9 +75,7 @@ def test_wide_convolution_is_correlation_of_the_full_padded_input(backend, caps,
 def test_wide_convolution_commutes_only_with_rotation(backend, caps, tolerance, data):
     """``rot180(W) ~⊗ X = rot180(X) ~⊗ W`` (E2). The notes' ``W ~⊗ X = X ~⊗ W`` holds only up to
     rot180: the backend's two sides are rotations of each other (erratum E2)."""
-    require(caps, "conv")
-    if 2 not in caps.ranks:
-        pytest.skip("E2 is stated for 2-D")
+    require(caps, "conv", rank=2, because="E2 is stated for 2-D")
     dtype = data.draw(dtypes(caps), label="dtype")
     w = data.draw(tensors(dtype, (1, 1, *data.draw(st.tuples(st.integers(1, 3), st.integers(1, 3))))),
                   label="W")
@@ -92,15 +88,15 @@ def test_wide_convolution_commutes_only_with_rotation(backend, caps, tolerance, 
     tol = tolerance(dtype)
     _, magnitude, _ = exact(np.abs(x), np.abs(w), padding=tuple(m - 1 for m in w.shape[2:]))
     red = max(w.size, x.size)
-    lhs, rhs = wide(flip(w), x), wide(flip(x), w)
+    lhs, rhs = wide(rot180(w, 2), x), wide(rot180(x, 2), w)
     expect_close(lhs, rhs.astype(np.float64), magnitude, red, tol, slack=2.0,
                  what="rot180(W) ~⊗ X differs from rot180(X) ~⊗ W")
     literal_lhs, literal_rhs = wide(w, x), wide(x, w)
-    expect_close(literal_lhs, flip(literal_rhs).astype(np.float64), magnitude, red, tol,
+    expect_close(literal_lhs, rot180(literal_rhs, 2).astype(np.float64), magnitude, red, tol,
                  slack=2.0, what="W ~⊗ X is not rot180(X ~⊗ W)")
-    record = erratum("E2")
-    counter = record.check()
-    assert not counter.literal_holds and counter.corrected_holds
+    counter = erratum("E2").check()
+    assert_equal("erratum('E2').check() (literal, corrected holds)",
+                 (counter.literal_holds, counter.corrected_holds), (False, True))
 
 
 @pytest.mark.spec("E3")
@@ -311,9 +307,7 @@ def test_grouped_convolution_is_concatenated_independent_convolutions(backend, c
                                                                        data):
     """With G groups, channels split into G parts convolved independently and concatenated
     (E9); the weight is ``(C_out, C_in/G, *K)`` (B14), G times fewer parameters (C4)."""
-    require(caps, "conv")
-    if "groups" not in caps.features:
-        pytest.skip(caps.reasons.get("groups", "the backend has no grouped convolution"))
+    require(caps, "conv", features=("groups",))
     ex = data.draw(conv_examples(caps, real_layers=False, allowed_dtypes=FORWARD),
                    label="example")
     g = ex.geometry
@@ -327,8 +321,8 @@ def test_grouped_convolution_is_concatenated_independent_convolutions(backend, c
     _, magnitude, red = exact(np.abs(ex.x), np.abs(ex.w), **_geometry(g))
     expect_close(whole, np.concatenate(parts, axis=1), magnitude, red, tolerance(ex.dtype),
                  slack=2.0, what="grouped conv differs from concatenated per-group convs")
-    assert g.params() - (g.out_channels if g.bias else 0) == \
-        g.groups * (ci * co * math.prod(g.kernel))
+    assert_equal("weights of params()", g.params() - (g.out_channels if g.bias else 0),
+                 g.groups * (ci * co * math.prod(g.kernel)), call=g)
 
 
 @pytest.mark.spec("E10", "C8")
@@ -337,9 +331,7 @@ def test_grouped_convolution_is_concatenated_independent_convolutions(backend, c
 def test_depthwise_and_depthwise_separable(backend, caps, tolerance, data):
     """Depthwise convolution is grouped with G = C_in (E10); depthwise then 1×1 on the backend
     equals the reference's depthwise-separable convolution, with ``C·k·k + C·C_O`` weights (C8)."""
-    require(caps, "conv")
-    if "groups" not in caps.features:
-        pytest.skip(caps.reasons.get("groups", "the backend has no grouped convolution"))
+    require(caps, "conv", features=("groups",))
     dtype = data.draw(dtypes(caps, FORWARD), label="dtype")
     rank = data.draw(st.sampled_from(sorted(caps.ranks)), label="rank")
     c, co, k = (data.draw(st.integers(1, 4)) for _ in range(3))
@@ -356,7 +348,8 @@ def test_depthwise_and_depthwise_separable(backend, caps, tolerance, data):
                                                    np.abs(wp).astype(np.float64))
     expect_close(point, want, magnitude, k ** rank * c, tolerance(dtype), slack=2.0,
                  what="depthwise then pointwise differs from depthwise-separable conv")
-    assert wd.size + wp.size == c * k ** rank + c * co
+    assert_equal("weights of depthwise and pointwise", wd.size + wp.size,
+                 c * k ** rank + c * co, call=f"w_depth {wd.shape}, w_point {wp.shape}")
 
 
 @pytest.mark.spec("E11", "C9")
@@ -364,9 +357,7 @@ def test_depthwise_and_depthwise_separable(backend, caps, tolerance, data):
 @given(data=st.data())
 def test_rank_one_kernel_is_two_one_dimensional_passes(backend, caps, tolerance, data):
     """A rank-1 kernel ``a bᵀ`` equals a k×1 pass then a 1×k pass (E11; 3×3 → 6 weights, C9)."""
-    require(caps, "conv")
-    if 2 not in caps.ranks:
-        pytest.skip("E11 is stated for 2-D kernels")
+    require(caps, "conv", rank=2, because="E11 is stated for 2-D kernels")
     dtype = data.draw(dtypes(caps, FORWARD), label="dtype")
     kh, kw = data.draw(st.integers(1, 4), label="kh"), data.draw(st.integers(1, 4), label="kw")
     a = data.draw(tensors(dtype, (kh,)), label="a")
@@ -391,9 +382,7 @@ def test_rank_one_kernel_is_two_one_dimensional_passes(backend, caps, tolerance,
 def test_one_by_n_then_n_by_one_keeps_the_receptive_field(backend, caps, tolerance, data):
     """1×n then n×1 reaches exactly the n×n window (E12), with 2n instead of n² weights per
     channel pair (C5): bumping any input inside an output's n×n window changes it."""
-    require(caps, "conv")
-    if 2 not in caps.ranks:
-        pytest.skip("E12 is stated for 2-D kernels")
+    require(caps, "conv", rank=2, because="E12 is stated for 2-D kernels")
     dtype = data.draw(dtypes(caps, FORWARD), label="dtype")
     n = data.draw(st.integers(1, 4), label="n")
     size = n + data.draw(st.integers(0, 3), label="extra")
@@ -412,8 +401,9 @@ def test_one_by_n_then_n_by_one_keeps_the_receptive_field(backend, caps, toleran
     for oi, oj in np.ndindex(size - n + 1, size - n + 1):
         window = np.zeros((size, size), dtype=bool)
         window[oi:oi + n, oj:oj + n] = True
-        assert np.array_equal(reached[oi, oj], window), f"output ({oi},{oj}) sees {reached[oi, oj]}"
-    assert ones_row.size + ones_col.size == 2 * n
+        assert_array_equal(f"inputs output ({oi}, {oj}) reaches", reached[oi, oj], window,
+                           call=f"1×{n} then {n}×1 on {size}×{size} impulses in {dtype}")
+    assert_equal("weights of 1×n and n×1", ones_row.size + ones_col.size, 2 * n)
 
 
 @pytest.mark.spec("E13", "C7")
@@ -452,7 +442,8 @@ def test_dilated_convolution_is_convolution_with_a_zero_inserted_kernel(backend,
     assume(any(d > 1 for d in g.dilation))
     dilated = call(backend, "conv", ex.x, ex.w, ex.b, **g.conv_kwargs())
     zero_inserted = reference.dilate_kernel(ex.w, g.dilation)
-    assert zero_inserted.shape[2:] == g.effective_kernel
+    assert_equal(f"dilate_kernel(w, {g.dilation}).shape[2:]", zero_inserted.shape[2:],
+                 g.effective_kernel, call=g)
     plain = call(backend, "conv", ex.x, zero_inserted, ex.b,
                  **dict(g.conv_kwargs(), dilation=(1,) * g.ndim))
     _, magnitude, red = exact(np.abs(ex.x), np.abs(ex.w),
@@ -482,13 +473,18 @@ def test_gridding_of_stacked_dilated_layers(backend, caps, tolerance, rates, k):
     # Reached: non-zero beyond rounding (an FFT leaves ~u·log L·‖y‖‖w‖ on exact zeros).
     support = nonzero_beyond_rounding(y, zero_allowance(steps, tolerance(dtype)))
     measured = frozenset(int(i) for i in np.nonzero(support[:, 0, 0])[0])
-    assert measured == reached_offsets(layers)
+    where = f"{k}-tap all-ones layers at rates {rates} on {span} impulses in {dtype}"
+    assert_equal("inputs output 0 reaches", set(measured), set(reached_offsets(layers)),
+                 call=where)
     holes = len(measured) < span
     common = math.gcd(*rates) > 1
     if common and len(rates) > 0 and min(rates) > 1:
-        assert holes, f"rates {rates} share a factor and must leave holes"
+        assert_true(holes, f"rates {rates} share a factor and reach all {span} inputs, but "
+                    "should leave holes", call=where)
     if common:
-        assert any("factor" in v.rule for v in hdc_violations(rates, k))
+        rules = [v.rule for v in hdc_violations(rates, k)]
+        assert_true(any("factor" in rule for rule in rules), f"hdc_violations({rates}, {k}) "
+                    f"flags {rules}, but should flag the common factor")
 
 
 @pytest.mark.spec("E16")
@@ -497,9 +493,7 @@ def test_gridding_of_stacked_dilated_layers(backend, caps, tolerance, rates, k):
 def test_inception_branches_concatenate_along_channels(backend, caps, tolerance, data):
     """Branches of 1×1, 3×3 and 5×5 "same" convolutions concatenated along channels (E16)
     equal one 5×5 convolution whose weight stacks the smaller kernels centred in zeros."""
-    require(caps, "conv")
-    if 2 not in caps.ranks:
-        pytest.skip("inception branches are 2-D")
+    require(caps, "conv", rank=2, because="inception branches are 2-D")
     dtype = data.draw(dtypes(caps, FORWARD), label="dtype")
     c = data.draw(st.integers(1, 3), label="channels")
     n = data.draw(st.integers(1, 6), label="size")
@@ -533,8 +527,9 @@ def test_channel_shuffle_is_a_permutation(backend, caps, tolerance, data):
     shuffled = reference.channel_shuffle(ex.x, groups)
     order = reference.channel_shuffle(np.arange(g.in_channels, dtype=np.float64)
                                       .reshape(1, -1, *(1,) * g.ndim), groups).ravel().astype(int)
-    assert sorted(order) == list(range(g.in_channels))
-    np.testing.assert_array_equal(shuffled, ex.x[:, order])
+    where = f"channel_shuffle of {g.in_channels} channels in {groups} groups"
+    assert_equal("sorted(order)", sorted(order), list(range(g.in_channels)), call=where)
+    assert_array_equal("channel_shuffle(x)", shuffled, ex.x[:, order], call=where)
     inverse = np.argsort(order)
     after = call(backend, "conv", shuffled, ex.w, None, **g.conv_kwargs())
     permuted = call(backend, "conv", ex.x, np.ascontiguousarray(ex.w[:, inverse]), None,
@@ -550,9 +545,7 @@ def test_channel_shuffle_is_a_permutation(backend, caps, tolerance, data):
 def test_squeeze_and_excitation(backend, caps, tolerance, data):
     """Squeeze (global average pool), excite (two FC layers, as 1×1 convs, ReLU then sigmoid),
     reweight the channels (E18): built from backend ops, it equals the reference SE block."""
-    require(caps, "conv", "avg_pool")
-    if 2 not in caps.ranks:
-        pytest.skip("the SE block is checked in 2-D")
+    require(caps, "conv", "avg_pool", rank=2, because="the SE block is checked in 2-D")
     dtype = data.draw(dtypes(caps, ("float64", "float32")), label="dtype")
     c, hidden = data.draw(st.integers(1, 6), label="C"), data.draw(st.integers(1, 3), label="C/r")
     x = data.draw(tensors(dtype, (2, c, *data.draw(st.tuples(st.integers(1, 5),
@@ -591,7 +584,7 @@ def test_residual_unit_gradient_carries_the_identity(backend, caps, tolerance, d
     h = reference.residual_unit(ex.x.astype(np.float64),
                                 lambda v: call(backend, "conv", v.astype(ex.x.dtype), w, None,
                                                **sg.conv_kwargs()).astype(np.float64))
-    assert h.shape == ex.x.shape
+    assert_shape("h", h.shape, ex.x.shape, call=sg)
     dx, _, _ = call(backend, "conv_vjp", ex.x, w, None, dy, **sg.conv_kwargs())
     total = dy.astype(np.float64) + dx.astype(np.float64)
     (ref_dx, _, _), (mag, _, _) = reference_outputs("conv_vjp", (ex.x, w, None, dy),
@@ -599,7 +592,9 @@ def test_residual_unit_gradient_carries_the_identity(backend, caps, tolerance, d
     expect_close(total, dy.astype(np.float64) + ref_dx, mag + np.abs(dy), w[0].size,
                  tolerance(ex.dtype), slack=2.0, what="residual gradient differs from dy + f'(x)dy")
     zero_dx, _, _ = call(backend, "conv_vjp", ex.x, np.zeros_like(w), None, dy, **sg.conv_kwargs())
-    assert not np.any(zero_dx), "with W = 0 the branch must pass no gradient"
+    assert_array_equal("dx with W = 0", zero_dx, 0.0,
+                       call=call_of("conv_vjp", ex.x, np.zeros_like(w), None, dy,
+                                    **sg.conv_kwargs()))
 
 
 @pytest.mark.spec("E20", "F4")
@@ -681,9 +676,7 @@ def test_deformable_convolution_with_zero_and_integer_offsets(backend, caps, tol
     """Deformable convolution with zero offsets is the backend's ordinary convolution; a
     constant integer offset shifts the sampling grid, which is convolution of a shifted
     input (E23)."""
-    require(caps, "conv")
-    if 2 not in caps.ranks:
-        pytest.skip("deformable convolution is 2-D")
+    require(caps, "conv", rank=2, because="deformable convolution is 2-D")
     dtype = data.draw(dtypes(caps, FORWARD), label="dtype")
     c, co = data.draw(st.integers(1, 3), label="C"), data.draw(st.integers(1, 3), label="C_out")
     kh, kw = data.draw(st.integers(1, 3), label="kh"), data.draw(st.integers(1, 3), label="kw")

@@ -10,14 +10,10 @@ from hypothesis import strategies as st
 from convspec import ConvGeometry
 from convspec.verify.conformance import (call, expect_close, expect_reference, reference_outputs,
                              transform_scales)
-from convspec.verify.helpers import require
+from convspec.verify.helpers import require, rot180
 from convspec.verify.strategies import conv_examples, dtypes, pool_examples, tensors
 
 pytestmark = pytest.mark.section("F")
-
-
-def flip(w: np.ndarray) -> np.ndarray:
-    return w[(slice(None), slice(None)) + (slice(None, None, -1),) * (w.ndim - 2)]
 
 
 def inner(a: np.ndarray, b: np.ndarray) -> float:
@@ -112,9 +108,9 @@ def test_input_gradient_is_a_wide_correlation(backend, caps, tolerance, data):
 
     magnitude = reference_outputs("conv_vjp", (x, w, None, dy), g.conv_kwargs())[1][0]
     tol = tolerance(dtype)
-    expect_close(wide(dy, flip(w)), dx.astype(np.float64), magnitude, m * m, tol, slack=2.0,
+    expect_close(wide(dy, rot180(w, 2)), dx.astype(np.float64), magnitude, m * m, tol, slack=2.0,
                  what="rot180(W) ~⊗ dY differs from the backend's input gradient")
-    expect_close(wide(w, flip(dy)), dx.astype(np.float64), magnitude, m * m, tol, slack=2.0,
+    expect_close(wide(w, rot180(dy, 2)), dx.astype(np.float64), magnitude, m * m, tol, slack=2.0,
                  what="rot180(dY) ~⊗ W differs from the backend's input gradient")
 
 
@@ -173,7 +169,7 @@ def test_error_propagates_through_a_conv_layer(backend, caps, tolerance, data):
                                                    for k, q in zip(g2.kernel, g2.padding)),
                                      bias=False)
             formula[:, d:d + 1] += call(backend, "conv", delta2[:, p:p + 1],
-                                        flip(w2[p:p + 1, d:d + 1]), None,
+                                        rot180(w2[p:p + 1, d:d + 1], g2.ndim), None,
                                         **wide.conv_kwargs()).astype(np.float64)
     formula *= relu_grad
     magnitude = reference_outputs("conv_vjp", (y1, w2, None, delta2), g2.conv_kwargs())[1][0]

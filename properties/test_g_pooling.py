@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from convspec import ConvGeometry, PoolGeometry
 from convspec.spec.dtypes import numpy_dtype
 from convspec.verify.conformance import call, expect_close, expect_reference, reference_outputs
-from convspec.verify.helpers import require
+from convspec.verify.helpers import assert_array_equal, assert_equal, call_of, require
 from convspec.verify.strategies import pool_examples, tensors, dtypes
 import convspec.reference as reference
 from convspec.verify.tolerance import Tolerance
@@ -50,23 +50,22 @@ def test_tiling_and_overlapping_windows(backend, caps, tolerance, data):
     """F=2, S=2 tiles the input: every input lies in exactly one window and a quarter of the
     activations remain (B9); F=3, S=2 overlaps (G2): some inputs lie in two windows. The
     gradient of the window sums counts the windows containing each input."""
-    require(caps, "avg_pool_vjp")
-    if 2 not in caps.ranks:
-        pytest.skip("needs 2-D pooling")
+    require(caps, "avg_pool_vjp", rank=2, because="the windows are counted in 2-D")
     dtype = data.draw(dtypes(caps), label="dtype")
     half = data.draw(st.integers(2, 4), label="half size")
     x = np.zeros((1, 1, 2 * half + 1, 2 * half + 1), dtype=numpy_dtype(dtype))
     for kernel, overlapping in ((2, False), (3, True)):
         g = PoolGeometry.make((kernel, kernel), stride=2)
-        assert g.overlapping is overlapping
+        assert_equal("overlapping", g.overlapping, overlapping, call=g)
         out = g.output_shape(x.shape)
-        if kernel == 2:
-            assert math.prod(out[2:]) * 4 == (2 * half) ** 2, "F=2, S=2 must keep 25%"
+        if kernel == 2:  # F=2, S=2 keeps 25%
+            assert_equal(f"4 × outputs on {x.shape}", math.prod(out[2:]) * 4, (2 * half) ** 2,
+                         call=g)
         ones = np.ones(out, dtype=x.dtype)
         dx = call(backend, "avg_pool_vjp", x, ones, **g.avg_pool_kwargs())
         counts = np.round(dx.astype(np.float64) * kernel * kernel)
-        assert counts.max() == (4 if overlapping else 1), (
-            f"F={kernel}, S=2: an input lies in at most {counts.max():.0f} windows")
+        assert_equal("most windows holding one input", counts.max(), 4 if overlapping else 1,
+                     call=call_of("avg_pool_vjp", x, ones, **g.avg_pool_kwargs()))
 
 
 @pytest.mark.spec("G3")
@@ -102,11 +101,13 @@ def test_pooling_acts_on_each_depth_slice(backend, caps, tolerance, data):
     ex = data.draw(pool_examples(caps, operation="max_pool"), label="example")
     kwargs = ex.geometry.max_pool_kwargs()
     whole = call(backend, "max_pool", ex.x, **kwargs)
-    assert whole.shape[1] == ex.x.shape[1]
+    assert_equal("y.shape[1]", whole.shape[1], ex.x.shape[1],
+                 call=call_of("max_pool", ex.x, **kwargs))
     for c in range(ex.x.shape[1]):
-        alone = call(backend, "max_pool", np.ascontiguousarray(ex.x[:, c:c + 1]), **kwargs)
-        np.testing.assert_array_equal(alone, whole[:, c:c + 1],
-                                      err_msg=f"channel {c} pooled alone differs")
+        single = np.ascontiguousarray(ex.x[:, c:c + 1])
+        alone = call(backend, "max_pool", single, **kwargs)
+        assert_array_equal(f"channel {c} pooled alone", alone, whole[:, c:c + 1],
+                           call=call_of("max_pool", single, **kwargs))
 
 
 @pytest.mark.spec("G5", "C13")

@@ -19,7 +19,8 @@ from hypothesis.extra import numpy as hnp
 
 from convspec.spec import training
 from convspec.verify.conformance import call, expect_reference, reference_outputs, transform_scales
-from convspec.verify.helpers import require
+from convspec.verify.helpers import (assert_array_equal, assert_equal, assert_raises,
+                                     assert_shape, assert_true, call_of, require)
 from convspec.verify.strategies import conv_examples
 
 pytestmark = pytest.mark.section("H")
@@ -63,10 +64,11 @@ def test_momentum_on_the_backends_conv_gradients(backend, caps, tolerance, data,
         for i, grad in enumerate(grads):
             theta, d = training.momentum_step(params[i], direction[i], grad, lr=lr, beta=beta)
             formula = beta * direction[i] + grad
-            np.testing.assert_array_equal(d, formula)
-            np.testing.assert_array_equal(theta, params[i] - lr * formula)
+            where = f"momentum_step(θ, d, g, lr={lr}, beta={beta})"
+            assert_array_equal("d", d, formula, call=where)
+            assert_array_equal("θ", theta, params[i] - lr * formula, call=where)
             if beta == 0:
-                np.testing.assert_array_equal(theta, params[i] - lr * grad)
+                assert_array_equal("θ", theta, params[i] - lr * grad, call=where)
             other[i], delta[i] = training.momentum_step_delta(other[i], delta[i], grad, lr=lr,
                                                               rho=beta)
             scale = np.max(np.abs(theta), initial=0) + lr * np.max(np.abs(d), initial=0)
@@ -93,7 +95,9 @@ def test_momentum_forms_give_one_trajectory(size, steps, beta, lr, data):
     first = training.momentum_trajectory(gradient, theta0, steps, lr=lr, beta=beta)
     second = training.momentum_trajectory(gradient, theta0, steps, lr=lr, beta=beta,
                                           form="delta")
-    assert len(first) == len(second) == steps + 1
+    for form, trajectory in (("d", first), ("delta", second)):
+        assert_equal(f"len(momentum_trajectory(..., {steps}, form={form!r}))", len(trajectory),
+                     steps + 1)
     for t, (u, v) in enumerate(zip(first, second)):
         scale = max(1.0, float(np.max(np.abs(u))))
         np.testing.assert_allclose(u, v, rtol=0, atol=1e-9 * scale, err_msg=f"step {t}")
@@ -128,12 +132,13 @@ def test_dropout_through_a_convolution_matches_inference_on_average(backend, cap
                                rng=rng, inverted=inverted)
     kept = dropped != 0
     expected_values = f64(ex.x) / keep if inverted else f64(ex.x)
-    np.testing.assert_array_equal(dropped[kept], np.broadcast_to(expected_values,
-                                                                 dropped.shape)[kept])
+    assert_array_equal("kept units", dropped[kept],
+                       np.broadcast_to(expected_values, dropped.shape)[kept],
+                       call=f"dropout(x, {keep}, training=True, inverted={inverted})")
     y = call(backend, "conv", dropped.astype(ex.x.dtype), ex.w, None, **ex.kwargs)
     infer_x = training.dropout(f64(ex.x), keep, training=False, inverted=inverted)
-    np.testing.assert_array_equal(infer_x, training.dropout_expectation(f64(ex.x), keep,
-                                                                        inverted=inverted))
+    assert_array_equal(f"dropout(x, {keep}, training=False, inverted={inverted})", infer_x,
+                       training.dropout_expectation(f64(ex.x), keep, inverted=inverted))
     inference = call(backend, "conv", infer_x.astype(ex.x.dtype), ex.w, None, **ex.kwargs)
     (squares,), _ = reference_outputs("conv", (f64(ex.x) ** 2, f64(ex.w) ** 2, None), ex.kwargs)
     variance = squares * ((1 - keep) / keep if inverted else keep * (1 - keep))
@@ -146,9 +151,10 @@ def test_dropout_through_a_convolution_matches_inference_on_average(backend, cap
                + 2 * tolerance(ex.dtype).bound(f64(inference), magnitude, reduction,
                                                transform=transform))
     error = np.abs(f64(y).mean(axis=0) - f64(inference)[0])
-    assert np.all(error <= allowed[0]), (
-        f"mean over {copies} masks is {float(np.max(error - allowed[0])):.3g} beyond six "
-        "standard deviations of the inference output")
+    assert_true(np.all(error <= allowed[0]), f"the mean over {copies} masks is "
+                f"{float(np.max(error - allowed[0])):.3g} beyond six standard deviations of the "
+                "inference output, but should be within them",
+                call=call_of("conv", infer_x.astype(ex.x.dtype), ex.w, None, **ex.kwargs))
 
 
 @pytest.mark.spec("H3")
@@ -163,13 +169,16 @@ def test_dropout_forms(x, keep, seed):
     inv = training.dropout(x, keep, training=True, rng=np.random.default_rng(seed),
                            inverted=True)
     mask = training.dropout_mask(x.shape, keep, np.random.default_rng(seed))
-    assert set(np.unique(mask).tolist()) <= {0.0, 1.0}
-    np.testing.assert_array_equal(classic, x * mask)
+    values = set(np.unique(mask).tolist())
+    assert_true(values <= {0.0, 1.0}, f"dropout_mask holds {sorted(values)}, but should hold "
+                f"only 0 and 1", call=f"dropout_mask({x.shape}, {keep})")
+    assert_array_equal(f"dropout(x, {keep}, training=True)", classic, x * mask)
     np.testing.assert_allclose(inv, x * mask / keep, rtol=1e-15)
     np.testing.assert_allclose(training.dropout(x, keep, training=False), keep * x, rtol=1e-15)
-    np.testing.assert_array_equal(training.dropout(x, keep, training=False, inverted=True), x)
+    assert_array_equal(f"dropout(x, {keep}, training=False, inverted=True)",
+                       training.dropout(x, keep, training=False, inverted=True), x)
     for bad in (0.0, -0.5, 1.5):
-        with pytest.raises(ValueError):
+        with assert_raises(ValueError, f"dropout(x, {bad}, training=False)"):
             training.dropout(x, bad, training=False)
 
 
@@ -182,15 +191,19 @@ def test_relu_and_leaky_relu(x, slope):
     each agrees with the definition on every element, ReLU keeps the dtype, ``relu(x) -
     relu(-x) = x``, and a zero slope is ReLU."""
     relu = training.relu(x)
-    assert relu.dtype == x.dtype and relu.shape == x.shape
-    assert [float(v) for v in relu.ravel()] == [max(0.0, float(v)) for v in x.ravel()]
-    np.testing.assert_array_equal(relu - training.relu(-x), x)
+    assert_equal("relu(x).dtype", relu.dtype, x.dtype)
+    assert_shape("relu(x)", relu.shape, x.shape)
+    definition = np.array([max(0.0, float(v)) for v in x.ravel()]).reshape(x.shape)
+    assert_array_equal("relu(x)", relu.astype(np.float64), definition)
+    assert_array_equal("relu(x) - relu(-x)", relu - training.relu(-x), x)
     leaky = training.leaky_relu(x, slope)
     want = [max(0.0, float(v)) + slope * min(0.0, float(v)) for v in x.ravel()]
     # In the array's precision: a tiny slope times a float32 may underflow to zero.
     np.testing.assert_allclose(leaky.ravel(), want, rtol=1e-6, atol=np.finfo(x.dtype).tiny)
-    np.testing.assert_array_equal(training.leaky_relu(x, 0.0), relu)
-    assert np.all((leaky > 0) == (x > 0)) and np.all(leaky[x <= 0] <= 0)
+    assert_array_equal("leaky_relu(x, 0.0)", training.leaky_relu(x, 0.0), relu)
+    assert_array_equal(f"leaky_relu(x, {slope}) > 0", leaky > 0, x > 0)
+    assert_true(np.all(leaky[x <= 0] <= 0), f"leaky_relu(x, {slope}) is positive where x <= 0, "
+                "but should not be")
 
 
 @pytest.mark.spec("H5")
@@ -201,12 +214,18 @@ def test_softmax_is_a_distribution(scores, shift):
     """Softmax maps scores into (0, 1] summing to 1 along its axis (H5; exactly 1 for a single
     dominant score), keeps their order, ignores a common shift, and does not overflow."""
     p = training.softmax(scores)
-    assert np.all(np.isfinite(p)) and np.all(p >= 0) and np.all(p <= 1)
+    assert_true(np.all(np.isfinite(p)) and np.all(p >= 0) and np.all(p <= 1),
+                f"softmax(scores) ranges over [{np.min(p)}, {np.max(p)}], but should lie in "
+                f"[0, 1]", call=f"scores of shape {scores.shape}")
     np.testing.assert_allclose(p.sum(axis=-1), 1.0, rtol=1e-12)
     spread = np.max(scores, axis=-1, keepdims=True) - scores
-    assert np.all(p[spread < 30] > 0), "a score near the maximum got probability 0"
+    assert_true(np.all(p[spread < 30] > 0), "a score within 30 of the maximum got "
+                "probability 0, but should get a positive one",
+                call=f"scores of shape {scores.shape}")
     order = np.argsort(scores, axis=-1, kind="stable")
-    assert np.all(np.diff(np.take_along_axis(p, order, axis=-1), axis=-1) >= 0)
+    assert_true(np.all(np.diff(np.take_along_axis(p, order, axis=-1), axis=-1) >= 0),
+                "softmax(scores) reorders the scores, but should keep their order",
+                call=f"scores of shape {scores.shape}")
     np.testing.assert_allclose(training.softmax(scores + shift), p, rtol=1e-9, atol=1e-300)
     if scores.shape[-1] > 1:
         q = training.softmax(scores, axis=0)
