@@ -69,11 +69,30 @@ def _onednn_bf16_reads_garbage(torch: Any) -> bool:
     return not bool((torch.nn.functional.conv3d(x, w, padding=2) == 1).all())
 
 
+def reads_mostly_padding(geometry: ConvGeometry, spatial: tuple[int, ...]) -> bool:
+    """Whether the correlation oneDNN runs for this layer (:meth:`ConvGeometry.correlation`:
+    the adjoint, on the output, for a transposed layer) reads mostly padding on some axis: a
+    side's padding at least as long as the input, or a window whose every tap is padding (an
+    empty axis of :meth:`ConvGeometry.input_positions`). The AMX defect's predicate."""
+    forward, inputs = geometry.correlation(spatial)
+    sides = [(n, before, after) for n, (before, after) in zip(inputs, forward.padding)]
+    if any(before >= n or after >= n for n, before, after in sides):
+        return True
+    # Otherwise only taps spaced wider than the input, or a window no longer than one side's
+    # padding, can miss the input.
+    if not any(d > n or keff <= max(before, after) for (n, before, after), d, keff
+               in zip(sides, forward.dilation, forward.effective_kernel)):
+        return False
+    out = forward.output_spatial(inputs)
+    return any(not reads for o in range(max(out))
+               for reads in forward.input_positions(tuple(min(o, m - 1) for m in out), inputs))
+
+
 def _onednn_bf16_defect(version: str) -> KnownDefect:
     return KnownDefect(
         name="onednn-amx-bf16-padding", operations=frozenset(CONV_OPERATIONS),
         dtypes=frozenset({"bfloat16"}), ranks=frozenset({2, 3}),
-        applies=lambda geometry, spatial: bool(geometry.padding_only_axes(spatial)),
+        applies=reads_mostly_padding,
         reason=(f"torch {version} on this CPU (oneDNN's AMX kernels): a bfloat16 convolution "
                 "whose windows read mostly padding (a side's padding at least the input length, "
                 "or a window of padding only) returns uninitialized memory or segfaults; "

@@ -401,22 +401,6 @@ class ConvGeometry(_ReadsInputs):
         return tuple((keff - 1 - before, keff - 1 - after + r) for (before, after), keff, r in
                      zip(self.padding, self.effective_kernel, self._remainder(spatial)))
 
-    def padding_only_axes(self, spatial: Sequence[int]) -> tuple[int, ...]:
-        """Axes on which the correlation of :meth:`correlation` reads mostly padding: a side's
-        padding at least as long as the input, or some window whose every tap is padding."""
-        forward, inputs = self.correlation(spatial)
-        axes = []
-        for axis, (n, k, s, d, (before, after), keff, windows) in enumerate(zip(
-                inputs, forward.kernel, forward.stride, forward.dilation, forward.padding,
-                forward.effective_kernel, forward.output_spatial(inputs))):
-            if before >= n or after >= n:
-                axes.append(axis)
-            elif d > n or keff <= max(before, after):  # otherwise every window meets the input
-                if any(all(not before <= j * s + t * d < before + n for t in range(k))
-                       for j in range(windows)):
-                    axes.append(axis)
-        return tuple(axes)
-
     # -- the backend protocol's keyword arguments ---------------------------------------
     def conv_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of the protocol's ``conv`` / ``conv_vjp``."""
