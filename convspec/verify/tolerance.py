@@ -80,17 +80,9 @@ from typing import Any
 
 import numpy as np
 
-#: Unit roundoff ``2^-p`` of each number format (p = significand bits including the implicit one).
-UNIT_ROUNDOFF = {
-    "float64": 2.0 ** -53,
-    "float32": 2.0 ** -24,
-    "tf32": 2.0 ** -11,
-    "float16": 2.0 ** -11,
-    "bfloat16": 2.0 ** -8,
-}
-#: What each storage dtype accumulates in when nothing is declared.
-ACCUMULATE_IN = {"float64": "float64", "float32": "float32", "float16": "float32",
-                 "bfloat16": "float32"}
+# Unit roundoff 2^-p of each number format and what each storage dtype accumulates in when
+# nothing is declared: read from the one table of dtype facts.
+from ..spec.dtypes import ACCUMULATE_IN, UNIT_ROUNDOFF
 #: Reduced precisions a user may declare for a dtype's products.
 DECLARABLE = {"float32": ("tf32", "bfloat16", "float16"), "float64": ("float32",),
               "float16": (), "bfloat16": ()}
