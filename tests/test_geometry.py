@@ -269,4 +269,6 @@ def test_volumes() -> None:
     assert g.kernel_volume == 15 and g.reduction_length == 3 * 15
     assert g.output_volume((7, 7)) == 6 * 7
     assert g.transform_length((7, 7)) == (7 + 1 + 3) * (7 + 4 + 5)
-    assert PoolGeometry.make((2, 3)).kernel_volume == 6
+    pool = PoolGeometry.make((2, 3), stride=(2, 1), padding=(1, 1))
+    assert pool.kernel_volume == 6
+    assert pool.window_elements((2, 5, 7, 4)) == 2 * 5 * (4 * 4) * 6  # out (7+2-2)//2+1, 4

@@ -29,7 +29,6 @@ comma-separated selections the command line and the benchmark options take
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -40,7 +39,7 @@ from ..spec.dtypes import seeded_tensor
 from ..spec.validate import as_choice, as_int
 from ..spec.dtypes import numpy_dtype
 from ..spec.errors import GeometryError
-from ..spec.geometry import ConvGeometry, PoolGeometry
+from ..spec.geometry import ConvGeometry, PoolGeometry, volume
 from ..spec.models import NETWORKS
 
 DIRECTIONS = ("forward", "backward")
@@ -118,8 +117,7 @@ class Workload:
         """
         if isinstance(self.geometry, ConvGeometry):
             return self.geometry.macs(self.input_shape)
-        n, c, *_ = self.input_shape
-        return n * c * math.prod(self.output_shape[2:]) * math.prod(self.geometry.kernel)
+        return self.geometry.window_elements(self.input_shape)
 
     @property
     def flops(self) -> int:
@@ -154,7 +152,7 @@ class Workload:
     def min_bytes(self, dtype: str) -> int:
         """Minimum memory traffic: each tensor of :meth:`tensor_shapes` moved once."""
         itemsize = numpy_dtype(dtype).itemsize
-        return itemsize * sum(math.prod(s) for s in self.tensor_shapes().values())
+        return itemsize * sum(volume(s) for s in self.tensor_shapes().values())
 
     def arithmetic_intensity(self, dtype: str) -> float:
         """FLOPs per byte of minimum traffic (the roofline's x axis)."""

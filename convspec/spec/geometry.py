@@ -508,6 +508,12 @@ class PoolGeometry(_ReadsInputs):
         """Elements of one window, ``∏K`` (G1: an average divides by at most this)."""
         return volume(self.kernel)
 
+    def window_elements(self, input_shape: Sequence[int]) -> int:
+        """Elements the windows of one forward pass visit, padding taps included:
+        ``N·C·∏out·∏K`` (B9, G1; pooling's counterpart of C3's multiply-adds)."""
+        shape = self.output_shape(input_shape)
+        return shape[0] * shape[1] * volume(shape[2:]) * self.kernel_volume
+
     def window_padding(self, spatial: Sequence[int]) -> tuple[tuple[int, int], ...]:
         """Per axis ``(p, after)``: the padding under which plain floor-mode windowing gives
         this geometry's windows (B9 with ``ceil_mode``).
