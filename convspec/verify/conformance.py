@@ -93,6 +93,9 @@ class Recorder:
     calls: int = 0
     #: Why drawn calls were discarded as outside the capabilities (reason -> count).
     rejections: Counter = field(default_factory=Counter)
+    #: Called with the record of every call :func:`call` hands to a backend (the plugin's
+    #: coverage report); kept across :meth:`reset`.
+    observers: list[Callable[[Call], None]] = field(default_factory=list)
 
     def observe(self, dtype: str, comparison: Comparison) -> None:
         if comparison.effective_bits is None or not comparison.ok:
@@ -168,6 +171,8 @@ def call(backend: Any, operation: str, *arrays: np.ndarray | None, as_given: boo
     _reject_if_unsupported(backend, record)
     handed = arrays if as_given else tuple(contract_copy(a) for a in arrays)
     RECORDER.calls += 1
+    for observe in RECORDER.observers:
+        observe(record)
     try:
         with guard(record):
             return method(*handed, **kwargs)
