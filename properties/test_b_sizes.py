@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -323,5 +321,5 @@ def test_size_formulas_on_the_worked_numbers():
     with assert_raises(GeometryError, "conv_output_size(10, 3, stride=2, rounding='exact')",
                        match="4.5"):
         conv_output_size(10, 3, stride=2, rounding="exact")
-    assert_equal("positions of conv_output_size((227, 227), (11, 11), stride=4)",
-                 math.prod(conv_output_size((227, 227), (11, 11), stride=4)), 3025)
+    assert_equal("output_volume((227, 227)) of an 11×11, stride 4 layer",
+                 ConvGeometry.make(3, 96, 11, stride=4, ndim=2).output_volume((227, 227)), 3025)

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import convspec.reference as reference
 from convspec import NETWORKS, ConvGeometry, GeometryError, reached_offsets, receptive_field
 from convspec.spec import counts
+from convspec.spec.geometry import volume
 from convspec.verify.conformance import call, nonzero_beyond_rounding, zero_allowance
 from convspec.spec.dtypes import numpy_dtype
 from convspec.spec.errata import erratum
@@ -69,7 +70,7 @@ def test_parameters_are_the_gradients_the_backend_returns(backend, caps, data):
     assert_equal("db is None", db is None, ex.b is None, call=made)
     gradients = np.size(dw) + (0 if db is None else np.size(db))
     p, d = g.out_channels, g.in_channels // g.groups
-    formula = p * d * math.prod(g.kernel) + (p if g.bias else 0)
+    formula = p * d * g.kernel_volume + (p if g.bias else 0)
     assert_equal("gradient entries", gradients, formula, call=made)
     assert_equal("params()", g.params(), formula, call=g)
     assert_equal("counts.conv_params", counts.conv_params(
@@ -91,12 +92,11 @@ def test_macs_are_the_products_the_backend_sums(backend, caps, data, transposed)
     g, shape = case.geometry, case.input_shape
     counted = counted_products(backend, g, shape, dtype)
     if transposed:
-        formula = shape[0] * math.prod(shape[2:]) * g.in_channels * (
-            g.out_channels // g.groups) * math.prod(g.kernel)
+        formula = shape[0] * volume(shape[2:]) * g.in_channels * (
+            g.out_channels // g.groups) * g.kernel_volume
     else:
-        out = g.output_spatial(shape[2:])
-        formula = (shape[0] * math.prod(g.kernel) * (g.in_channels // g.groups)
-                   * math.prod(out) * g.out_channels)
+        formula = (shape[0] * g.kernel_volume * (g.in_channels // g.groups)
+                   * g.output_volume(shape[2:]) * g.out_channels)
         assert_equal(f"counts.conv_macs({shape}, ...)", counts.conv_macs(
             shape, g.out_channels, g.kernel, stride=g.stride, padding=g.padding,
             dilation=g.dilation, groups=g.groups), formula, call=g)
@@ -118,7 +118,7 @@ def test_connection_table_parameters(p, d, data):
     used = int(y.sum())
     where = f"table={table.astype(int).tolist()}, kernel={kernel}"
     assert_equal("products of connection_table_conv", used,
-                 int(table.sum()) * math.prod(kernel), call=where)
+                 int(table.sum()) * volume(kernel), call=where)
     assert_equal("connection_table_params(table, kernel)",
                  counts.connection_table_params(table.astype(int), kernel), used + p, call=where)
     assert_equal("connection_table_params(table, kernel, bias=False)",
@@ -136,10 +136,10 @@ def test_asymmetric_factorization(n, c):
     row, col = (ConvGeometry.make(c, c, k, bias=False) for k in ((1, n), (n, 1)))
     where = f"asymmetric_factorization_params({n}, {c})"
     assert_equal("original", pair.original, n * n * c * c, call=where)
-    assert_equal("weights of the square kernel", math.prod(square.weight_shape), n * n * c * c,
+    assert_equal("weights of the square kernel", volume(square.weight_shape), n * n * c * c,
                  call=square)
     assert_equal("replacement", pair.replacement,
-                 math.prod(row.weight_shape) + math.prod(col.weight_shape), call=where)
+                 volume(row.weight_shape) + volume(col.weight_shape), call=where)
     assert_equal("replacement", pair.replacement, 2 * n * c * c, call=where)
     assert_equal("ratio", pair.ratio, Fraction(2, n), call=where)
     for layers in ([(1,), (n,)], [(n,), (1,)]):
@@ -292,7 +292,7 @@ def test_whole_model_counts(name):
     for index, layer in enumerate(network.layers):
         g = layer.geometry
         assert_equal(f"{name}.{layer.name}.params()", layer.params(),
-                     math.prod(g.weight_shape) + (g.out_channels if g.bias else 0), call=g)
+                     volume(g.weight_shape) + (g.out_channels if g.bias else 0), call=g)
         source = network.source_shape(index)
         if source is not None:
             assert_equal(f"{name}.{layer.name}.input_shape", layer.input_shape, source)

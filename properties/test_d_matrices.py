@@ -8,8 +8,6 @@ gives what the backend's conv, conv_transpose or vjp gives on the same data.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -18,6 +16,7 @@ from hypothesis import strategies as st
 import convspec.reference as reference
 from convspec import ConvGeometry, GeometryError
 from convspec.spec import shapes
+from convspec.spec.geometry import volume
 from convspec.verify.conformance import call, expect_close, reference_outputs, transform_scales
 from convspec.verify.helpers import (assert_array_equal, assert_equal, assert_raises,
                                      assert_shape, assert_true, call_of, require)
@@ -210,13 +209,13 @@ def test_convolution_is_a_sparse_tied_fully_connected_layer(backend, caps, toler
     fc = shapes.conv_as_fc(g, spatial)
     assert_equal("non-zero entries of C", np.count_nonzero(structure), fc.nonzeros, call=where)
     assert_equal("conv_as_fc(...).distinct_weights", fc.distinct_weights, ex.w.size, call=where)
-    per_row = (g.in_channels // g.groups) * math.prod(g.kernel)
+    per_row = g.reduction_length
     most = int(np.max(np.count_nonzero(structure, axis=1), initial=0))
     assert_true(most <= per_row, f"a row of C has {most} weights, but should have at most "
                 f"{per_row}", call=where)
     tol = tolerance(ex.dtype)
     y = call(backend, "conv", ex.x, ex.w, ex.b, **ex.kwargs)
-    bias = None if ex.b is None else np.repeat(f64(ex.b), math.prod(y.shape[2:]))
+    bias = None if ex.b is None else np.repeat(f64(ex.b), volume(y.shape[2:]))
     dx, _, _ = call(backend, "conv_vjp", ex.x, ex.w, ex.b, ex.dy, **ex.kwargs)
     y_scale = transform_scales("conv", (ex.x, ex.w, ex.b), ex.kwargs)[0]
     dx_scale = transform_scales("conv_vjp", (ex.x, ex.w, ex.b, ex.dy), ex.kwargs)[0]
@@ -353,7 +352,7 @@ def test_transposed_convolution_multiplies_by_c_transpose(backend, caps, toleran
     y = call(backend, "conv_transpose", ex.x, ex.w, ex.b, **ex.kwargs)
     want = reference.conv_transpose_by_matrix(f64(ex.x), f64(ex.w), f64(ex.b), **ex.kwargs)
     _, (magnitude,) = reference_outputs("conv_transpose", (ex.x, ex.w, ex.b), ex.kwargs)
-    expect_close(y, want, magnitude, (g.in_channels // g.groups) * math.prod(g.kernel) + 1,
+    expect_close(y, want, magnitude, g.reduction_length + 1,
                  tolerance(ex.dtype), what="conv_transpose differs from C^T z (D8)")
 
 

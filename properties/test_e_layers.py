@@ -121,12 +121,13 @@ def test_translation_equivariance(backend, caps, tolerance, data):
     y = call(backend, "conv", ex.x, ex.w, None, **g.conv_kwargs())
     ys = call(backend, "conv", shifted, ex.w, None, **g.conv_kwargs())
     # Output positions whose whole window lies inside the unshifted data's valid region.
-    before = g.padding[axis][0]
-    keff = g.effective_kernel[axis]
     n = ex.x.shape[2 + axis]
+
+    def window(i: int) -> tuple[int, ...]:
+        return g.input_positions(tuple(i if a == axis else 0 for a in range(g.ndim)),
+                                 ex.x.shape[2:])[axis]
     valid = [i for i in range(y.shape[2 + axis] - t)
-             if i * g.stride[axis] - before >= 0
-             and i * g.stride[axis] - before + keff <= n - shift]
+             if len(window(i)) == g.kernel[axis] and window(i)[-1] < n - shift]
     assume(valid)
     take = [slice(None)] * y.ndim
     take_s = [slice(None)] * y.ndim
@@ -173,23 +174,6 @@ def test_linearity_in_input_and_kernel(backend, caps, tolerance, data, a, c):
                      what=f"conv is not linear in its {what}")
 
 
-def _receptive_mask(g: ConvGeometry, spatial, position) -> np.ndarray:
-    """Output positions whose window contains input ``position`` (from the geometry)."""
-    out = g.output_spatial(spatial)
-    axes = []
-    for i, (n_out, p) in enumerate(zip(out, position)):
-        hits = np.zeros(n_out, dtype=bool)
-        for o in range(n_out):
-            start = o * g.stride[i] - g.padding[i][0]
-            offset = p - start
-            hits[o] = 0 <= offset < g.effective_kernel[i] and offset % g.dilation[i] == 0
-        axes.append(hits)
-    mask = axes[0]
-    for hits in axes[1:]:
-        mask = np.multiply.outer(mask, hits)
-    return mask
-
-
 @pytest.mark.spec("E5", "C12")
 @pytest.mark.ops("conv")
 @given(data=st.data())
@@ -208,7 +192,9 @@ def test_local_connectivity(backend, caps, tolerance, data):
     kw = g.conv_kwargs()
     y = call(backend, "conv", ex.x, ex.w, None, **kw).astype(np.float64)
     yb = call(backend, "conv", bumped, ex.w, None, **kw).astype(np.float64)
-    outside = ~_receptive_mask(g, ex.x.shape[2:], position)
+    inside = np.zeros(ex.case.output_shape[2:], dtype=bool)
+    inside[np.ix_(*g.output_positions(position, ex.x.shape[2:]))] = True
+    outside = ~inside
     # Exactly 0 outside; both calls may leave their transform rounding there (an FFT does).
     scale = (transform_scales("conv", (ex.x, ex.w, None), kw)[0]
              + transform_scales("conv", (bumped, ex.w, None), kw)[0])
@@ -322,7 +308,7 @@ def test_grouped_convolution_is_concatenated_independent_convolutions(backend, c
     expect_close(whole, np.concatenate(parts, axis=1), magnitude, red, tolerance(ex.dtype),
                  slack=2.0, what="grouped conv differs from concatenated per-group convs")
     assert_equal("weights of params()", g.params() - (g.out_channels if g.bias else 0),
-                 g.groups * (ci * co * math.prod(g.kernel)), call=g)
+                 g.groups * (ci * co * g.kernel_volume), call=g)
 
 
 @pytest.mark.spec("E10", "C8")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -11,6 +9,7 @@ from hypothesis import strategies as st
 
 from convspec import ConvGeometry, PoolGeometry
 from convspec.spec.dtypes import numpy_dtype
+from convspec.spec.geometry import volume
 from convspec.verify.conformance import call, expect_close, expect_reference, reference_outputs
 from convspec.verify.helpers import assert_array_equal, assert_equal, call_of, require
 from convspec.verify.strategies import pool_examples, tensors, dtypes
@@ -59,7 +58,7 @@ def test_tiling_and_overlapping_windows(backend, caps, tolerance, data):
         assert_equal("overlapping", g.overlapping, overlapping, call=g)
         out = g.output_shape(x.shape)
         if kernel == 2:  # F=2, S=2 keeps 25%
-            assert_equal(f"4 × outputs on {x.shape}", math.prod(out[2:]) * 4, (2 * half) ** 2,
+            assert_equal(f"4 × outputs on {x.shape}", volume(out[2:]) * 4, (2 * half) ** 2,
                          call=g)
         ones = np.ones(out, dtype=x.dtype)
         dx = call(backend, "avg_pool_vjp", x, ones, **g.avg_pool_kwargs())
@@ -86,7 +85,7 @@ def test_l2_pooling_from_average_pooling(backend, caps, tolerance, data):
     expect_reference(backend, "avg_pool", (squares,), g.avg_pool_kwargs(), tolerance(ex.dtype))
     x64 = ex.x.astype(np.float64)
     expected = reference.l2_pool(x64, kernel=g.kernel, stride=g.stride)
-    size = math.prod(g.kernel)
+    size = g.kernel_volume
     (mean_of_squares,), _ = reference_outputs("avg_pool", (x64 * x64,), g.avg_pool_kwargs())
     expect_close(np.sqrt(size * mean_of_squares), expected, expected, size,
                  Tolerance("float64"), what="L2 pooling differs from sqrt(|R| avgpool(x^2)) (G3)")
@@ -132,7 +131,7 @@ def test_trainable_pooling(backend, caps, tolerance, data):
     got = sigmoid(w.reshape(shape) * pooled + b.reshape(shape))
     expected = reference.trainable_pool(ex.x, w, b, kernel=g.kernel, stride=g.stride,
                                         mode="avg", activation=sigmoid)
-    expect_close(got, expected, np.ones_like(expected), math.prod(g.kernel),
+    expect_close(got, expected, np.ones_like(expected), g.kernel_volume,
                  tolerance("float64"), slack=4.0, what="trainable pooling differs from G5")
 
 
@@ -150,8 +149,8 @@ def test_strided_convolution_replaces_pooling(backend, caps, tolerance, data):
     assume(channels == 1 or "groups" in caps.features)
     cg = ConvGeometry.make(channels, channels, pg.kernel, stride=pg.stride, padding=pg.padding,
                            groups=channels, bias=False)
-    w = np.full(cg.weight_shape, 1 / math.prod(pg.kernel), dtype=ex.x.dtype)
+    w = np.full(cg.weight_shape, 1 / pg.kernel_volume, dtype=ex.x.dtype)
     got = call(backend, "conv", ex.x, w, None, **cg.conv_kwargs())
     exact, magnitude = reference_outputs("avg_pool", (ex.x,), pg.avg_pool_kwargs())
-    expect_close(got, exact[0], magnitude[0], math.prod(pg.kernel), tolerance(ex.dtype),
+    expect_close(got, exact[0], magnitude[0], pg.kernel_volume, tolerance(ex.dtype),
                  slack=2.0, what="strided depthwise conv differs from average pooling")

@@ -49,7 +49,7 @@ def test_momentum_on_the_backends_conv_gradients(backend, caps, tolerance, data,
     kwargs, tol = ex.kwargs, tolerance(ex.dtype)
     g = ex.geometry
     # A step no larger than 1/λ_max (bounded by the Frobenius norm of the map W ↦ conv(x, W)).
-    frobenius = g.out_channels * math.prod(g.kernel) * float(np.sum(f64(ex.x) ** 2)) + 1
+    frobenius = g.out_channels * g.kernel_volume * float(np.sum(f64(ex.x) ** 2)) + 1
     lr = 2.0 ** -(math.ceil(math.log2(frobenius)) + shift)
     params = [f64(ex.w)] + ([] if ex.b is None else [f64(ex.b)])
     direction = [np.zeros_like(p) for p in params]
