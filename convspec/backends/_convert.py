@@ -15,13 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from ..spec.dtypes import HALF_DTYPES
 from ..spec.dtypes import dtype_name as _dtype_name
 from ..spec.dtypes import numpy_dtype
 from ..spec.geometry import PoolGeometry
 from ..reference import checks
 from .protocol import RANKS, Capabilities
-
-HALF_DTYPES = ("float16", "bfloat16")
 
 
 def dtype_name(array: Any, what: str = "x") -> str:

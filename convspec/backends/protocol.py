@@ -40,12 +40,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
+from ..spec.dtypes import DTYPES
 from ..spec.geometry import ConvGeometry, PoolGeometry
 
 FORWARD_OPERATIONS = ("conv", "conv_transpose", "max_pool", "avg_pool")
 VJP_OPERATIONS = ("conv_vjp", "conv_transpose_vjp", "max_pool_vjp", "avg_pool_vjp")
 OPERATIONS = FORWARD_OPERATIONS + VJP_OPERATIONS
-DTYPES = ("float64", "float32", "float16", "bfloat16")
 RANKS = (1, 2, 3)
 
 #: Geometry features a backend may lack; :func:`required_features` says which a case uses.
