@@ -12,16 +12,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..spec.dtypes import ACCUMULATE_IN, HALF_DTYPES
 from ..spec.dtypes import NUMPY_DTYPES as FLOAT_DTYPES
 
-HALF_DTYPES = frozenset({"float16", "bfloat16"})
-
-#: What the reference really computes in, per dtype (reported by ``capabilities()``).
+#: What the reference really computes in, per dtype (reported by ``capabilities()``), from the
+#: table of dtype facts: half types accumulate in float32 and round once at the end.
 PRECISION: Mapping[str, str] = {
-    "float64": "float64",
-    "float32": "float32",
-    "float16": "float32 accumulation, rounded to float16 once at the end",
-    "bfloat16": "float32 accumulation, rounded to bfloat16 once at the end",
+    name: (f"{ACCUMULATE_IN[name]} accumulation, rounded to {name} once at the end"
+           if name in HALF_DTYPES else name)
+    for name in FLOAT_DTYPES
 }
 
 
