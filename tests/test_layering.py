@@ -29,6 +29,7 @@ FORBIDDEN = {
     "convspec.backends": ("convspec.verify", "convspec.perf", "convspec.cli", "convspec.properties"),
     "convspec.perf": ("convspec.verify", "convspec.cli", "convspec.properties"),
     "convspec.verify": ("convspec.cli", "convspec.perf"),
+    "convspec.draw": ("convspec.verify", "convspec.perf", "convspec.cli"),
 }
 
 
