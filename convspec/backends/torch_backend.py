@@ -78,8 +78,8 @@ def reads_mostly_padding(geometry: ConvGeometry, spatial: tuple[int, ...]) -> bo
     sides = [(n, before, after) for n, (before, after) in zip(inputs, forward.padding)]
     if any(before >= n or after >= n for n, before, after in sides):
         return True
-    # Otherwise only taps spaced wider than the input, or a window no longer than one side's
-    # padding, can miss the input.
+    # Only taps spaced wider than the input, or a window no longer than one side's padding,
+    # can miss the input (scanning every window of a large layer costs ~25 ms a call).
     if not any(d > n or keff <= max(before, after) for (n, before, after), d, keff
                in zip(sides, forward.dilation, forward.effective_kernel)):
         return False
