@@ -27,11 +27,12 @@ from typing import Any
 
 import pytest
 
-from . import repro, upstream, watchdog
+from . import covering, repro, upstream, watchdog
 from ..backends.protocol import DTYPES, Capabilities, capabilities_of
 from ..backends.registry import DEFAULT_BACKEND
 from ..spec.inventory import SECTIONS
 from .conformance import RECORDER, ConformanceError
+from .report import coverage_lines
 from .tolerance import Tolerance, declared_by_backend, parse_declarations
 
 PROFILES = ("ci", "dev", "nightly", "replay")
@@ -185,6 +186,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = state
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(_LiveLines(config), "convspec-live-lines")
+    if covering.OBSERVED not in RECORDER.observers:  # the coverage report: every call's features
+        RECORDER.observers.append(covering.OBSERVED)
     watchdog.configure(config.getoption("convspec_breadcrumbs"),
                        config.getoption("convspec_call_timeout"))
 
@@ -206,6 +209,8 @@ class _State:
         self.status = "running"
         self.exitstatus: int | None = None
         self.planned: int | None = None
+        #: The features of every property's backend calls (the coverage report).
+        self.coverage = covering.Coverage()
 
     def backend(self) -> Any:
         if self._backend is None:
@@ -468,6 +473,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if call.when == "setup":
         RECORDER.reset()
+        covering.OBSERVED.take()
     outcome = yield
     report = outcome.get_result()
     section = _marker_args(item, "section")
@@ -480,7 +486,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             "operations": list(_marker_args(item, "ops")),
             "effective_bits": dict(RECORDER.effective_bits),
             "backend_calls": RECORDER.calls,
+            "coverage": covering.OBSERVED.take(),
         }
+        cases = dict(item.user_properties).get("convspec_cases")
+        if cases is not None:  # an explicit-case property's tally (convspec.verify.explicit)
+            info["cases"] = cases
         if report.failed and call.excinfo is not None:
             _SHRINK["budget"].charge(report.duration)
             info.update(_failure_info(item, canonical_nodeid(report.nodeid),
@@ -717,6 +727,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
                 config.getoption("convspec_repro_dir"), report.nodeid, state.spec, reason,
                 repro.crash_script(report.nodeid, state.spec, reason, crumb),
                 backend_dir=repro.backend_directory(state.spec)))
+    state.coverage.add(entry.pop("coverage", {}))
     state.results.append(entry)
     if entry["outcome"] == "failed":
         report._convspec_live = entry  # printed by _LiveLines, after the progress character
@@ -821,6 +832,8 @@ def results_document(state: _State) -> dict[str, Any]:
         "shrink_seconds": state.config.getoption("convspec_shrink_seconds"),
         "examples": example_budget(state),
         "summary": section_summary(state.results),
+        "coverage": coverage_document(state),
+        "explicit_cases": explicit_cases(state.results),
         "tests": state.results,
     }
 
@@ -835,6 +848,30 @@ def example_budget(state: _State) -> dict[str, Any]:
     if budget["per_property"] != profile:
         budget["reason"] = caps.reasons.get("example_fraction", "declared by the backend")
     return budget
+
+
+def coverage_document(state: _State) -> dict[str, Any]:
+    """Per operation the run's properties call: the features and feature pairs its calls
+    reached, of those the backend supports (:mod:`convspec.verify.covering`)."""
+    operations = {op for entry in state.results for op in entry.get("operations", ())}
+    return state.coverage.document(state.capabilities(), operations)
+
+
+def explicit_cases(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The explicit-case properties' tallies summed by kind (``external``, ``covering``)."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in results:
+        cases = entry.get("cases")
+        if not cases:
+            continue
+        kind = entry["name"].removeprefix("test_").split("[")[0]
+        row = found.setdefault(kind, {"total": 0, "run": 0, "failed": 0, "skipped": Counter()})
+        for key in ("total", "run", "failed"):
+            row[key] += cases.get(key, 0)
+        row["skipped"].update(cases.get("skipped", {}))
+    for row in found.values():
+        row["skipped"] = dict(row["skipped"].most_common())
+    return found
 
 
 def section_summary(results: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
@@ -876,6 +913,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             declared = f", declared {row['declared']}" if row["declared"] else ""
             parts.append(f"{dtype} ≈ {row['effective_bits']:.1f} bits{declared}")
         write("effective precision (worst observed): " + "; ".join(parts))
+    for line in coverage_lines(document["coverage"], document["explicit_cases"]):
+        write(line)
     examples = document["examples"]
     if "reason" in examples:
         write(f"examples per property: {examples['per_property']} of the profile's "

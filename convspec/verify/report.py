@@ -36,6 +36,8 @@ class Run:
     duration: float
     precision: dict[str, Any]
     tests: dict[str, dict[str, Any]]
+    #: Features and feature pairs reached per operation (``verify --json``'s ``coverage``).
+    coverage: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,7 +77,7 @@ def load_runs(paths: Iterable[str | Path]) -> list[Run]:
             profile += f" ({examples['per_property']} of {examples['profile']} examples)"
         runs.append(Run(label, str(path), profile,
                         float(document.get("duration", 0.0)), dict(document.get("precision", {})),
-                        tests))
+                        tests, dict(document.get("coverage") or {})))
     if not runs:
         raise ReportError("no results files given; pass the files `convspec verify --json` wrote")
     return runs
@@ -126,6 +128,48 @@ def _notes(rows: Sequence[Row], runs: Sequence[Run]) -> list[tuple[str, str, str
     return sorted(notes, key=lambda n: (n[2] != "failed", n[0], n[1]))
 
 
+def _missing(row: dict[str, Any], most: int = 4) -> str:
+    """What a coverage row has not reached: the features, then the pairs (the first few)."""
+    gaps = list(row["features"]["missing"]) + list(row["pairs"]["missing"])
+    more = f" and {len(gaps) - most} more" if len(gaps) > most else ""
+    return ", ".join(gaps[:most]) + more
+
+
+def coverage_cells(row: dict[str, Any]) -> tuple[str, str]:
+    """``("10/10", "41/41")``: features and pairs reached of those supported."""
+    return tuple(f"{row[k]['hit']}/{row[k]['supported']}" for k in ("features", "pairs"))
+
+
+def coverage_lines(coverage: dict[str, Any], explicit: dict[str, Any]) -> list[str]:
+    """The terminal summary's coverage block: one line per operation, one for the explicit
+    cases (external suites, covering design) run and skipped."""
+    if not coverage and not explicit:
+        return []
+    lines = ["coverage (features, feature pairs reached by the backend calls, of those the "
+             "backend supports):"] if coverage else []
+    for operation, row in coverage.items():
+        features, pairs = coverage_cells(row)
+        gap = _missing(row)
+        lines.append(f"  {operation:<20} {features:>6} features {pairs:>8} pairs"
+                     + (f"; not reached: {gap}" if gap else ""))
+    parts = []
+    for kind, row in explicit.items():
+        text = f"{kind} {row['run']} of {row['total']} run"
+        if row["failed"]:
+            text += f", {row['failed']} failed"
+        if row["skipped"]:
+            reason, count = next(iter(row["skipped"].items()))
+            others = len(row["skipped"]) - 1
+            total = sum(row["skipped"].values())
+            text += (f" ({total} skipped: {reason})" if not others else
+                     f" ({total} skipped; {count}: {reason}; and {others} other "
+                     f"reason{'s' * (others > 1)})")
+        parts.append(text)
+    if parts:
+        lines.append("explicit cases: " + "; ".join(parts))
+    return lines
+
+
 def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -146,6 +190,15 @@ def to_markdown(runs: Sequence[Run]) -> str:
         t = totals(run)
         lines.append(f"| {_md(run.label)} | {run.profile} | {t['passed']} | {t['failed']} | "
                      f"{t['skipped']} | {run.duration:.0f} | {_md(_precision(run))} |")
+    if any(run.coverage for run in runs):
+        lines += ["", "## Coverage", "", "Features and feature pairs reached by the backend "
+                  "calls, of those the backend supports.", "",
+                  "| backend | operation | features | pairs | not reached |", "|---|---|---|---|---|"]
+        for run in runs:
+            for operation, row in run.coverage.items():
+                features, pairs = coverage_cells(row)
+                lines.append(f"| {_md(run.label)} | {operation} | {features} | {pairs} | "
+                             f"{_md(_missing(row)) or '—'} |")
     notes = _notes(rows, runs)
     if notes:
         lines += ["", "## Failures and skips", ""]
@@ -200,6 +253,19 @@ def to_html(runs: Sequence[Run]) -> str:
                    f"<td>{t['failed']}</td><td>{t['skipped']}</td><td>{run.duration:.0f}</td>"
                    f"<td>{e(_precision(run))}</td></tr>")
     out.append("</table>")
+    if any(run.coverage for run in runs):
+        out.append("<h2>Coverage</h2><p>Features and feature pairs reached by the backend calls, "
+                   "of those the backend supports.</p><table id='coverage'><tr><th>backend</th>"
+                   "<th>operation</th><th>features</th><th>pairs</th><th>not reached</th></tr>")
+        for run in runs:
+            for operation, row in run.coverage.items():
+                features, pairs = coverage_cells(row)
+                full = not _missing(row)
+                out.append(f"<tr><td>{e(run.label)}</td><td>{e(operation)}</td>"
+                           f"<td class='{'passed' if full else 'failed'}'>{features}</td>"
+                           f"<td class='{'passed' if full else 'failed'}'>{pairs}</td>"
+                           f"<td>{e(_missing(row, most=50)) or '—'}</td></tr>")
+        out.append("</table>")
     notes = _notes(rows, runs)
     if notes:
         out.append("<h2>Failures and skips</h2><ul id='notes'>")
