@@ -88,20 +88,13 @@ def max_pool_ties(x: np.ndarray, geometry: PoolGeometry,
 
 
 def avg_divisor(geometry: PoolGeometry, spatial: Sequence[int], out: Sequence[int]) -> np.ndarray:
-    """Per output position, how many elements its average divides by (G1).
-
-    Along each axis a window starts at ``i·s - p``; with ``count_include_pad`` it counts the
-    positions up to ``n + p`` (input and padding, not the ceil_mode overhang), otherwise only
-    the input positions. The count is the product over axes.
-    """
+    """Per output position, how many elements its average divides by (G1): the product over
+    axes of :meth:`PoolGeometry.window_counts` (input and padding with ``count_include_pad``,
+    never the ceil_mode overhang; otherwise the input only). ``out`` is the geometry's output
+    for ``spatial``."""
     divisor = np.ones((), dtype=np.int64)
-    for n, k, s, p, o in zip(spatial, geometry.kernel, geometry.stride, geometry.padding, out):
-        start = np.arange(o) * s - p
-        if geometry.count_include_pad:
-            count = np.minimum(start + k, n + p) - start
-        else:
-            count = np.minimum(start + k, n) - np.maximum(start, 0)
-        divisor = np.multiply.outer(divisor, count)
+    for count in geometry.window_counts(spatial):
+        divisor = np.multiply.outer(divisor, np.array(count, dtype=np.int64))
     return divisor
 
 

@@ -272,3 +272,23 @@ def test_volumes() -> None:
     pool = PoolGeometry.make((2, 3), stride=(2, 1), padding=(1, 1))
     assert pool.kernel_volume == 6
     assert pool.window_elements((2, 5, 7, 4)) == 2 * 5 * (4 * 4) * 6  # out (7+2-2)//2+1, 4
+
+
+@pytest.mark.spec("G1")
+def test_window_counts_are_the_taps_an_average_divides_by() -> None:
+    rng = random.Random(4)
+    for _ in range(300):
+        g = dataclasses.replace(_random_pool(rng, 1), count_include_pad=rng.random() < 0.5)
+        n = rng.randint(1, 10)
+        out = _accepted(g, (n,))
+        if out is None:
+            continue
+        k, s, d, p = g.kernel[0], g.stride[0], g.dilation[0], g.padding[0]
+        low, high = (-p, n + p) if g.count_include_pad else (0, n)
+        literal = tuple(sum(1 for j in range(k) if low <= o * s - p + j * d < high)
+                        for o in range(out[0]))
+        assert g.window_counts((n,)) == (literal,), (g, n)
+    g = PoolGeometry.make(3, stride=2, padding=1, ceil_mode=True, count_include_pad=True, ndim=1)
+    # windows [-1, 2), [1, 4), [3, 6) over input [0, 4) padded to [-1, 5): 5 is the overhang
+    assert g.window_counts((4,)) == ((3, 3, 2),)
+    assert dataclasses.replace(g, count_include_pad=False).window_counts((4,)) == ((2, 3, 1),)

@@ -514,6 +514,23 @@ class PoolGeometry(_ReadsInputs):
         shape = self.output_shape(input_shape)
         return shape[0] * shape[1] * volume(shape[2:]) * self.kernel_volume
 
+    def window_counts(self, spatial: Sequence[int]) -> tuple[tuple[int, ...], ...]:
+        """Per axis, per output index, how many positions an average divides by (G1): the
+        taps ``o·s - p + j·d`` inside ``[-p, n + p)`` with ``count_include_pad`` (input and
+        padding, never the ``ceil_mode`` overhang), else inside ``[0, n)`` (the input only).
+        A window's divisor is the product of its axes' counts."""
+        spatial = tuple(spatial)
+        counts = []
+        for axis, (n, m) in enumerate(zip(spatial, self.output_spatial(spatial))):
+            p = self.padding[axis]
+            if not self.count_include_pad:
+                counts.append(tuple(len(self._reads(axis, o, n)) for o in range(m)))
+                continue
+            counts.append(tuple(len(_window_axis(o, n + 2 * p, self.kernel[axis],
+                                                 self.stride[axis], self.dilation[axis], 0))
+                                for o in range(m)))
+        return tuple(counts)
+
     def window_padding(self, spatial: Sequence[int]) -> tuple[tuple[int, int], ...]:
         """Per axis ``(p, after)``: the padding under which plain floor-mode windowing gives
         this geometry's windows (B9 with ``ceil_mode``).
