@@ -47,13 +47,15 @@ def _cell(position: Sequence[int]) -> Cell:
 
 
 def _plane(name: str, extent: Sequence[int], kind_of, *, origin: Sequence[int] = (),
-           spacing: Sequence[int] = (), level: int = 0, label: str = "") -> Plane:
+           spacing: Sequence[int] | None = None, level: int = 0, label: str = "") -> Plane:
     rank = len(extent)
+    spacing = tuple(spacing or (1,) * rank)
     rows, cols = (1, extent[0]) if rank == 1 else extent
     cells = {_cell(p): kind for p in _grid(extent) if (kind := kind_of(p)) is not None}
     return Plane(name, rank, rows, cols, cells,
                  origin=_cell(tuple(origin) or (0,) * rank),
-                 spacing=_cell(tuple(spacing) or (1,) * rank), level=level, label=label)
+                 spacing=(1, *spacing) if rank == 1 else spacing,
+                 level=level, label=label)
 
 
 def _unpadded(layer: Layer) -> Layer:
