@@ -20,6 +20,7 @@ from convspec.cli import main
 from convspec.draw import (
     MAX_CELLS,
     DrawError,
+    Plane,
     Scene,
     cells_of,
     channel_scene,
@@ -109,12 +110,18 @@ def _check_windows(scene: Scene, layer, spatial) -> None:
         assert frame.shaded["output"] == {target.cell_of(frame.step)}
 
 
-@pytest.mark.parametrize("layer, spatial", CONVS, ids=_id)
-def test_conv_window_matches_the_geometry(layer, spatial):
-    scene = window_scene(layer, spatial)
+def _checked_with_inputs(make, layer, spatial) -> tuple[Scene, Plane]:
+    """The scene ``make`` draws, window-checked, and its input plane, holding every input."""
+    scene = make(layer, spatial)
     _check_windows(scene, layer, spatial)
     source = scene.plane("input")
     assert len(source.of_kind("input")) == math.prod(spatial)
+    return scene, source
+
+
+@pytest.mark.parametrize("layer, spatial", CONVS, ids=_id)
+def test_conv_window_matches_the_geometry(layer, spatial):
+    scene, source = _checked_with_inputs(window_scene, layer, spatial)
     padded = math.prod(n + b + a for n, (b, a) in zip(spatial, layer.padding))
     assert len(source.of_kind("padding")) == padded - math.prod(spatial)
     for frame in scene.frames:  # taps at o·s + j·d on the padded plane: dilation as gaps
@@ -157,10 +164,7 @@ def test_pool_window_matches_the_geometry_with_ceil_mode_overhang(pool, spatial)
 
 @pytest.mark.parametrize("layer, spatial", TRANSPOSED, ids=_id)
 def test_zero_inserted_transposed_conv_matches_b10(layer, spatial):
-    scene = zero_insert_scene(layer, spatial)
-    _check_windows(scene, layer, spatial)
-    source = scene.plane("input")
-    assert len(source.of_kind("input")) == math.prod(spatial)
+    _, source = _checked_with_inputs(zero_insert_scene, layer, spatial)
     inserted = math.prod((n - 1) * s + 1 for n, s in zip(spatial, layer.stride))
     visible_zeros = len(source.of_kind("zero"))
     assert visible_zeros <= inserted - math.prod(spatial)  # borders may be cropped by padding
