@@ -108,6 +108,10 @@ class KnownDefect:
                 and self.applies(geometry, tuple(spatial)))
 
 
+#: The limits a backend may declare on one call (:class:`Capabilities` fields, ``None``: none).
+LIMITS = ("max_channels", "max_groups", "max_batch", "max_integer_parameter")
+
+
 #: The ``reasons`` key of a missing operation, dtype, rank or feature.
 _REASON_KEY = {"operations": "{}", "dtypes": "dtype:{}", "ranks": "rank:{}", "features": "{}"}
 
@@ -146,8 +150,22 @@ class Capabilities:
     #: for finite inputs). Nothing is promised by default: the non-finite properties skip an
     #: operation left out, quoting ``reasons["nonfinite:<operation>"]``.
     nonfinite: frozenset[str] = frozenset()
+    #: Limits of what one call may hold (``None``: none), each with its reason in
+    #: ``reasons[<field name>]``: the most input or output channels, groups, samples, and the
+    #: largest integer parameter (kernel, stride, padding, dilation, output_padding). The
+    #: strategies never draw past them (issue 14's threshold cases go past 2^16 and to 2^31).
+    max_channels: int | None = None
+    max_groups: int | None = None
+    max_batch: int | None = None
+    max_integer_parameter: int | None = None
 
     def __post_init__(self) -> None:
+        for name in LIMITS:
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ValueError(f"Capabilities.{name} is {value!r}; give an int >= 1 or None "
+                                 f"(no limit), and the reason in reasons[{name!r}]")
         for kind in self.rejects_with:
             if not (isinstance(kind, type) and issubclass(kind, Exception)):
                 raise ValueError(f"Capabilities.rejects_with has {kind!r}; give exception "
