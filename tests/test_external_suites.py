@@ -28,6 +28,8 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import json
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -518,3 +520,84 @@ def test_properties_draw_at_the_strategies_default_bounds() -> None:
     for operation in ("conv", "conv_transpose"):
         assert any(op == operation and real and not keywords & narrowing
                    for op, keywords, real in calls), f"no property draws real {operation} layers"
+
+
+# -- 4. the cases verify runs on every backend ------------------------------------------------
+
+def _generator() -> Any:
+    """``tools/external_cases.py``, which writes ``convspec/verify/external_cases.json``."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "external_cases.py"
+    spec = importlib.util.spec_from_file_location("external_cases_tool", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_verifys_external_cases_are_the_suites_current_cases() -> None:
+    """The checked-in ``external_cases.json`` is what the generator writes from the installed
+    torch and onnx: the suites' cases, translated as the tests above check them."""
+    _opinfo_samples()
+    _onnx_cases()
+    from convspec.verify import external
+
+    tool = _generator()
+    fresh = tool.render(tool.collect())
+    if fresh != tool.TARGET.read_text():
+        pytest.fail("convspec/verify/external_cases.json is out of date for the installed torch "
+                    "and onnx: run .venv/bin/python tools/external_cases.py")
+    counts = external.counts()
+    assert counts["samples"] >= 1_600 and counts["max_pool"] >= 400 and counts["conv"] >= 60
+
+
+def test_verifys_external_cases_rebuild_without_torch(tmp_path: Path) -> None:
+    """verify reads the cases from package data: no torch (let alone torch.testing._internal)
+    or onnx import, every geometry valid, no call listed twice, every source named."""
+    code = (
+        "import sys, json\n"
+        "from convspec.verify import external\n"
+        "from convspec.backends.protocol import OPERATIONS\n"
+        "cases = {op: external.cases(op) for op in OPERATIONS}\n"
+        "for op, found in cases.items():\n"
+        "    for c in found: c.geometry.output_shape(c.input_shape)\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx'))\n"
+        "print(json.dumps({'loaded': loaded, 'counts': {op: len(v) for op, v in cases.items()},"
+        " 'sources': [c.source for c in cases['conv'] + cases['max_pool']]}))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["loaded"] == []
+    counts = result["counts"]
+    assert counts["conv"] == counts["conv_vjp"] >= 60 and counts["max_pool"] >= 400
+    assert all(s.startswith(("OpInfo nn.functional.", "ONNX ")) for s in result["sources"])
+    doc = json.loads((Path(__file__).resolve().parents[1] / "convspec" / "verify"
+                      / "external_cases.json").read_text())
+    keys = [json.dumps([c["operation"], c["geometry"], c["input"]], sort_keys=True)
+            for c in doc["cases"]]
+    assert len(keys) == len(set(keys)), "a call is listed twice"
+
+
+@pytest.mark.parametrize("broken, operation", [
+    ("count_include_pad_inverted", "avg_pool"),
+    ("ceil_mode_ignored", "max_pool"),
+    ("ceil_mode_ignored", "avg_pool"),
+    ("output_padding_dropped", "conv_transpose"),
+])
+def test_verifys_external_cases_catch_what_the_suites_catch(broken: str, operation: str) -> None:
+    """The mutations ONNX's node tests and OpInfo's samples catch in a broken reference fail
+    verify's external property too, naming the external case."""
+    import broken_backends
+    from convspec.verify import external
+    from convspec.verify.conformance import ConformanceError
+    from convspec.verify.explicit import run_cases
+    from convspec.verify.tolerance import Tolerance
+
+    backend = getattr(broken_backends, broken)
+    with pytest.raises(ConformanceError) as caught:
+        run_cases(backend, backend.capabilities(), Tolerance, operation,
+                  external.cases(operation), what="external")
+    assert " on external case " in caught.value.reason
+    assert caught.value.reason.split(" on external case ")[1].startswith(("OpInfo", "ONNX"))
+    assert caught.value.call is not None and caught.value.call.operation == operation
