@@ -257,3 +257,18 @@ def test_report_lists_what_was_not_reached() -> None:
     assert "not reached: depthwise, 1-D × depthwise, 2-D × depthwise" in lines[1]
     assert " 9/10 features" in lines[1] and "39/41 pairs" in lines[1]
     assert lines[2] == "explicit cases: external 8 of 10 run (2 skipped: no 3-D)"
+
+
+def test_observed_records_the_features_of_each_valid_call() -> None:
+    from convspec.verify.conformance import Call
+
+    observed = covering.Observed()
+    x = np.zeros((0, 2, 5))
+    kwargs = {"kernel": (3,), "stride": (2,), "padding": (1,), "dilation": (1,),
+              "ceil_mode": True}
+    for _ in range(2):  # the second time from its cache
+        observed(Call("max_pool", {"x": x}, kwargs))
+    observed(Call("max_pool", {"x": x}, {**kwargs, "padding": (2,)}))  # invalid: not counted
+    assert observed.take() == {"max_pool": [["1-D", "ceil_flush", "ceil_mode", "empty_batch",
+                                             "pool_padding"]]}
+    assert observed.take() == {}

@@ -199,16 +199,32 @@ class Observed:
 
     def __init__(self) -> None:
         self.seen: dict[str, set[frozenset[str]]] = defaultdict(set)
+        #: Features by (operation, array shapes, keyword arguments): shrinking repeats calls.
+        self._known: dict[Any, frozenset[str]] = {}
 
     def __call__(self, record: Any) -> None:
+        shapes = tuple(None if a is None else a.shape for a in record.arrays.values())
+        key = (record.operation, shapes, tuple(sorted(record.kwargs.items())))
+        try:
+            found = self._known.get(key)
+        except TypeError:  # an unhashable argument: not worth remembering
+            key, found = None, None
+        if found is None:
+            found = self._features(record)
+            if key is not None and len(self._known) < 100_000:
+                self._known[key] = found
+        if found:
+            self.seen[record.operation].add(found)
+
+    @staticmethod
+    def _features(record: Any) -> frozenset[str]:
         arrays = list(record.arrays.values())
         try:
             geometry = call_geometry(record.operation, *arrays, **record.kwargs)
-            found = features_of(geometry, operation=record.operation, batch=arrays[0].shape[0],
-                                spatial=arrays[0].shape[2:])
+            return features_of(geometry, operation=record.operation, batch=arrays[0].shape[0],
+                               spatial=arrays[0].shape[2:])
         except Exception:  # noqa: BLE001 - a call the spec rejects has no features to count
-            return
-        self.seen[record.operation].add(found)
+            return frozenset()
 
     def take(self) -> dict[str, list[list[str]]]:
         """What was observed since the last take (JSON-ready), and start afresh."""
