@@ -12,6 +12,7 @@ import ast
 import importlib
 import inspect
 import pkgutil
+import re
 import textwrap
 from functools import cache
 from pathlib import Path
@@ -118,10 +119,17 @@ def _pictures(ident: str) -> list[str]:
     return lines
 
 
+def _title(statement: str) -> str:
+    """The words of a statement before its first formula, seeds or clause: "output size"."""
+    head = re.split(r"`| \(00|[:;.]\s|, (?=[a-z]+ )", statement, maxsplit=1)[0].strip(" ,")
+    if not head:  # the statement opens with its formula (F1: ∂f/∂W = ...)
+        head = re.split(r" \(00", statement.replace("`", ""), maxsplit=1)[0]
+    return textwrap.shorten(head.replace("**", ""), 60, placeholder=" …")
+
+
 def entry_markdown(entry: inventory.Entry) -> str:
     """One ID: statement, formula, picture, worked example, spec, reference source, properties."""
-    title = textwrap.shorten(entry.statement.replace("`", "").replace("**", ""), 60,
-                             placeholder=" …")
+    title = _title(entry.statement)
     lines = [f"## {entry.id} · {title} {{ #{entry.id} }}", ""]
     if entry.erratum:
         lines += ['!!! warning "Erratum: the notes state this wrongly"',
@@ -178,8 +186,11 @@ def section_markdown(letter: str) -> str:
 
 
 def _value(value: object) -> str:
-    text = repr(value)
-    return text if len(text) < 400 else text[:400] + " …"
+    """One line, for a table cell: arrays as nested lists."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_value(v) for v in value) + ")"
+    text = repr(value.tolist()) if hasattr(value, "tolist") else repr(value)
+    return text if len(text) < 300 else text[:300] + " …"
 
 
 def errata_markdown() -> str:
