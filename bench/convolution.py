@@ -1,46 +1,67 @@
-"""asv benchmarks: every workload suite × backend × dtype × direction.
+"""asv benchmarks: every workload suite × backend × dtype × direction, one class per suite.
 
-One class per suite of :mod:`convspec.perf.workloads` (``convolution.Resnet50``, ...), each
-parameterized over (backend, workload, dtype, direction):
+Each class times one protocol call of one workload (``convspec.perf.workloads``) on one backend:
 
-- ``time_call``: seconds per call. ``setup`` stages the data on the backend's device (once per
-  process, with warm-up and autotuning), then flushes the caches and synchronizes; asv re-runs
-  ``setup`` before every timed sample, so every sample starts cold and idle. The timed body is
-  the call and its synchronize.
-- ``track_gflops``: achieved GFLOP/s from :func:`convspec.perf.timing.measure` (median of repeats,
-  cache flushed before each).
-- ``track_roofline_percent``: that rate as a percentage of the roofline bound
-  ``min(peak, bandwidth × intensity)``, with the peaks measured once per asv run by the shared
-  ``setup_cache`` (:func:`convspec.perf.roofline.calibrate_all`).
+- ``setup(backend, workload, dtype, direction)`` stages the data on the backend's device (once
+  per process, with warm-up and autotuning outside the timed region), then flushes the caches
+  and synchronizes; asv re-runs ``setup`` before every sample, so every sample starts cold.
+- ``time_call(backend, workload, dtype, direction)``: the call and its synchronize. Seconds per
+  call; lower is better, and it is the only thing regression detection and the gate judge.
 
+No timer runs inside a benchmark: GFLOP/s and the roofline percentage of a workload are
+``flops / time`` (``convspec bench`` prints them); the ceilings are ``machine.PeakFlops`` and
+``machine.Bandwidth``. Backends: the built-ins, the names installed packages register in the
+entry-point group ``convspec.backends``, and the lines of ``bench/backends.txt`` (or the file
+``CONVSPEC_BENCH_BACKENDS_FILE`` names): built-in names, entry-point names or ``module:attr``.
 Unavailable backends and unsupported cases raise ``NotImplementedError`` in ``setup``: asv
 records them as skipped.
+
+``version`` is explicit (asv's default, a hash of the source, hides all history at any edit):
+bump :data:`SUITE_VERSION` when what is timed changes; :data:`convspec.perf.timing.HARNESS_VERSION`
+is part of it, so a change in the staging and flushing code starts new series too.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from convspec.backends.protocol import DTYPES
 from convspec.backends.registry import (
-    BUILTIN_BACKENDS,
     BackendLoadError,
     BackendUnavailable,
+    known_backends,
     load_backend,
 )
-from convspec.perf.roofline import calibrate, calibrate_all, calibration_key, point
 from convspec.perf.timing import (
+    HARNESS_VERSION,
     PreparedCall,
     Unsupported,
     flusher_for,
-    measure,
     prepare,
     warm_up,
 )
-from convspec.perf.workloads import DIRECTIONS, SUITE_NAMES, Workload, suite
+from convspec.perf.workloads import DIRECTIONS, Workload, suite
 
-BACKENDS = tuple(BUILTIN_BACKENDS)
-MEASURE = {"budget_s": 0.5, "min_repeats": 5, "max_repeats": 50}
+#: Bump when the timed body or its setup changes meaning (a new series on the dashboard).
+SUITE_VERSION = "2"
+BACKENDS_FILE = Path(__file__).resolve().parent / "backends.txt"
+
+
+def configured_backends() -> list[str]:
+    """Built-ins, entry points, then the configuration file's names (comments and blanks skipped)."""
+    names = known_backends()
+    path = Path(os.environ.get("CONVSPEC_BENCH_BACKENDS_FILE") or BACKENDS_FILE)
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name = line.split("#", 1)[0].strip()
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+BACKENDS = configured_backends()
 
 _backends: dict[str, Any] = {}
 _calls: dict[tuple[str, str, str, str, str], tuple[Workload, PreparedCall]] = {}
@@ -72,65 +93,82 @@ def _staged(suite_name: str, backend: str, name: str, dtype: str,
     return _calls[key]
 
 
-class Calibrated:
-    """Base of every class here and in machine.py: one ``setup_cache`` (asv keys it by the
-    defining function, so it runs once per asv run) measuring the machine's roofline ceilings."""
-
-    def setup_cache(self) -> dict[str, Any]:
-        return calibrate_all()
-
-    setup_cache.timeout = 900
+def _params(suite_name: str) -> list[list[str]]:
+    return [list(BACKENDS), [w.name for w in suite(suite_name)], list(DTYPES), list(DIRECTIONS)]
 
 
-class _Suite(Calibrated):
+class _Suite:
+    """What every suite shares; a subclass names its suite and its parameters."""
+
     suite_name = ""
     param_names = ["backend", "workload", "dtype", "direction"]
+    version = f"suite-{SUITE_VERSION}+harness-{HARNESS_VERSION}"
     number = 1
     repeat = (5, 30, 20.0)
     warmup_time = 0.0
     timeout = 600
 
-    def setup(self, calibration: dict[str, Any], backend: str, workload: str, dtype: str,
-              direction: str) -> None:
+    def setup(self, backend: str, workload: str, dtype: str, direction: str) -> None:
         self.workload, self.call = _staged(self.suite_name, backend, workload, dtype, direction)
-        self.dtype = dtype
         flusher_for(self.call)()
         self.call.synchronize()
 
-    def time_call(self, calibration: dict[str, Any], *params: str) -> None:
+    def time_call(self, backend: str, workload: str, dtype: str, direction: str) -> None:
         self.call.run()
         self.call.synchronize()
 
-    def _median(self) -> float:
-        return measure(self.call, warmup_s=0.0, min_warmup=1, **MEASURE).median
 
-    def track_gflops(self, calibration: dict[str, Any], *params: str) -> float:
-        return self.workload.flops / self._median() / 1e9
+class Alexnet(_Suite):
+    """AlexNet's convolution layers."""
 
-    track_gflops.unit = "GFLOP/s"
-
-    def track_roofline_percent(self, calibration: dict[str, Any], *params: str) -> float:
-        key = calibration_key(self.call.device, self.dtype)
-        ceilings = calibration.get(key) or calibrate(self.call.device, self.dtype)
-        placed = point(self.workload.flops, self._median(),
-                       self.workload.arithmetic_intensity(self.dtype), ceilings)
-        return placed.percent
-
-    track_roofline_percent.unit = "% of roofline"
+    suite_name = "alexnet"
+    params = _params(suite_name)
 
 
-def _suite_class(name: str) -> type:
-    class_name = "".join(part.capitalize() for part in name.split("_"))
-    workloads = [w.name for w in suite(name)]
-    return type(class_name, (_Suite,), {
-        "suite_name": name,
-        "params": [list(BACKENDS), workloads, list(DTYPES), list(DIRECTIONS)],
-        "__doc__": f"The {name} suite of convspec.perf.workloads.",
-        "__module__": __name__,
-    })
+class Vgg16(_Suite):
+    """VGG-16's convolution layers."""
+
+    suite_name = "vgg16"
+    params = _params(suite_name)
 
 
-for _name in SUITE_NAMES:
-    _cls = _suite_class(_name)
-    globals()[_cls.__name__] = _cls
-del _name, _cls
+class Resnet50(_Suite):
+    """ResNet-50's distinct convolution layers."""
+
+    suite_name = "resnet50"
+    params = _params(suite_name)
+
+
+class MobilenetV2(_Suite):
+    """MobileNetV2's pointwise and depthwise layers."""
+
+    suite_name = "mobilenet_v2"
+    params = _params(suite_name)
+
+
+class Dilated(_Suite):
+    """DeepLab-style dilated convolutions."""
+
+    suite_name = "dilated"
+    params = _params(suite_name)
+
+
+class Transposed(_Suite):
+    """Decoder and GAN transposed convolutions."""
+
+    suite_name = "transposed"
+    params = _params(suite_name)
+
+
+class Deepbench(_Suite):
+    """A subset of DeepBench's convolution shapes."""
+
+    suite_name = "deepbench"
+    params = _params(suite_name)
+
+
+class Tiny(_Suite):
+    """Four tiny layers (conv, depthwise, transposed, max pool): the smoke suite."""
+
+    suite_name = "tiny"
+    params = _params(suite_name)

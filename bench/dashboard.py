@@ -1,21 +1,30 @@
-"""Make a published asv dashboard work offline: serve its CDN scripts from bench/vendor.
+"""Make a published asv dashboard work offline and open it: vendored scripts, data, nights.
 
-    python bench/dashboard.py .asv/html
+    python bench/dashboard.py --config .asv/asv.conf.json        # after asv publish
+    python bench/dashboard.py --config .asv/asv.conf.json --serve  # and serve it on localhost
+    python bench/dashboard.py .asv/html                          # only the vendored scripts
 
 asv's pages load jQuery, Flot, Bootstrap and plugins from public CDNs; without internet access
 the page shows only asv's error page. This copies the vendored files (bench/vendor/README.md)
 into ``<html_dir>/vendor/`` and rewrites every ``<script src>`` / ``<link href>`` that points at
 a CDN to the local copy (dropping its ``integrity``/``crossorigin`` attributes). A CDN address
 with no vendored file is an error, so an asv upgrade that adds a dependency is noticed.
+With ``--config``, bench/pages.py also embeds the data (the page opens from the file system),
+sets a first view that shows data and writes the nights' provenance page.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import http.server
 import re
 import shutil
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pages  # noqa: E402 - bench/ is not a package asv imports from here
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 
@@ -67,16 +76,46 @@ def localize(html_dir: str | Path) -> list[Path]:
     return changed
 
 
+def serve(html_dir: str | Path, port: int) -> None:
+    """Serve ``html_dir`` on http://127.0.0.1:port/ until interrupted."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html_dir))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        print(f"dashboard: http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("html_dir", help="asv's html_dir (asv.conf.json: .asv/html)")
+    parser.add_argument("html_dir", nargs="?", help="asv's html_dir (default: the config's)")
+    parser.add_argument("--config", help="asv.conf.json: html, results and provenance from it")
+    parser.add_argument("--serve", nargs="?", type=int, const=8080, metavar="PORT",
+                        help="then serve the pages on 127.0.0.1 (default port 8080)")
     args = parser.parse_args(argv)
+    if not args.html_dir and not args.config:
+        parser.error("give the html directory or --config")
     try:
-        pages = localize(args.html_dir)
+        if args.config:
+            from asv.util import load_json
+
+            conf = load_json(args.config, js_comments=True)
+            base = Path(args.config).resolve().parent
+            html_dir = Path(args.html_dir or (base / conf["html_dir"]).resolve())
+            results_dir = (base / conf["results_dir"]).resolve()
+        else:
+            html_dir, results_dir = Path(args.html_dir), None
+        changed = localize(html_dir)
+        if results_dir is not None:
+            pages.extend(html_dir, results_dir, results_dir.parent / "provenance")
     except (FileNotFoundError, ValueError) as exc:
         print(f"dashboard: {exc}", file=sys.stderr)
         return 2
-    print(f"dashboard: {len(pages)} page(s) now load their scripts from {args.html_dir}/vendor")
+    print(f"dashboard: {len(changed)} page(s) load their scripts from {html_dir}/vendor; "
+          f"open {html_dir}/index.html, or serve it: python bench/dashboard.py {html_dir} --serve")
+    if args.serve is not None:
+        serve(html_dir, args.serve)
     return 0
 
 

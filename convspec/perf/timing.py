@@ -45,6 +45,10 @@ import numpy as np
 from ..backends.protocol import MODE_DEVICE, MODE_NUMPY, PreparedCall, capabilities_of
 from ..backends.protocol import nothing as _nothing
 
+#: Version of what the harness times (staging, warm-up, flushing, synchronizing); benchmarks that
+#: record history (bench/convolution.py's asv ``version``) include it. Bump it when that changes.
+HARNESS_VERSION = "1"
+
 #: A measurement whose IQR is above this fraction of its median is flagged as too noisy to trust.
 NOISY_RELATIVE_IQR = 0.10
 
