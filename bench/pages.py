@@ -29,7 +29,10 @@ _SHIM = """(function () {
     var url = (typeof options === "string" ? options : options.url).split("?")[0];
     url = decodeURIComponent(url);
     if (location.protocol === "file:" && data.hasOwnProperty(url)) {
-      return $.Deferred().resolve(data[url], "success", {}).promise();
+      // asynchronous, as a real request: the pages register themselves on document ready
+      var done = $.Deferred();
+      setTimeout(function () { done.resolve(data[url], "success", {}); }, 0);
+      return done.promise();
     }
     return ajax.apply(this, arguments);
   };
