@@ -18,6 +18,11 @@ convolution and pooling, and more. This module shows it with three kinds of chec
    extents are not part of it. Cases out of reach are listed against an explicit expected set,
    so that widening the strategies, or a change of the external suites, shows up here.
 
+4. ``convspec verify`` runs the same cases on any backend (``properties/test_external.py``)
+   from package data, ``convspec/verify/external_cases.json``, which ``tools/external_cases.py``
+   writes from this translation: the file must be what the generator writes from the installed
+   torch and onnx, load without either, and fail the mutations the suites catch.
+
 A case convspec's protocol cannot express (integer dtypes, MaxPool's Indices, asymmetric
 pooling padding, ``divisor_override``, ...) is skipped with the precise reason, never passed.
 The translation lives in ``tests/fixtures/external_cases.py``.
