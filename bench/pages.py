@@ -17,7 +17,6 @@ import itertools
 import json
 import math
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from convspec.perf import provenance
