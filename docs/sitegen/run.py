@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import re
 import textwrap
 
 import numpy as np
@@ -21,7 +22,9 @@ class ExampleError(RuntimeError):
 
 
 def _prompt(source: str) -> str:
-    lines = source.splitlines()
+    """``>>>`` and ``...`` before the lines; a comment's alignment shrunk to two spaces, so the
+    session fits the page's width."""
+    lines = [re.sub(r"(?<=\S)\s{3,}#", "  #", line) for line in source.splitlines()]
     return "\n".join([f">>> {lines[0]}", *(f"... {line}" for line in lines[1:])])
 
 
