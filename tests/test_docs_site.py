@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import os
 import re
 import shlex
 import shutil
@@ -116,15 +117,12 @@ def test_every_convspec_command_on_the_site_parses():
 
 # -- the built site in a browser (slow) --------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("site")
+def _build(out: Path) -> None:
     done = subprocess.run(["bash", str(ROOT / "docs" / "build.sh"), "build", "--site-dir",
                            str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900,
-                          env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1",
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1",
                                "PYTHON": sys.executable})
     assert done.returncode == 0, done.stderr[-3000:]
-    return out
 
 
 @contextlib.contextmanager
@@ -154,7 +152,20 @@ def _browser(profile: Path, url: str, *mode: str) -> str:
 
 
 @pytest.mark.slow
-def test_site_builds_offline_with_every_page(site):
+def test_site_builds_offline_and_shows_formulas_and_pictures(tmp_path):
+    """One build (a few minutes on 2 cores; one test, so parallel workers do not build twice),
+    then every page there, nothing loaded from outside, and the pages in Chromium."""
+    site = tmp_path / "site"
+    _build(site)
+    _check_pages(site)
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (Debian: chromium): the browser checks")
+    with _served(site) as url:
+        _check_section_page(site, url, tmp_path)
+        _check_every_formula(url, tmp_path)
+
+
+def _check_pages(site: Path) -> None:
     for page in ["index.html", "errata.html", "verify.html", "draw.html", "benchmarks.html",
                  "api/index.html", "api/convspec.reference.ops.html",
                  *(section_path(s).replace(".md", ".html") for s in inventory.SECTIONS)]:
@@ -168,13 +179,11 @@ def test_site_builds_offline_with_every_page(site):
     assert "Source code in" in ops and "reference/ops.py" in ops, "the reference's source"
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: chromium)")
-def test_section_page_shows_its_formulas_and_pictures(site, tmp_path):
-    with _served(site) as url:
-        dom = _browser(tmp_path / "profile", url + "sections/b.html", "--dump-dom")
-        shot = tmp_path / "b.png"
-        _browser(tmp_path / "profile", url + "sections/b.html", f"--screenshot={shot}")
+def _check_section_page(site: Path, url: str, tmp_path: Path) -> None:
+    """The B page: its formulas typeset by MathJax (SVG), none failed, its pictures there."""
+    dom = _browser(tmp_path / "profile", url + "sections/b.html", "--dump-dom")
+    shot = tmp_path / "b.png"
+    _browser(tmp_path / "profile", url + "sections/b.html", f"--screenshot={shot}")
     typeset = dom.count("<mjx-container")
     assert typeset >= 20, f"only {typeset} formulas typeset on the B page"
     assert "<svg" in dom.split("<mjx-container", 1)[1][:2000], "MathJax's SVG output"
@@ -186,12 +195,8 @@ def test_section_page_shows_its_formulas_and_pictures(site, tmp_path):
     assert shot.stat().st_size > 50_000
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: chromium)")
-def test_every_formula_on_the_site_typesets(site, tmp_path):
-    pages = [section_path(s).replace(".md", ".html") for s in inventory.SECTIONS]
-    with _served(site) as url:
-        for page in pages + ["errata.html"]:
-            dom = _browser(tmp_path / "profile", url + page, "--dump-dom")
-            assert "<mjx-container" in dom or page == "errata.html", page
-            assert "<mjx-merror" not in dom and "data-mjx-error" not in dom, f"{page}: a formula"
+def _check_every_formula(url: str, tmp_path: Path) -> None:
+    for page in [section_path(s).replace(".md", ".html") for s in inventory.SECTIONS]:
+        dom = _browser(tmp_path / "profile", url + page, "--dump-dom")
+        assert "<mjx-container" in dom, f"{page}: no formula typeset"
+        assert "<mjx-merror" not in dom and "data-mjx-error" not in dom, f"{page}: a formula"

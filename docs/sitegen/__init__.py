@@ -7,7 +7,9 @@ errata, API and benchmark pages, the pictures (drawn by ``convspec draw``) and M
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 from pathlib import Path
 
 from mkdocs.structure.files import File, Files
@@ -47,8 +49,10 @@ def pictures() -> dict[str, bytes]:
         for k, picture in enumerate(items):
             key = hashlib.sha256(f"{code} {picture.args}".encode()).hexdigest()[:20]
             cached = CACHE / f"{key}.{picture.suffix}"
-            if not cached.is_file():
-                cached.write_bytes(picture.draw())
+            if not cached.is_file():  # written whole, then renamed: builds may run at once
+                partial = cached.with_suffix(f".{os.getpid()}.part")
+                partial.write_bytes(picture.draw())
+                partial.replace(cached)
             drawn[f"{ident}-{k + 1}.{picture.suffix}"] = cached.read_bytes()
     return drawn
 
@@ -63,11 +67,12 @@ def api_source_tree() -> Path:
     wanted.update(MAPPED)
     for link in tree.iterdir():
         if link.name not in wanted or not link.is_symlink():
-            link.unlink()
+            link.unlink(missing_ok=True)
     for name, target in wanted.items():
         link = tree / name
         if not link.is_symlink():
-            link.symlink_to(target)
+            with contextlib.suppress(FileExistsError):  # another build made it meanwhile
+                link.symlink_to(target)
     return API_TREE
 
 
