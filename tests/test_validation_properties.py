@@ -12,13 +12,33 @@ its reason, and the reference to pass.
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
+from convspec import ConvGeometry, GeometryError, reference
+from convspec.backends import call_geometry
+from convspec.backends.protocol import Capabilities
+from convspec.backends.reference_backend import ReferenceBackend
+from convspec.properties import test_statelessness as stateless
 from convspec.verify import watchdog
 from convspec.verify.conformance import Call
+from convspec.verify.strategies.invalid import (INVALID_KINDS, RULES, InvalidPoolCase,
+                                                fixed_invalid_cases, invalid_cases,
+                                                invalid_kinds, runs_on, usable_kinds)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+sys.path.insert(0, str(FIXTURES))
+import validation_backends as vb  # noqa: E402
+from verify_runs import outcomes, verify  # noqa: E402
 
 
 def _call() -> Call:
@@ -59,3 +79,278 @@ def test_a_death_inside_a_valid_call_keeps_its_verdict(breadcrumbs, state, start
     path.write_text(json.dumps(dict(crumb, state=state, timeout=3.0)))
     reason, _ = watchdog.explain_crash(breadcrumbs, watchdog.worker_id())
     assert reason.startswith(start) and "invalid" not in reason, reason
+
+
+# --- the invalid cases ----------------------------------------------------------------------
+
+OPERATIONS = ("conv", "conv_transpose", "max_pool", "avg_pool", "conv_vjp",
+              "conv_transpose_vjp", "max_pool_vjp", "avg_pool_vjp")
+
+
+def _rejected(operation: str, case) -> bool:
+    try:
+        call_geometry(operation, *case.arrays(operation, "float64"), **case.kwargs_for(operation))
+    except GeometryError:
+        return True
+    return False
+
+
+def _barely_empty(case) -> bool:
+    """Some axis's output size is 0 or -1: one or two short of a window, where a careless
+    implementation clamps the size at 0 or truncates the division to 0."""
+    kw, x = case.kwargs, case.input_shape
+    if isinstance(case, InvalidPoolCase):
+        sizes = [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in
+                 zip(x[2:], kw["kernel"], kw["stride"], kw["padding"], kw["dilation"])]
+    elif case.transposed:
+        sizes = [(n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, k, s, p, op, d in
+                 zip(x[2:], case.weight_shape[2:], kw["stride"], kw["padding"],
+                     kw["output_padding"], kw["dilation"])]
+    else:
+        sizes = [(n + b + a - d * (k - 1) - 1) // s + 1 for n, k, s, (b, a), d in
+                 zip(x[2:], case.weight_shape[2:], kw["stride"], kw["padding"], kw["dilation"])]
+    return any(size in (0, -1) for size in sizes)
+
+
+def _careless_accepts(case, operation: str) -> bool:
+    """Whether a careless implementation of ``operation`` would compute something for the
+    case: the shape its kind promises (see convspec.verify.strategies.invalid)."""
+    kw, x = case.kwargs, case.input_shape
+    groups = kw.get("groups", 1)
+    w = getattr(case, "weight_shape", None)
+    if case.kind == "channels":
+        fits = x[1] > groups * w[1] if not case.transposed else x[1] != w[0]
+        return fits and x[1] % groups == 0
+    if case.kind == "groups":
+        if case.transposed:
+            return x[1] % groups != 0 and w[0] == x[1]
+        return ((x[1] % groups and x[1] // groups == w[1] and w[0] % groups == 0)
+                or (x[1] == groups * w[1] and w[0] % groups != 0))
+    if case.kind == "kernel_too_large":
+        return _barely_empty(case)
+    if case.kind == "rank":
+        return abs(len(x) - (case.rank + 2)) == 1
+    if case.kind == "output_padding":
+        return any(max(s, d) <= op <= max(s, d) + 1 for s, d, op in
+                   zip(kw["stride"], kw["dilation"], kw["output_padding"]))
+    if case.kind == "pool_padding":
+        return any(k_eff // 2 < p <= k_eff // 2 + 2 for p, k_eff in
+                   zip(kw["padding"], (d * (k - 1) + 1 for k, d in
+                                       zip(kw["kernel"], kw["dilation"]))))
+    assert case.kind == "cotangent"
+    forward = operation.removesuffix("_vjp")
+    geometry = call_geometry(forward, *case.arrays(forward, "float64"), **case.kwargs_for(forward))
+    out = geometry.output_shape(x)
+    gaps = [abs(a - b) for a, b in zip(out, case.dy_shape)]  # off by one: read as a window
+    return len(out) == len(case.dy_shape) and max(gaps) == 1
+
+
+def _check_case(case, operation: str) -> None:
+    assert _rejected(operation, case), (operation, case)
+    assert _careless_accepts(case, operation), (operation, case)
+    forward = operation.removesuffix("_vjp")
+    if forward != operation and case.kind != "cotangent":  # the geometry itself is invalid
+        assert _rejected(forward, case), (operation, case)
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_fixed_invalid_cases_cover_every_kind_in_careless_shapes(operation):
+    cases = fixed_invalid_cases(operation)
+    assert {c.kind for c in cases} == set(invalid_kinds(operation))
+    for case in cases:
+        _check_case(case, operation)
+        assert case.rule.startswith(RULES[case.kind]) and case.why
+
+
+def test_every_kind_belongs_to_some_operation():
+    assert {k for op in OPERATIONS for k in invalid_kinds(op)} == set(INVALID_KINDS)
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+@settings(max_examples=25, deadline=None, database=None, derandomize=True)
+@given(data=st.data())
+def test_drawn_invalid_cases_are_rejected_and_careless_accepting(operation, data):
+    case = data.draw(invalid_cases(operation))
+    _check_case(case, operation)
+
+
+def test_kinds_follow_the_backends_features():
+    caps = Capabilities().without(features={"groups", "output_padding"})
+    assert usable_kinds("conv_transpose_vjp", caps) == ("channels", "kernel_too_large", "rank",
+                                                        "cotangent")
+    grouped = next(c for c in fixed_invalid_cases("conv") if c.kind == "channels" and
+                   c.kwargs["groups"] > 1)
+    assert not runs_on(grouped, "conv", caps)
+    assert not runs_on(fixed_invalid_cases("conv")[0], "conv", Capabilities(ranks={2}))
+    with pytest.raises(InvalidArgument, match="kinds"):
+        invalid_cases("max_pool", kinds=("groups",))
+
+
+# --- the statelessness property's other geometry --------------------------------------------
+
+@pytest.mark.parametrize("operation", ("conv", "conv_transpose", "max_pool", "avg_pool"))
+@settings(max_examples=25, deadline=None, database=None, derandomize=True)
+@given(data=st.data())
+def test_the_other_geometry_has_the_same_shapes_and_reads_other_inputs(operation, data):
+    backend = ReferenceBackend()
+    caps = backend.capabilities().without(dtypes={"float32", "float16", "bfloat16"})
+    arrays, kwargs, geometry, _ = stateless.example_call(data, caps, operation)
+    other = stateless._other_geometry(data, backend, caps, operation, geometry, arrays)
+    if other is None:
+        return
+    assert other != kwargs
+    out = call_geometry(operation, *arrays, **kwargs).output_shape(arrays[0].shape)
+    again = call_geometry(operation, *arrays, **other)
+    assert again.output_shape(arrays[0].shape) == out
+    if operation.endswith("pool"):  # some window holds other input cells
+        spatial = arrays[0].shape[2:]
+        cells = [tuple(g.input_positions(o, spatial) for o in np.ndindex(*out[2:]))
+                 for g in (call_geometry(operation, *arrays, **kwargs), again)]
+        assert cells[0] != cells[1]
+        return
+    rng = np.random.default_rng(0)  # generic values: the two linear maps differ
+    x = rng.standard_normal((max(1, arrays[0].shape[0]), *arrays[0].shape[1:]))
+    values = (x, *(None if a is None else rng.standard_normal(a.shape) for a in arrays[1:]))
+    assert not np.allclose(getattr(reference, operation)(*values, **kwargs),
+                           getattr(reference, operation)(*values, **other))
+
+
+def test_an_axis_without_another_geometry_of_its_shape_has_none():
+    caps = Capabilities().without(features={"conv_dilation", "asymmetric_padding"})
+    g = ConvGeometry.make(1, 1, (1,))  # kernel 1 on a length-1 input: nothing reads else
+    assert all(stateless._reads(o, 0, 1) == stateless._reads(g, 0, 1)
+               for o in stateless._alternatives(g, 0, (1,), caps, "conv"))
+    wide = ConvGeometry.make(1, 1, (3,), padding=1)
+    found = stateless._alternatives(wide, 0, (5,), Capabilities(), "conv")
+    assert ConvGeometry.make(1, 1, (3,), padding=((0, 2),)) in found
+    assert all(o.output_spatial((5,)) == (5,) for o in found)
+
+
+# --- the fixture backends are honest -------------------------------------------------------
+
+def _rng(*shape: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(-3, 4, size=shape).astype(np.float64)
+
+
+_CONV = {"stride": (1,), "padding": ((1, 1),), "dilation": (1,), "groups": 1}
+_X, _W, _DY = _rng(1, 2, 6), _rng(3, 2, 3, seed=1), _rng(1, 3, 6, seed=2)
+
+
+def test_stale_gradient_buffer_is_right_once_then_adds_up():
+    backend = vb.StaleGradientBuffer("t")
+    want = reference.conv_vjp(_X, _W, None, _DY, **_CONV)[1]
+    assert np.array_equal(backend.conv_vjp(_X, _W, None, _DY, **_CONV)[1], want)
+    assert np.array_equal(backend.conv_vjp(_X, _W, None, _DY, **_CONV)[1], 2 * want)
+
+
+def test_plan_cache_gives_a_later_geometry_the_first_ones_plan():
+    other = dict(_CONV, padding=((2, 0),))
+    backend = vb.PlanCacheKeyedOnShapes("t")
+    assert np.array_equal(backend.conv(_X, _W, None, **_CONV), reference.conv(_X, _W, None,
+                                                                                **_CONV))
+    assert not np.array_equal(backend.conv(_X, _W, None, **other),
+                              reference.conv(_X, _W, None, **other))
+    assert np.array_equal(vb.PlanCacheKeyedOnShapes("t").conv(_X, _W, None, **other),
+                          reference.conv(_X, _W, None, **other))
+
+
+_T = {"stride": (2,), "padding": (0,), "output_padding": (1,), "dilation": (1,), "groups": 1}
+
+
+@pytest.mark.parametrize("backend, call, invalid", [
+    (vb.OutputPaddingUnchecked("t"), "conv_transpose", dict(_T, output_padding=(2,))),
+    (vb.EmptyTransposeOutput("t"), "conv_transpose", dict(_T, padding=(3,), output_padding=(0,))),
+    (vb.EmptyPoolOutput("t"), "max_pool", {"kernel": (9,), "stride": (1,), "padding": (0,),
+                                           "dilation": (1,), "ceil_mode": False}),
+])
+def test_validation_fixtures_accept_what_the_reference_rejects(backend, call, invalid):
+    x, w = _rng(1, 1, 3), _rng(1, 1, 2, seed=1)
+    arrays = (x, w, None) if call == "conv_transpose" else (_rng(1, 1, 4),)
+    valid = _T if call == "conv_transpose" else dict(invalid, kernel=(2,))
+    assert np.array_equal(getattr(backend, call)(*arrays, **valid),
+                          getattr(reference, call)(*arrays, **valid))
+    with pytest.raises(GeometryError):
+        getattr(reference, call)(*arrays, **invalid)
+    assert isinstance(getattr(backend, call)(*arrays, **invalid), np.ndarray)
+
+
+def test_vjp_refusing_groups_refuses_what_conv_computes():
+    backend, x, w = vb.VjpRefusesGroups("t"), _rng(1, 4, 5), _rng(2, 2, 3, seed=1)
+    grouped = dict(_CONV, groups=2)
+    dy = backend.conv(x, w, None, **grouped)
+    with pytest.raises(NotImplementedError):
+        backend.conv_vjp(x, w, None, dy, **grouped)
+    assert np.array_equal(backend.conv_vjp(_X, _W, None, _DY, **_CONV)[0],
+                          reference.conv_vjp(_X, _W, None, _DY, **_CONV)[0])
+
+
+@pytest.mark.parametrize("backend", [vb.aborts_on_invalid, vb.hangs_on_invalid])
+def test_dying_fixtures_compute_valid_calls(backend):
+    grouped = dict(_CONV, groups=2)
+    x, w = _rng(1, 4, 5), _rng(2, 2, 3, seed=1)
+    assert np.array_equal(backend.conv(x, w, None, **grouped),
+                          reference.conv(x, w, None, **grouped))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, dies", [("aborts_on_invalid", lambda rc: rc in (-6, 134)),
+                                        ("hangs_on_invalid", None)])
+def test_dying_fixtures_die_on_invalid_calls(name, dies):
+    script = ("import numpy as np, validation_backends as vb\n"
+              f"b = vb.{name}\n"
+              "k = dict(stride=(1,), padding=((0, 0),), dilation=(1,), groups=2)\n"
+              "print(b.conv(np.ones((1, 4, 3)), np.ones((2, 2, 1)), None, **k).shape, flush=True)\n"
+              "b.conv(np.ones((1, 5, 3)), np.ones((2, 2, 1)), None, **k)\n")
+    env = dict(os.environ, PYTHONPATH=str(FIXTURES))
+    try:
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                              text=True, timeout=20 if dies else 6)
+    except subprocess.TimeoutExpired as exc:
+        assert dies is None and b"(1, 2, 3)" in exc.stdout, exc.stdout
+        return
+    assert dies is not None and dies(done.returncode) and "(1, 2, 3)" in done.stdout, done
+
+
+# --- verify catches every fixture (slow: whole verify runs) -------------------------------
+
+STATELESS = "test_repeated_and_interleaved_calls_agree"
+EVERY_KIND = "test_every_invalid_kind_is_rejected"
+#: Fixture -> (the property, its parameter, a regular expression the verdict matches). The stale
+#: buffer persists over the examples and shrink steps of one worker, so the minimal example's
+#: first call may already see an earlier call's gradient.
+CAUGHT = {
+    "stale_gradient_buffer": (STATELESS, "conv_vjp", r"^(conv_vjp called twice, the second "
+                                                     r"time|the first call): .*\bdw\b"),
+    "plan_cache_keyed_on_shapes": (STATELESS, "conv", "a call of the same shapes with"),
+    "output_padding_unchecked": (EVERY_KIND, "conv_transpose",
+                                 r"accepted an invalid call \(output_padding >= max\(stride"),
+    "empty_transpose_output": (EVERY_KIND, "conv_transpose",
+                               r"accepted an invalid call \(the output would have size 0"),
+    "empty_pool_output": (EVERY_KIND, "max_pool",
+                          r"accepted an invalid call \(the output would have size 0"),
+    "vjp_refuses_groups": ("test_vjp_accepts_every_geometry_its_forward_accepts", "conv_vjp",
+                           r"^conv returned y of shape .* but conv_vjp refused a valid case"),
+    "aborts_on_invalid": (EVERY_KIND, "conv", r"^crashed on an invalid case \(the input's"),
+    "hangs_on_invalid": (EVERY_KIND, "conv", r"^hung on an invalid case \(the input's"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fixture", list(CAUGHT))
+def test_verify_catches_the_fixture(tmp_path: Path, fixture: str) -> None:
+    name, parameter, says = CAUGHT[fixture]
+    extra = ("--call-timeout", "5") if fixture.startswith("hangs") else ()
+    done, document = verify(tmp_path, f"validation_backends:{fixture}", *extra,
+                            selection=f"{name} and {parameter}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    entry = outcomes(document)[f"{name}[{parameter}]"]
+    assert entry["outcome"] == "failed" and re.search(says, entry["reason"]), entry
+    assert "call" in entry, entry
+
+
+@pytest.mark.slow
+def test_the_reference_passes_statelessness_and_validation(tmp_path: Path) -> None:
+    done, document = verify(tmp_path, "reference", selection="stateless or validation")
+    assert done.returncode == 0, done.stdout + done.stderr
+    tests = outcomes(document)
+    assert len(tests) == 26 and {t["outcome"] for t in tests.values()} == {"passed"}, tests
