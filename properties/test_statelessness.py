@@ -47,10 +47,17 @@ def _with(values: tuple, axis: int, value: Any) -> tuple:
 
 
 def _reads(geometry: ConvGeometry | PoolGeometry, axis: int, n: int) -> tuple:
-    """What each output reads on one axis (the input positions of its taps or window)."""
+    """What the outputs read on one axis (the input positions of their taps or windows): the
+    first and last :data:`_ENDS` outputs, where another stride, padding or dilation shows (the
+    outputs between are translations of their neighbours)."""
     line = dataclasses.replace(geometry, **{f: (getattr(geometry, f)[axis],) for f in
                                             _AXIS_FIELDS[type(geometry)]})
-    return tuple(line.input_positions((o,), (n,)) for o in range(line.output_spatial((n,))[0]))
+    m = line.output_spatial((n,))[0]
+    ends = range(m) if m <= 2 * _ENDS else (*range(_ENDS), *range(m - _ENDS, m))
+    return tuple(line.input_positions((o,), (n,)) for o in ends)
+
+
+_ENDS = 8
 
 
 _AXIS_FIELDS = {ConvGeometry: ("kernel", "stride", "padding", "dilation", "output_padding"),

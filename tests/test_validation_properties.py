@@ -11,6 +11,7 @@ its reason, and the reference to pass.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -204,7 +205,8 @@ def test_the_other_geometry_has_the_same_shapes_and_reads_other_inputs(operation
     assert again.output_shape(arrays[0].shape) == out
     if operation.endswith("pool"):  # some window holds other input cells
         spatial = arrays[0].shape[2:]
-        cells = [tuple(g.input_positions(o, spatial) for o in np.ndindex(*out[2:]))
+        first = list(itertools.islice(np.ndindex(*out[2:]), 64))  # where the windows start
+        cells = [tuple(g.input_positions(o, spatial) for o in first)
                  for g in (call_geometry(operation, *arrays, **kwargs), again)]
         assert cells[0] != cells[1]
         return
