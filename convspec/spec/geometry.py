@@ -496,12 +496,12 @@ class PoolGeometry(_ReadsInputs):
     @property
     def windows_per_input(self) -> int:
         """The most windows one input lies in, away from the borders (G2): per axis, the most
-        taps ``j`` of a window that land on one input, ``D·j ≡ r (mod S)``; ``⌈K/S⌉``
-        undilated. A pooling gradient sums that many terms into one input."""
-        count = 1
-        for k, s, d in zip(self.kernel, self.stride, self.dilation):
-            count *= max(sum(1 for j in range(k) if (d * j - r) % s == 0) for r in range(s))
-        return count
+        taps ``j`` of a window that land on one input, ``D·j ≡ r (mod S)``. Taps ``j`` and
+        ``j'`` land on the same input exactly when ``S/gcd(S, D)`` divides ``j - j'``, so that
+        is ``⌈K / (S/gcd(S, D))⌉``; ``⌈K/S⌉`` undilated. A pooling gradient sums that many
+        terms into one input."""
+        return volume(_ceil_div(k, s // math.gcd(s, d))
+                      for k, s, d in zip(self.kernel, self.stride, self.dilation))
 
     @property
     def kernel_volume(self) -> int:
