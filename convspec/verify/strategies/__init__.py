@@ -23,6 +23,7 @@ from .cases import ConvCase, PoolCase, conv_cases, network_conv_cases, pool_case
 from .examples import ConvExample, PoolExample, conv_examples, pool_examples
 from .geometries import conv_geometries, pool_geometries
 from .invalid import INVALID_KINDS, InvalidConvCase, invalid_conv_cases
+from .special import SPECIAL_KINDS, nonfinite_arrays
 from .tensors import ELEMENTWISE_LIMIT, dtypes, tensors
 
 __all__ = [
