@@ -148,7 +148,8 @@ class Capabilities:
     #: Operations whose non-finite results follow IEEE 754 as :mod:`convspec.spec.nonfinite`
     #: states (NaN and ±inf exactly where the specification puts them, every other output as
     #: for finite inputs). Nothing is promised by default: the non-finite properties skip an
-    #: operation left out, quoting ``reasons["nonfinite:<operation>"]``.
+    #: operation left out, quoting ``reasons["nonfinite:<operation>"]``, and a dtype a promise
+    #: does not hold in, named by ``reasons["nonfinite:<operation>:dtype:<dtype>"]``.
     nonfinite: frozenset[str] = frozenset()
     #: Limits of what one call may hold (``None``: none), each with its reason in
     #: ``reasons[<field name>]``: the most input or output channels, groups, samples, and the
@@ -230,15 +231,19 @@ class Capabilities:
                 )
         return None
 
-    def nonfinite_skip_reason(self, operation: str) -> str | None:
-        """Why a non-finite property of ``operation`` cannot run here (the operation is
-        unsupported, or its IEEE 754 propagation is not promised), or ``None`` if it can."""
-        reason = self.skip_reason(operation)
+    def nonfinite_skip_reason(self, operation: str, dtype: str | None = None) -> str | None:
+        """Why a non-finite property of ``operation`` (in ``dtype``) cannot run here: the
+        operation is unsupported, or its IEEE 754 propagation is not promised (not in
+        ``nonfinite``, or ruled out for the dtype by ``reasons["nonfinite:<op>:dtype:<d>"]``);
+        ``None`` if it can."""
+        reason = self.skip_reason(operation, dtype)
         if reason is None and operation not in self.nonfinite:
             reason = self.reasons.get(
                 f"nonfinite:{operation}",
                 f"the backend does not promise IEEE 754 propagation of NaN and ±inf in "
                 f"{operation} (Capabilities.nonfinite)")
+        if reason is None and dtype is not None:
+            reason = self.reasons.get(f"nonfinite:{operation}:dtype:{dtype}")
         return reason
 
     def case_skip_reason(self, operation: str, dtype: str, geometry: ConvGeometry | PoolGeometry,
