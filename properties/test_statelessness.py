@@ -9,6 +9,10 @@ every correct algorithm, direct or transform, is deterministic. On other devices
 backend may differ between calls by rounding (atomic additions in gradient and pooling-backward
 kernels, an autotuned algorithm choice), so each repeat is judged against the specification
 instead: a stale gradient or another geometry's result is still far outside that tolerance.
+
+Every example runs the whole sequence and almost every drawn case has another geometry of its
+shapes, so a third of the profile's examples (:data:`EXAMPLES`) reach these bugs at a third of
+the cost (four backend calls per example).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convspec import ConvGeometry, PoolGeometry, GeometryError
@@ -32,6 +36,10 @@ from convspec.verify.helpers import (assert_array_equal, assert_equal, assert_tr
 from convspec.verify.strategies import conv_examples, pool_examples, tensors
 
 pytestmark = pytest.mark.section("A")
+
+#: A third of the profile's examples (the loaded profile, scaled by the backend's
+#: ``example_fraction``, is Hypothesis' default when this module is collected).
+EXAMPLES = max(2, -(-settings.default.max_examples // 3))
 
 OPERATIONS = [
     pytest.param(op, marks=[pytest.mark.ops(op), pytest.mark.spec(*ids)], id=op)
@@ -211,6 +219,7 @@ def _again(backend: Any, operation: str, arrays: tuple, kwargs: dict, first: tup
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
+@settings(max_examples=EXAMPLES)
 @given(data=st.data())
 def test_repeated_and_interleaved_calls_agree(backend, caps, tolerance, data, operation):
     """Calling A, A again, B (another geometry of the same shapes), then A again: A and B agree
