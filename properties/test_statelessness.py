@@ -62,7 +62,7 @@ def _reads(geometry: ConvGeometry | PoolGeometry, axis: int, n: int) -> tuple:
                                             _AXIS_FIELDS[type(geometry)]})
     m = line.output_spatial((n,))[0]
     ends = range(m) if m <= 2 * _ENDS else (*range(_ENDS), *range(m - _ENDS, m))
-    return tuple(line.input_positions((o,), (n,)) for o in ends)
+    return tuple(line.input_positions((o,), (n,))[0] for o in ends)
 
 
 _ENDS = 8
@@ -155,16 +155,20 @@ def _kwargs(geometry: ConvGeometry | PoolGeometry, operation: str) -> dict:
 
 def _other_geometry(data: st.DataObject, backend: Any, caps: Any, operation: str,
                     geometry: ConvGeometry | PoolGeometry, arrays: tuple) -> dict | None:
-    """The keyword arguments of B: another geometry with the same array shapes, on the first
-    axis (from a drawn one on) that has one the backend supports; ``None`` if no axis has."""
+    """The keyword arguments of B: another geometry with the same array shapes that computes
+    another function, on the first axis (from a drawn one on) that has one the backend
+    supports; ``None`` if no axis has. An axis whose outputs read only padding makes every
+    output read nothing, so then only that axis may change."""
     spatial = arrays[0].shape[2:]
+    reads = [_reads(geometry, axis, n) for axis, n in enumerate(spatial)]
+    blank = [axis for axis, r in enumerate(reads) if not any(r)]
     start = data.draw(st.integers(0, geometry.ndim - 1), label="axis")
-    for axis in [*range(start, geometry.ndim), *range(start)]:
-        mine = _reads(geometry, axis, spatial[axis])
+    axes = [*range(start, geometry.ndim), *range(start)]
+    for axis in (axes if not blank else blank if len(blank) == 1 else ()):
         candidates = _alternatives(geometry, axis, spatial, caps, operation)
         for other in data.draw(st.permutations(candidates), label=f"geometries of axis {axis}"):
             kwargs = _kwargs(other, operation)
-            if (_reads(other, axis, spatial[axis]) != mine
+            if (_reads(other, axis, spatial[axis]) != reads[axis]
                     and unsupported_reason(backend, call_of(operation, *arrays, **kwargs)) is None):
                 return kwargs
     return None
