@@ -217,6 +217,20 @@ def test_the_other_geometry_has_the_same_shapes_and_reads_other_inputs(operation
                            getattr(reference, operation)(*values, **other))
 
 
+@settings(max_examples=10, deadline=None, database=None, derandomize=True)
+@given(data=st.data())
+def test_only_an_axis_reading_only_padding_changes(data):
+    """Axis 0 of this transposed convolution reads nothing (its taps all miss the length-1
+    input), so every output is the bias: another geometry must change axis 0 itself."""
+    backend = ReferenceBackend()
+    g = ConvGeometry.make(1, 1, (2, 2), padding=(1, 2), dilation=(3, 2), transposed=True)
+    arrays = (np.ones((1, 1, 1, 3)), np.ones(g.weight_shape), None)
+    other = stateless._other_geometry(data, backend, backend.capabilities(), "conv_transpose",
+                                      g, arrays)
+    assert other is not None
+    assert [v[1] for v in other.values() if isinstance(v, tuple)] == [1, 2, 0, 2]
+
+
 def test_an_axis_without_another_geometry_of_its_shape_has_none():
     caps = Capabilities().without(features={"conv_dilation", "asymmetric_padding"})
     g = ConvGeometry.make(1, 1, (1,))  # kernel 1 on a length-1 input: nothing reads else
