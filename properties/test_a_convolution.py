@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from convspec import ConvGeometry
 from convspec.verify.conformance import call, expect_close, expect_reference
 from convspec.verify.helpers import assert_array_equal, assert_true, require, rot180
-from convspec.verify.strategies import conv_examples, dtypes, tensors
+from convspec.verify.strategies import Strategies, dtypes, tensors
 
 pytestmark = pytest.mark.section("A")
 
@@ -22,7 +22,8 @@ def test_library_conv_is_cross_correlation(backend, caps, tolerance, data):
     """The backend's conv equals the reference cross-correlation for every geometry, in 1-D,
     2-D and 3-D, with stride, padding, dilation, groups and bias (the multi-channel layer E20)."""
     require(caps, "conv")
-    ex = data.draw(conv_examples(caps), label="example")
+    draw = Strategies(caps)
+    ex = data.draw(draw.conv_examples(real_layers=True), label="example")
     expect_reference(backend, "conv", (ex.x, ex.w, ex.b), ex.kwargs, tolerance(ex.dtype),
                      ids=("A3", "A6"))
 
@@ -33,7 +34,8 @@ def test_library_conv_is_cross_correlation(backend, caps, tolerance, data):
 def test_conv_on_real_valued_data(backend, caps, tolerance, data):
     """Agreement also holds on real-valued data, where rounding happens (the tolerance model)."""
     require(caps, "conv")
-    ex = data.draw(conv_examples(caps, elements="real"), label="example")
+    draw = Strategies(caps)
+    ex = data.draw(draw.conv_examples(elements="real", real_layers=True), label="example")
     expect_reference(backend, "conv", (ex.x, ex.w, ex.b), ex.kwargs, tolerance(ex.dtype))
 
 
@@ -64,8 +66,10 @@ def test_convolution_is_correlation_with_rotated_kernel(backend, caps, tolerance
     """True convolution (A1 in 1-D, A2 in 2-D) equals the backend's correlation with the
     kernel rotated 180° (A4)."""
     require(caps, "conv")
-    ex = data.draw(conv_examples(caps, real_layers=False, max_stride=1, max_dilation=1,
-                                 max_groups=1), label="example")
+    draw = Strategies(caps)
+    # _true_convolution_layer loops over samples and channel pairs in Python.
+    ex = data.draw(draw.conv_examples(max_stride=1, max_dilation=1, max_groups=1,
+                                      max_channels_per_group=3, max_batch=3), label="example")
     g = ex.geometry
     pads = ((0, 0), (0, 0)) + tuple(g.padding)
     x = np.pad(ex.x.astype(np.float64), pads)

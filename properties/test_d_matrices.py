@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import convspec.reference as reference
@@ -20,7 +20,7 @@ from convspec.spec.geometry import volume
 from convspec.verify.conformance import call, expect_close, reference_outputs, transform_scales
 from convspec.verify.helpers import (assert_array_equal, assert_equal, assert_raises,
                                      assert_shape, assert_true, call_of, require)
-from convspec.verify.strategies import conv_examples, dtypes, tensors
+from convspec.verify.strategies import Strategies, dtypes, tensors
 
 pytestmark = pytest.mark.section("D")
 
@@ -147,7 +147,10 @@ def test_im2col_gemm_is_the_convolution(backend, caps, tolerance, data):
     ``((C/G)·∏K) × positions`` (B11), reshaped, is the backend's convolution; so is the
     reference's ``im2col_conv``."""
     require(caps, "conv")
-    ex = data.draw(conv_examples(caps, real_layers=False, max_extra=3), label="example")
+    draw = Strategies(caps)
+    # One GEMM per sample and group, looped in Python.
+    ex = data.draw(draw.conv_examples(max_extra=3, max_groups=3, max_batch=3),
+                   label="example")
     g = ex.geometry
     y = call(backend, "conv", ex.x, ex.w, ex.b, **ex.kwargs)
     found = shapes.im2col_shapes(ex.x.shape, g.out_channels, g.kernel, stride=g.stride,
@@ -193,8 +196,9 @@ def test_convolution_is_a_sparse_tied_fully_connected_layer(backend, caps, toler
     ranks = [r for r in (1, 2) if r in caps.ranks]
     if not ranks:
         pytest.skip("the dense matrix C is built for 1-D and 2-D layers")
-    ex = data.draw(conv_examples(caps, real_layers=False, ranks=ranks, max_extra=3,
-                                 max_channels_per_group=2, max_groups=2, max_dilation=2),
+    draw = Strategies(caps)
+    ex = data.draw(draw.conv_examples(ranks=ranks, max_extra=3, max_batch=3,
+                                      max_channels_per_group=2, max_groups=2, max_dilation=2),
                    label="example")
     g = ex.geometry
     spatial = ex.x.shape[2:]
@@ -345,8 +349,9 @@ def test_transposed_convolution_multiplies_by_c_transpose(backend, caps, toleran
     ranks = [r for r in (1, 2) if r in caps.ranks]
     if not ranks:
         pytest.skip("the dense matrix C is built for 1-D and 2-D layers")
-    ex = data.draw(conv_examples(caps, transposed=True, real_layers=False, ranks=ranks,
-                                 max_extra=3, max_channels_per_group=2, max_groups=2),
+    draw = Strategies(caps)
+    ex = data.draw(draw.conv_examples(transposed=True, ranks=ranks, max_extra=3, max_batch=3,
+                                      max_channels_per_group=2, max_groups=2),
                    label="example")
     g = ex.geometry
     y = call(backend, "conv_transpose", ex.x, ex.w, ex.b, **ex.kwargs)

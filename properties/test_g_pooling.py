@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from convspec import ConvGeometry, PoolGeometry
@@ -12,7 +12,7 @@ from convspec.spec.dtypes import numpy_dtype
 from convspec.spec.geometry import volume
 from convspec.verify.conformance import call, expect_close, expect_reference, reference_outputs
 from convspec.verify.helpers import assert_array_equal, assert_equal, call_of, require
-from convspec.verify.strategies import pool_examples, tensors, dtypes
+from convspec.verify.strategies import Strategies, dtypes, tensors
 import convspec.reference as reference
 from convspec.verify.tolerance import Tolerance
 
@@ -26,7 +26,8 @@ def test_max_pool_matches_reference(backend, caps, tolerance, data):
     """``Y = max_{i∈R} x_i`` (G1) over overlapping or tiling windows (G2), with padding,
     dilation and ceil_mode; the output size is ``(W1 - F)/S + 1`` generalized (B9)."""
     require(caps, "max_pool")
-    ex = data.draw(pool_examples(caps, operation="max_pool"), label="example")
+    draw = Strategies(caps)
+    ex = data.draw(draw.pool_examples(operation="max_pool"), label="example")
     expect_reference(backend, "max_pool", (ex.x,), ex.geometry.max_pool_kwargs(),
                      tolerance(ex.dtype))
 
@@ -37,7 +38,8 @@ def test_max_pool_matches_reference(backend, caps, tolerance, data):
 def test_avg_pool_matches_reference(backend, caps, tolerance, data):
     """``Y = mean_{i∈R} x_i`` (G1), counting padded positions or not (count_include_pad)."""
     require(caps, "avg_pool")
-    ex = data.draw(pool_examples(caps, operation="avg_pool", elements="real"), label="example")
+    draw = Strategies(caps)
+    ex = data.draw(draw.pool_examples(operation="avg_pool", elements="real"), label="example")
     expect_reference(backend, "avg_pool", (ex.x,), ex.geometry.avg_pool_kwargs(),
                      tolerance(ex.dtype))
 
@@ -75,10 +77,12 @@ def test_l2_pooling_from_average_pooling(backend, caps, tolerance, data):
     average pooling of the squares agrees with the exact one of the squares it was given, and
     the reference's L2 pooling with ``sqrt(|R| · avgpool(x²))``, both judged in float64."""
     require(caps, "avg_pool")
-    ex = data.draw(pool_examples(caps, operation="avg_pool", elements="real",
-                                 allowed_dtypes=("float64", "float32")), label="example")
+    draw = Strategies(caps)
+    # Unpadded floor-mode windows: every input holds the window.
+    ex = data.draw(draw.pool_examples(operation="avg_pool", elements="real", max_padding=0,
+                                      ceil_mode=False, allowed_dtypes=("float64", "float32")),
+                   label="example")
     g = PoolGeometry.make(ex.geometry.kernel, stride=ex.geometry.stride)
-    assume(all(n >= k for n, k in zip(ex.x.shape[2:], g.kernel)))
     # The backend pools the squares as its dtype holds them (small values square to 0 or to
     # subnormals there); the law is judged in float64 on those values, not on x's.
     squares = ex.x * ex.x
@@ -97,7 +101,9 @@ def test_l2_pooling_from_average_pooling(backend, caps, tolerance, data):
 def test_pooling_acts_on_each_depth_slice(backend, caps, tolerance, data):
     """Pooling each channel alone gives the same slices (G4); depth is unchanged (B9)."""
     require(caps, "max_pool")
-    ex = data.draw(pool_examples(caps, operation="max_pool"), label="example")
+    draw = Strategies(caps)
+    # One call per channel below: remainders (up to 40 channels), not counts past 2^16.
+    ex = data.draw(draw.pool_examples(operation="max_pool", max_channels=40), label="example")
     kwargs = ex.geometry.max_pool_kwargs()
     whole = call(backend, "max_pool", ex.x, **kwargs)
     assert_equal("y.shape[1]", whole.shape[1], ex.x.shape[1],
@@ -116,10 +122,10 @@ def test_trainable_pooling(backend, caps, tolerance, data):
     """LeNet-5's trainable pooling ``Y' = f(w·Y + b)`` (G5) with one scalar weight and bias per
     map (C13): the reference agrees with the backend's average pooling scaled and shifted."""
     require(caps, "avg_pool", dtype="float64")
-    ex = data.draw(pool_examples(caps, operation="avg_pool", allowed_dtypes=("float64",)),
-                   label="example")
+    draw = Strategies(caps)
+    ex = data.draw(draw.pool_examples(operation="avg_pool", max_padding=0, ceil_mode=False,
+                                      allowed_dtypes=("float64",)), label="example")
     g = PoolGeometry.make(ex.geometry.kernel, stride=ex.geometry.stride)
-    assume(all(n >= k for n, k in zip(ex.x.shape[2:], g.kernel)))
     channels = ex.x.shape[1]
     w = data.draw(tensors("float64", (channels,)), label="w")
     b = data.draw(tensors("float64", (channels,)), label="b")
@@ -142,11 +148,13 @@ def test_strided_convolution_replaces_pooling(backend, caps, tolerance, data):
     """A strided depthwise convolution with constant weights ``1/|R|`` down-samples exactly
     like average pooling with the same window and stride (G6)."""
     require(caps, "conv", "avg_pool")
-    ex = data.draw(pool_examples(caps, operation="avg_pool", elements="real"), label="example")
+    draw = Strategies(caps)
+    # A depthwise conv (one group per channel) of the padded input, floor mode.
+    ex = data.draw(draw.pool_examples(
+        operation="avg_pool", elements="real", count_include_pad=True, ceil_mode=False,
+        max_channels=caps.max_groups if "groups" in caps.features else 1), label="example")
     pg = ex.geometry
     channels = ex.x.shape[1]
-    assume(pg.count_include_pad and not pg.ceil_mode)
-    assume(channels == 1 or "groups" in caps.features)
     cg = ConvGeometry.make(channels, channels, pg.kernel, stride=pg.stride, padding=pg.padding,
                            groups=channels, bias=False)
     w = np.full(cg.weight_shape, 1 / pg.kernel_volume, dtype=ex.x.dtype)

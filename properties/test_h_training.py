@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -21,7 +21,7 @@ from convspec.spec import training
 from convspec.verify.conformance import call, expect_reference, reference_outputs, transform_scales
 from convspec.verify.helpers import (assert_array_equal, assert_equal, assert_raises,
                                      assert_shape, assert_true, call_of, require)
-from convspec.verify.strategies import conv_examples
+from convspec.verify.strategies import Strategies
 
 pytestmark = pytest.mark.section("H")
 
@@ -43,9 +43,9 @@ def test_momentum_on_the_backends_conv_gradients(backend, caps, tolerance, data,
     gradient descent), and the other form ``Δθ_t = ρ Δθ_{t-1} - η g``, fed the same gradients,
     follows the same trajectory (H2)."""
     require(caps, "conv", "conv_vjp")
-    ex = data.draw(conv_examples(caps, real_layers=False, max_extra=3, allowed_dtypes=FORWARD),
+    draw = Strategies(caps)
+    ex = data.draw(draw.conv_examples(max_extra=3, min_batch=1, allowed_dtypes=FORWARD),
                    label="example")
-    assume(ex.x.shape[0] > 0)
     kwargs, tol = ex.kwargs, tolerance(ex.dtype)
     g = ex.geometry
     # A step no larger than 1/λ_max (bounded by the Frobenius norm of the map W ↦ conv(x, W)).
@@ -121,11 +121,13 @@ def test_dropout_through_a_convolution_matches_inference_on_average(backend, cap
     inverted), within six standard deviations of the mean of Bernoulli masks (by linearity,
     E4, the variance is ``conv(x², w²)`` times ``p(1-p)`` or ``(1-p)/p``)."""
     require(caps, "conv")
-    # Small layers: the batch holds every dropped-out copy (dilation plays no part here).
+    # Small layers of one sample: the batch holds every dropped-out copy (dilation plays no
+    # part here).
     ranks = [r for r in (1, 2) if r in caps.ranks] or None
-    ex = data.draw(conv_examples(caps, real_layers=False, max_extra=3, max_batch=1, ranks=ranks,
-                                 max_dilation=1, allowed_dtypes=FORWARD), label="example")
-    assume(ex.x.shape[0] == 1)
+    draw = Strategies(caps)
+    ex = data.draw(draw.conv_examples(max_extra=3, min_batch=1, max_batch=1, ranks=ranks,
+                                      max_dilation=1, max_groups=3, max_channels_per_group=3,
+                                      allowed_dtypes=FORWARD), label="example")
     copies = 64
     rng = np.random.default_rng(seed)
     dropped = training.dropout(np.repeat(f64(ex.x), copies, axis=0), keep, training=True,

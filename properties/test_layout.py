@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from convspec.verify.conformance import expect_reference
 from convspec.verify.helpers import assert_array_equal, require
-from convspec.verify.strategies import conv_examples, pool_examples
+from convspec.verify.strategies import Strategies
 
 pytestmark = pytest.mark.section("A")
 
@@ -75,7 +75,9 @@ def test_layout_conv_views_read_as_their_values(backend, caps, tolerance, data, 
     """A convolution of views (any layout, per argument) agrees with the specification."""
     require(caps, operation, views=True)
     transposed = operation.startswith("conv_transpose")
-    ex = data.draw(conv_examples(caps, transposed=transposed), label="example")
+    draw = Strategies(caps)
+    ex = data.draw(draw.conv_examples(transposed=transposed, real_layers=True),
+                   label="example")
     arrays = (ex.x, ex.w, ex.b, ex.dy) if operation.endswith("_vjp") else (ex.x, ex.w, ex.b)
     expect_reference(backend, operation, _views(data, arrays), ex.kwargs, tolerance(ex.dtype),
                      as_given=True)
@@ -88,7 +90,8 @@ def test_layout_pool_views_read_as_their_values(backend, caps, tolerance, data, 
     require(caps, operation, views=True)
     kind = operation.removesuffix("_vjp")
     elements = "distinct" if operation == "max_pool_vjp" else "integer"
-    ex = data.draw(pool_examples(caps, operation=kind, elements=elements), label="example")
+    draw = Strategies(caps)
+    ex = data.draw(draw.pool_examples(operation=kind, elements=elements), label="example")
     kwargs = ex.geometry.max_pool_kwargs() if kind == "max_pool" else ex.geometry.avg_pool_kwargs()
     arrays = (ex.x, ex.dy) if operation.endswith("_vjp") else (ex.x,)
     expect_reference(backend, operation, _views(data, arrays), kwargs, tolerance(ex.dtype),

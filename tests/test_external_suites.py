@@ -306,7 +306,9 @@ REFERENCE = ReferenceBackend().capabilities()
 
 
 def _default(strategy: Callable[..., Any], name: str) -> Any:
-    return inspect.signature(strategy).parameters[name].default
+    value = inspect.signature(strategy).parameters[name].default
+    # An omitted max_ bound is the ordinary examples' bound (strategies.DEFAULT_BOUNDS).
+    return strategies.DEFAULT_BOUNDS[name.removeprefix("max_")] if value is None else value
 
 
 CONV_BOUNDS = {name: _default(strategies.conv_geometries, name)
@@ -510,7 +512,7 @@ def _strategy_calls() -> list[tuple[str, set[str], bool]]:
                 operation = "conv_transpose" if constant.get("transposed") is True else "conv"
             else:
                 operation = constant.get("operation", "max_pool")
-            found.append((operation, set(keywords), constant.get("real_layers", True)))
+            found.append((operation, set(keywords), constant.get("real_layers", False)))
     return found
 
 

@@ -14,21 +14,30 @@ now and then through :func:`network_conv_cases`, so large shapes are reached whi
 example stays small.
 
 Every strategy that builds cases takes ``capabilities``: a
-:class:`convspec.backends.Capabilities`; features, dtypes and ranks outside it are never drawn.
+:class:`convspec.backends.Capabilities`; features, dtypes and ranks outside it, and counts past
+its declared limits, are never drawn. :class:`Strategies` binds them once
+(``draw = Strategies(caps)``). Bounds are ``min_``/``max_`` pairs checked when a strategy is
+built (:mod:`~convspec.verify.strategies.base`); besides ordinary examples, fixed shares come
+from designed corners (per-axis diversity and overlap, :mod:`.geometries`; vector-width
+remainders and index-width thresholds within :data:`MEMORY_BUDGET`, :mod:`.thresholds`).
 """
 
 from ...spec.dtypes import INTEGER_LIMITS, seeded_tensor
 from .base import NothingToDraw
 from .cases import ConvCase, PoolCase, conv_cases, network_conv_cases, pool_cases
 from .examples import ConvExample, PoolExample, conv_examples, pool_examples
-from .geometries import conv_geometries, pool_geometries
+from .geometries import DEFAULT_BOUNDS, conv_geometries, pool_geometries
 from .invalid import INVALID_KINDS, InvalidConvCase, invalid_conv_cases
+from .namespace import Strategies
 from .special import SPECIAL_KINDS, nonfinite_arrays
 from .tensors import ELEMENTWISE_LIMIT, dtypes, tensors
+from .thresholds import MEMORY_BUDGET, NEAR_2_31, PAST_2_16, REMAINDER_CHANNELS
 
 __all__ = [
     "ConvCase", "PoolCase", "InvalidConvCase", "conv_geometries", "pool_geometries",
     "conv_cases", "pool_cases", "network_conv_cases", "tensors", "dtypes",
     "invalid_conv_cases", "seeded_tensor", "INTEGER_LIMITS", "ConvExample", "PoolExample",
     "conv_examples", "pool_examples", "NothingToDraw", "INVALID_KINDS", "ELEMENTWISE_LIMIT",
+    "Strategies", "DEFAULT_BOUNDS", "MEMORY_BUDGET", "NEAR_2_31", "PAST_2_16",
+    "REMAINDER_CHANNELS",
 ]
