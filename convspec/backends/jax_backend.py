@@ -51,6 +51,17 @@ NO_DILATED_MAX_POOL_VJP = (
     "so dilated max pooling is skipped for the forward operation as well")
 
 
+#: Found by the threshold shares (issue 14) on jaxlib 0.10.2 (CPU): XLA lowers a grouped
+#: convolution to a dense one whose kernel is block-diagonal over the groups, so memory grows
+#: with the square of the groups.
+MAX_GROUPS = 4096
+XLA_DENSE_GROUPS = (
+    "XLA on the CPU ({library}) lowers a grouped convolution to a dense one with a "
+    "block-diagonal kernel: 65,537 depthwise groups asked for 68.7 GB (\"Out of memory "
+    "allocating 68724195472 bytes\" for conv_general_dilated of ones (1, 65537, 3) with "
+    "feature_group_count=65537); more than 4,096 groups are not drawn")
+
+
 #: Found by the property suite (F8) on jaxlib 0.10.2 (CPU): XLA's algebraic simplifier swaps the
 #: operands of the fractionally strided correlation behind conv_transpose and the input gradient
 #: when its kernel is larger than its input, keeping a stride-2, kernel-2 axis as a "group"
@@ -136,15 +147,20 @@ class JaxBackend(ForwardOperations, VjpOperations):
         """Every operation; dtypes, ranks and empty batches as probed on this JAX build."""
         if self._capabilities is None:
             half = "float32 (XLA, preferred_element_type=float32), rounded once"
+            library = f"jax {self.library_version} on {self._device.platform}"
+            cpu = self._device.platform == "cpu"
             base = Capabilities(
                 devices=(self._device.platform,),
                 features=frozenset(FEATURES) - {"pool_dilation"},
-                reasons={"pool_dilation": NO_DILATED_MAX_POOL_VJP},
+                max_groups=MAX_GROUPS if cpu else None,
+                reasons={"pool_dilation": NO_DILATED_MAX_POOL_VJP,
+                         **({"max_groups": XLA_DENSE_GROUPS.format(library=library)} if cpu
+                            else {})},
                 precision={"float64": "float64 (jax.enable_x64)", "float32": "float32",
                            **{d: f"{d} storage, {half}" for d in HALF_DTYPES}},
             )
             caps = probed_capabilities(
-                base, self, library=f"jax {self.library_version} on {self._device.platform}",
+                base, self, library=library,
                 operations=OPERATIONS, dtypes=DTYPES, ranks=RANKS)
             # An abort cannot be probed in-process: declared for the jaxlib it was found on.
             jaxlib = importlib.metadata.version("jaxlib")

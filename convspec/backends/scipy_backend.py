@@ -36,10 +36,21 @@ SUPPORTED_OPERATIONS = ("conv", "max_pool", "avg_pool")
 SUPPORTED_DTYPES = ("float64", "float32")
 
 
+#: Found by the threshold shares (issue 14): ndimage has no batch or channel axis, so the
+#: adapter correlates one (sample, output channel, input channel) plane at a time, about 40 µs
+#: each; past these counts a call takes seconds (slow, not wrong).
+MAX_PLANES = 4096
+
+
 def _reasons(library: str) -> dict[str, str]:
     no_grad = (f"{library} has no automatic differentiation; the protocol's vector-Jacobian "
                "products would have to be written by the adapter")
+    planes = (f"{library}'s ndimage has no batch or channel axis: the adapter correlates one "
+              "(sample, output channel, input channel) plane at a time, and 65,537 channels or "
+              "samples took 2.5-5.5 s a call; more than 4,096 are not drawn (slow, not wrong)")
     return {
+        "max_channels": planes,
+        "max_batch": planes,
         "conv_transpose": (f"{library} has no transposed (fractionally strided) convolution; "
                            "building one from zero insertion would be arithmetic of the "
                            "adapter's own, not the library's"),
@@ -103,6 +114,7 @@ class FilterBackend(ForwardOperations, VjpOperations):
                 operations=frozenset(SUPPORTED_OPERATIONS),
                 dtypes=frozenset(SUPPORTED_DTYPES),
                 features=frozenset(FEATURES) - {"conv_dilation"},
+                max_channels=MAX_PLANES, max_batch=MAX_PLANES,
                 devices=(self.device.split(" ", 1)[0],),
                 reasons=_reasons(self._library),
                 precision=self._precision(),

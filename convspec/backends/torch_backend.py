@@ -221,6 +221,34 @@ def _import_torch() -> Any:
     return torch
 
 
+#: Found by the threshold shares (issue 14) on torch 2.13.0: conv_transpose, average pooling
+#: and the pooling gradients keep stride, padding and dilation in 32-bit ints (convolution,
+#: max pooling and their gradients take 64-bit ones).
+INT32_PARAMETERS = (
+    "torch {version} keeps the stride, padding and dilation of conv_transpose, avg_pool and the "
+    "pooling gradients in 32-bit ints: 2^31 becomes -2^31 (conv_transpose1d of ones (1, 1, 1) "
+    "by ones (1, 1, 2), stride=2**31: 'stride should be greater than zero, but got "
+    "stride_width: -2147483648'; avg_pool1d: 'value cannot be converted to type int without "
+    "overflow'); parameters up to 2^31 - 1 are drawn")
+#: Measured on torch 2.13.0+cpu: a float64 grouped convolution loops over the groups.
+MAX_CPU_GROUPS = 4096
+SLOW_CPU_GROUPS = (
+    "torch {version} on the CPU computes a float64 grouped convolution one group at a time "
+    "(0.5 ms a group forward, 1 ms backward: conv1d of (1, 65537, 3) with 65,537 groups took "
+    "40 s, its backward 80 s; float32 0.2 s): slow, not wrong, so more than 4,096 groups are "
+    "not drawn")
+
+
+def _with_limits(caps: Capabilities, version: str, *, cuda: bool) -> Capabilities:
+    """``caps`` with the call limits of this torch build and device, and why."""
+    reasons = {**caps.reasons, "max_integer_parameter": INT32_PARAMETERS.format(version=version)}
+    limits: dict[str, Any] = {"max_integer_parameter": 2 ** 31 - 1}
+    if not cuda:
+        limits["max_groups"] = MAX_CPU_GROUPS
+        reasons["max_groups"] = SLOW_CPU_GROUPS.format(version=version)
+    return dataclasses.replace(caps, reasons=reasons, **limits)
+
+
 class TorchBackend(ForwardOperations, VjpOperations):
     """PyTorch's ``torch.nn.functional`` behind the convspec backend protocol.
 
@@ -303,8 +331,9 @@ class TorchBackend(ForwardOperations, VjpOperations):
                               name=self.name) if self._compiled else self
         library = f"torch {self.library_version} on {self._device.type}" + (
             " (channels-last)" if self._channels_last else "")
-        caps = probed_capabilities(base, target, library=library, operations=OPERATIONS,
-                                   dtypes=DTYPES, ranks=ranks)
+        caps = _with_limits(probed_capabilities(base, target, library=library,
+                                                operations=OPERATIONS, dtypes=DTYPES,
+                                                ranks=ranks), self.library_version, cuda=cuda)
         defects = []
         if not cuda and _onednn_bf16_reads_garbage(self._torch):
             defects.append(_onednn_bf16_defect(self.library_version))
