@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 import subprocess
 import sys
 from pathlib import Path
@@ -272,3 +273,45 @@ def test_observed_records_the_features_of_each_valid_call() -> None:
     assert observed.take() == {"max_pool": [["1-D", "ceil_flush", "ceil_mode", "empty_batch",
                                              "pool_padding"]]}
     assert observed.take() == {}
+
+
+def test_a_failing_explicit_case_reads_and_replays_as_any_failure(tmp_path: Path) -> None:
+    """verify on a backend that inverts count_include_pad: the external property fails naming
+    the external case, with the call and a repro script that replays that call alone."""
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+    from verify_runs import outcomes, run_repro, verify
+
+    name = "test_external[avg_pool]"
+    done, document = verify(tmp_path, "broken_backends:count_include_pad_inverted",
+                            selection="test_external and avg_pool and not vjp")
+    assert done.returncode == 1, done.stdout + done.stderr
+    entry = outcomes(document)[name]
+    assert entry["outcome"] == "failed" and entry["cases"]["failed"] >= 1, entry
+    assert "avg_pool output y differs from the specification on external case" in entry["reason"]
+    assert entry["call"].startswith("avg_pool(") and f"FAILED {name}" in done.stdout
+    replay = run_repro(tmp_path, entry)
+    assert replay.returncode == 1 and "differs from the specification" in replay.stdout, (
+        replay.stdout + replay.stderr)
+
+
+def test_a_skip_names_the_cases_own_gap_not_a_missing_dtype() -> None:
+    caps = FULL.without(dtypes=["float64"], reason="no float64 here").without(
+        features=["output_padding"], reason="no output_padding here")
+    case = next(c for c in covering.design(FULL, "conv_transpose")
+                if any(c.geometry.output_padding))
+    assert choose_dtype(caps, replace(case, dtype="float64"), "conv_transpose") == (
+        None, "no output_padding here")
+    assert choose_dtype(caps, replace(case, dtype="float64", geometry=replace(
+        case.geometry, output_padding=(0,) * case.geometry.ndim)), "conv_transpose") == (
+        "float32", None)
+
+
+def test_a_crashed_explicit_property_keeps_its_section_and_operation() -> None:
+    """A worker that dies inside ``test_external[max_pool]`` is reported under the markers of
+    that operation's parameter (read from the module, as for any crashed property)."""
+    from convspec.verify.plugin import _declared_markers
+
+    assert _declared_markers("convspec/properties/test_external.py::test_external[max_pool]") == {
+        "section": "G", "ids": ["G1", "G2", "B9"], "operations": ["max_pool"]}
+    assert _declared_markers("convspec/properties/test_covering.py::test_covering[conv_vjp]")[
+        "operations"] == ["conv_vjp"]

@@ -107,9 +107,10 @@ def _fits(case: ExplicitCase, operation: str, dtype: str) -> bool:
 def choose_dtype(caps: Capabilities, case: ExplicitCase,
                  operation: str) -> tuple[str | None, str | None]:
     """``(dtype, None)``: the first dtype (the source's, then :data:`DTYPE_PREFERENCE`) in
-    which the backend runs the case; ``(None, reason)`` when there is none."""
+    which the backend runs the case; ``(None, reason)`` when there is none, the reason being
+    the first of a dtype the operation has (the case's own gap, not a missing dtype)."""
     order = dict.fromkeys(([case.dtype] if case.dtype else []) + list(DTYPE_PREFERENCE))
-    first_reason = None
+    reasons = []
     for dtype in order:
         reason = caps.case_skip_reason(operation, dtype, case.geometry, batch=case.batch,
                                        spatial=case.spatial)
@@ -118,8 +119,8 @@ def choose_dtype(caps: Capabilities, case: ExplicitCase,
                       "(max_pool_vjp needs a unique arg-max per window)")
         if reason is None:
             return dtype, None
-        first_reason = first_reason or reason
-    return None, first_reason
+        reasons.append((caps.skip_reason(operation, dtype) is not None, reason))
+    return None, min(reasons, key=lambda r: r[0])[1]
 
 
 def case_arrays(case: ExplicitCase, operation: str,

@@ -748,6 +748,9 @@ def _declared_markers(nodeid: str) -> dict[str, Any]:
     module_marks = getattr(module, "pytestmark", [])
     marks = (module_marks if isinstance(module_marks, list) else [module_marks]) + list(
         getattr(function, "pytestmark", []))
+    param = name.partition("[")[2].removesuffix("]")  # a parameter's own marks (test_x[conv])
+    marks += [m for p in marks if p.name == "parametrize" for v in p.args[1]
+              if getattr(v, "id", None) == param for m in getattr(v, "marks", ())]
     by_name = {key: [a for m in marks if m.name == mark for a in m.args]
                for key, mark in (("section", "section"), ("ids", "spec"), ("operations", "ops"))}
     if by_name["section"]:
