@@ -48,6 +48,14 @@ CONVENTIONS = {
 }
 NO_GRADIENTS = ("ONNX Runtime's inference sessions compute no gradients (its training API is a "
                 "separate build); the adapter runs forward operations only")
+#: Measured on onnxruntime 1.32 (CPU) by properties/test_nonfinite.py: Conv, ConvTranspose and
+#: AveragePool are IEEE arithmetic; MaxPool is not (below).
+NONFINITE = frozenset({"avg_pool", "conv", "conv_transpose"})
+NONFINITE_MAX_POOL = (
+    "ONNX's MaxPool says nothing of NaN (onnx.reference marks its padding with NaN and so drops "
+    "NaN inputs); onnxruntime {version} drops NaN too (in float64 unless the NaN comes first "
+    "in its window), and in float32 returns -3.4e38, the lowest float, for a window of -inf (a "
+    "bug: the maximum of -inf values is -inf; reproduced in tests/test_known_defects.py)")
 
 
 def _import_onnx() -> tuple[Any, Any]:
@@ -129,7 +137,10 @@ class OnnxRuntimeBackend(ForwardOperations, VjpOperations):
                 operations=frozenset(FORWARD_OPERATIONS),
                 devices=(self.device.split(" ", 1)[0],),
                 features=frozenset(FEATURES) - set(CONVENTIONS),
-                reasons={**{op: NO_GRADIENTS for op in VJP_OPERATIONS}, **CONVENTIONS},
+                reasons={**{op: NO_GRADIENTS for op in VJP_OPERATIONS}, **CONVENTIONS,
+                         "nonfinite:max_pool": NONFINITE_MAX_POOL.format(
+                             version=self._ort.__version__)},
+                nonfinite=NONFINITE,
                 precision={"float64": "float64", "float32": "float32",
                            "float16": "float16 storage, float32 accumulation (MLAS)",
                            "bfloat16": "bfloat16 storage"},

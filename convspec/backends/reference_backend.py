@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from ..reference import grad, ops
 from ..reference.dtypes import PRECISION
-from .protocol import Capabilities
+from .protocol import OPERATIONS, Capabilities
 
 
 class ReferenceBackend:
     """The numpy oracle as a backend (name ``"reference"``), so the property suite can run
     against the reference itself. Every operation, dtype, rank and feature is supported; half
-    types accumulate in float32 (see :data:`convspec.reference.dtypes.PRECISION`)."""
+    types accumulate in float32 (see :data:`convspec.reference.dtypes.PRECISION`); NaN and ±inf
+    propagate as :mod:`convspec.spec.nonfinite` states, in every operation."""
 
     name = "reference"
 
@@ -24,7 +25,8 @@ class ReferenceBackend:
     avg_pool_vjp = staticmethod(grad.avg_pool_vjp)
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(devices=("cpu",), precision=dict(PRECISION))
+        return Capabilities(devices=("cpu",), precision=dict(PRECISION),
+                            nonfinite=frozenset(OPERATIONS))
 
     def __repr__(self) -> str:
         return "ReferenceBackend()"

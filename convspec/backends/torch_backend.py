@@ -211,6 +211,48 @@ def _inductor_empty_batch_defect(version: str) -> KnownDefect:
                 f"strides); repro: {INDUCTOR_EMPTY_BATCH_REPRO}"))
 
 
+#: Measured on torch 2.13.0+cpu, eager and channels-last (``properties/test_nonfinite.py``):
+#: max pooling is IEEE 754 ``maximum`` (its kernels take ``v > best or isnan(v)``, so the
+#: gradient goes to the window's last NaN, else its first maximum, ``-inf`` windows
+#: included), and the sums are IEEE arithmetic within each receptive field.
+NONFINITE_CPU = frozenset({"max_pool", "max_pool_vjp", "avg_pool", "avg_pool_vjp", "conv",
+                           "conv_transpose", "conv_vjp"})
+NONFINITE_BF16_GROUPS_REPRO = (
+    "python -c \"import torch; x = torch.zeros(1, 3, 2, 2, dtype=torch.bfloat16); "
+    "x[0, 2, 0, 0] = float('inf'); y = torch.nn.functional.conv_transpose2d(x, "
+    "torch.ones(3, 2, 2, 2, dtype=torch.bfloat16), stride=2, groups=3); "
+    "print(y[0, :4].isfinite().all())\" (should print True: channels 0-3 are groups 0 and 1)")
+#: Found by the non-finite properties on torch 2.13.0+cpu: Inductor's max_pool backward keeps
+#: index -1 for a window of -inf that starts in the padding (its padding is -inf too and
+#: never compares greater), and the scatter of the gradient then raises.
+INDUCTOR_MAX_POOL_REPRO = (
+    "python -c \"import torch; f = torch.compile(torch.nn.functional.max_pool1d); "
+    "x = torch.full((1, 1, 2), -float('inf'), requires_grad=True); "
+    "f(x, 3, 1, 1).sum().backward()\" (RuntimeError: index -1 is out of bounds)")
+
+
+def _nonfinite(version: str, *, cuda: bool, compiled: bool) -> tuple[frozenset[str],
+                                                                     dict[str, str]]:
+    """The operations whose IEEE propagation this variant promises, and why not the rest."""
+    if cuda:
+        why = (f"torch {version} on CUDA: non-finite propagation not measured on a GPU yet "
+               "(the CPU kernels are; run properties/test_nonfinite.py there to declare it)")
+        return frozenset(), {f"nonfinite:{op}": why for op in OPERATIONS}
+    reasons = {"nonfinite:conv_transpose:dtype:bfloat16": (
+        f"torch {version} on CPU (oneDNN): a bfloat16 grouped transposed convolution with a "
+        "stride above 1 computes the other groups' inputs with zero weights, so a NaN or "
+        "infinity of one group reaches the other groups' outputs (0·∞ = NaN; finite values "
+        f"are right); repro: {NONFINITE_BF16_GROUPS_REPRO}")}
+    promised = NONFINITE_CPU
+    if compiled:
+        promised = promised - {"max_pool_vjp"}
+        reasons["nonfinite:max_pool_vjp"] = (
+            f"torch {version}: torch.compile (Inductor) max_pool backward raises 'index -1 is "
+            "out of bounds' for a window of -inf that starts in the padding (eager routes it "
+            f"to the window's first input); repro: {INDUCTOR_MAX_POOL_REPRO}")
+    return promised, reasons
+
+
 def _import_torch() -> Any:
     try:
         import torch
@@ -320,8 +362,11 @@ class TorchBackend(ForwardOperations, VjpOperations):
         reasons["pool_small_input"] = (
             "PyTorch's avg_pool3d rejects an input shorter than the window even when the padding "
             "makes the window fit (\"input image smaller than kernel size\"), which B9 allows")
+        nonfinite, why_not = _nonfinite(self.library_version, cuda=cuda,
+                                        compiled=self._compiled)
         base = Capabilities(
-            ranks=frozenset(ranks), devices=(self._device.type,), reasons=reasons,
+            ranks=frozenset(ranks), devices=(self._device.type,),
+            reasons={**reasons, **why_not}, nonfinite=nonfinite,
             features=frozenset(FEATURES) - {"pool_wide_padding", "pool_small_input"},
             precision={"float64": "float64", "float32": f32,
                        **{d: f"{d} storage, {half}" for d in HALF_DTYPES}},
