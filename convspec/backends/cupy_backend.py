@@ -66,5 +66,12 @@ class CupyBackend(FilterBackend):
         with self._gpu:
             return super()._forward(operation, geometry, arrays)
 
+    _nonfinite: frozenset[str] = frozenset()
+
+    def _nonfinite_reasons(self) -> dict[str, str]:
+        why = (f"{self._library}: non-finite propagation not measured on a GPU yet (SciPy's "
+               "CPU filters are; run properties/test_nonfinite.py there to declare it)")
+        return {f"nonfinite:{op}": why for op in ("conv", "max_pool", "avg_pool")}
+
     def _precision(self) -> dict[str, str]:
         return {"float64": "float64", "float32": "float32 (cupyx.scipy kernels)"}

@@ -79,6 +79,17 @@ def _starts(filtered: Any, stride: tuple[int, ...], out: tuple[int, ...]) -> Any
     return every[(slice(None), slice(None), *(slice(o) for o in out))]
 
 
+#: Measured on scipy 1.17 by properties/test_nonfinite.py: ``signal.correlate`` (direct) and
+#: ``ndimage.correlate`` are IEEE sums; ``ndimage.maximum_filter`` is not.
+NONFINITE = frozenset({"conv", "avg_pool"})
+
+
+def _nonfinite_reasons(library: str) -> dict[str, str]:
+    return {"nonfinite:max_pool": (
+        f"{library}'s ndimage.maximum_filter drops a NaN unless it comes first in its window "
+        "(a running maximum compared with >; SciPy documents no NaN handling for its filters)")}
+
+
 class FilterBackend(ForwardOperations, VjpOperations):
     """SciPy-style ``ndimage`` behind the protocol, for any array module.
 
@@ -116,7 +127,8 @@ class FilterBackend(ForwardOperations, VjpOperations):
                 features=frozenset(FEATURES) - {"conv_dilation"},
                 max_channels=MAX_PLANES, max_batch=MAX_PLANES,
                 devices=(self.device.split(" ", 1)[0],),
-                reasons=_reasons(self._library),
+                reasons={**_reasons(self._library), **self._nonfinite_reasons()},
+                nonfinite=self._nonfinite,
                 precision=self._precision(),
             )
             cached = probed_capabilities(base, self, library=self._library,
@@ -124,6 +136,12 @@ class FilterBackend(ForwardOperations, VjpOperations):
                                          dtypes=SUPPORTED_DTYPES, ranks=RANKS)
             self._capabilities = cached
         return cached
+
+    #: The operations whose IEEE propagation of NaN and ±inf is promised (measured).
+    _nonfinite = NONFINITE
+
+    def _nonfinite_reasons(self) -> dict[str, str]:
+        return _nonfinite_reasons(self._library)
 
     def _precision(self) -> dict[str, str]:
         return {"float64": "float64",
