@@ -62,6 +62,27 @@ XLA_DENSE_GROUPS = (
     "feature_group_count=65537); more than 4,096 groups are not drawn")
 
 
+#: Measured on jax 0.10.2 (CPU) by properties/test_nonfinite.py: lax.reduce_window max is IEEE
+#: maximum and the sums are IEEE arithmetic, except the two cases below.
+NONFINITE = frozenset({"max_pool", "avg_pool", "avg_pool_vjp", "conv", "conv_transpose",
+                       "conv_vjp"})
+
+
+def _nonfinite_reasons(library: str) -> dict[str, str]:
+    """Why IEEE propagation is not promised for max pooling's gradient and float64 convs."""
+    groups = (f"{library}: XLA computes a float64 grouped convolution as a dense one with zero "
+              "weights between the groups, so a NaN or infinity of one group reaches every "
+              "group's outputs (0·∞ = NaN; finite values are right, float32 and the half types "
+              "keep the groups apart)")
+    return {"nonfinite:max_pool_vjp": (
+        f"{library}: jax.vjp of lax.reduce_window max picks the gradient's input with >= "
+        "(select_and_gather_add), so in a window holding a NaN the gradient goes to a non-NaN "
+        "input, and in a window of -inf that starts in the padding it goes to the padding and "
+        "is lost; JAX documents no NaN semantics for this gradient"),
+        "nonfinite:conv:dtype:float64": groups,
+        "nonfinite:conv_transpose:dtype:float64": groups}
+
+
 #: Found by the property suite (F8) on jaxlib 0.10.2 (CPU): XLA's algebraic simplifier swaps the
 #: operands of the fractionally strided correlation behind conv_transpose and the input gradient
 #: when its kernel is larger than its input, keeping a stride-2, kernel-2 axis as a "group"
@@ -162,6 +183,8 @@ class JaxBackend(ForwardOperations, VjpOperations):
             caps = probed_capabilities(
                 base, self, library=library,
                 operations=OPERATIONS, dtypes=DTYPES, ranks=RANKS)
+            caps = dataclasses.replace(caps, nonfinite=NONFINITE, reasons={
+                **caps.reasons, **_nonfinite_reasons(f"jax {self.library_version}")})
             # An abort cannot be probed in-process: declared for the jaxlib it was found on.
             jaxlib = importlib.metadata.version("jaxlib")
             if jaxlib.startswith(XLA_SWAP_JAXLIB):
