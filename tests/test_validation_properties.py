@@ -32,6 +32,7 @@ from convspec.backends.reference_backend import ReferenceBackend
 from convspec.properties import test_statelessness as stateless
 from convspec.verify import watchdog
 from convspec.verify.conformance import Call
+from convspec.verify.strategies.thresholds import MEMORY_BUDGET
 from convspec.verify.strategies.invalid import (INVALID_KINDS, RULES, InvalidPoolCase,
                                                 fixed_invalid_cases, invalid_cases,
                                                 invalid_kinds, runs_on, usable_kinds)
@@ -173,6 +174,10 @@ def test_every_kind_belongs_to_some_operation():
 def test_drawn_invalid_cases_are_rejected_and_careless_accepting(operation, data):
     case = data.draw(invalid_cases(operation))
     _check_case(case, operation)
+    # Around the threshold shares (2^16 channels, strides near 2^31) the arrays stay within a
+    # few times the shares' budget: an invalid case adds channels, never a stride-long axis.
+    arrays = case.arrays(operation, "float64")
+    assert sum(a.nbytes for a in arrays if a is not None) <= 4 * MEMORY_BUDGET, case
 
 
 def test_kinds_follow_the_backends_features():
