@@ -5,8 +5,11 @@ non-finite properties catch while the reference passes them."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
+import sys
+from pathlib import Path
 
 import ml_dtypes
 import numpy as np
@@ -384,6 +387,25 @@ def test_a_planted_nonfinite_bug_fails_its_property(fixture, prop, reason):
                          ids=lambda p: p.__name__.removeprefix("test_"))
 def test_the_reference_passes_every_nonfinite_property(prop):
     _run(prop, ReferenceBackend())
+
+
+def test_an_fft_backend_spreads_nan_so_it_does_not_promise_the_conv_family():
+    """The locality part is a capability: an FFT convolution legitimately spreads a NaN over
+    the whole signal; promised, the conv property fails it; declared, the property skips."""
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+    import algorithm_backends
+
+    fft = algorithm_backends.fft64
+    prop = props.test_conv_is_ieee_arithmetic_within_the_receptive_field
+    with pytest.raises(pytest.skip.Exception, match="the transform mixes every input"):
+        _run(prop, fft)
+
+    class Promising(type(fft)):
+        def capabilities(self):
+            return dataclasses.replace(super().capabilities(), nonfinite=frozenset(OPERATIONS))
+
+    with pytest.raises(ConformanceError, match="but should be finite"):
+        _run(prop, Promising("fft-promising", "fft", float64_everywhere=True))
 
 
 def test_a_backend_that_promises_nothing_is_skipped_with_the_reason():
