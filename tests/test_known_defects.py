@@ -243,6 +243,38 @@ def test_inductor_empty_batch_defect_is_declared_and_still_real():
     assert done.returncode != 0 and "stride" in done.stderr, done.stderr[-2000:]
 
 
+def test_half_transposed_stride_cost_is_declared_and_still_real():
+    """On torch 2.13 (CPU) a bfloat16 transposed convolution of one element with a stride of
+    10^7 takes seconds (its cost grows with the stride; float32 answers at once), the torch
+    backends declare it, and its region holds the calls that hung verify and spares ordinary
+    strides and float32 (a fixed torch fails this test: drop the declaration)."""
+    torch = pytest.importorskip("torch")
+    import time
+
+    from convspec.backends import torch_backend
+
+    if not torch.__version__.startswith(torch_backend.INDUCTOR_DEFECTS_TORCH):
+        pytest.skip(f"declared for torch {torch_backend.INDUCTOR_DEFECTS_TORCH}x only")
+    caps = torch_backend.TorchBackend().capabilities()
+    assert "cpu-half-transposed-stride-cost" in [d.name for d in caps.defects]
+    hung = ConvGeometry.make(1, 1, (2,), stride=2 ** 31 - 4, output_padding=1, transposed=True)
+    assert caps.case_skip_reason("conv_transpose", "bfloat16", hung, spatial=(1,))
+    vjp = ConvGeometry.make(1, 1, (1,), stride=2 ** 31 - 1)
+    assert caps.case_skip_reason("conv_vjp", "float16", vjp, spatial=(2,))
+    assert not caps.case_skip_reason("conv_vjp", "float32", vjp, spatial=(2,))
+    assert not caps.case_skip_reason("conv_transpose", "bfloat16", ConvGeometry.make(
+        1, 1, (2,), stride=3, transposed=True), spatial=(1,))
+
+    def seconds(dtype) -> float:
+        x, w = torch.ones((1, 1, 1), dtype=dtype), torch.ones((1, 1, 2), dtype=dtype)
+        start = time.perf_counter()
+        y = torch.nn.functional.conv_transpose1d(x, w, stride=10 ** 7)
+        assert y.flatten().tolist() == [1.0, 1.0]
+        return time.perf_counter() - start
+
+    assert seconds(torch.bfloat16) > 20 * seconds(torch.float32) + 0.2
+
+
 # -- non-finite defects: value-dependent, so not KnownDefects (those skip geometries) but holes
 # -- in Capabilities.nonfinite, reproduced here so that a fix shows up ------------------------
 

@@ -281,6 +281,36 @@ SLOW_CPU_GROUPS = (
     "not drawn")
 
 
+#: Found by the threshold shares (issue 14, two ``verify --profile ci`` properties hung) on
+#: torch 2.13.0+cpu: a half-type transposed convolution, and a convolution's input gradient
+#: (the same fractionally strided correlation), costs time and memory that grow with the
+#: stride however small the tensors: bfloat16 about 0.3 µs and 12 bytes per unit of stride
+#: (stride 10^8: 26 s and 1.25 GB; 2^31 - 1: no answer in 8 minutes), float16 faster still
+#: (stride 10^5: 53 s); float32 and float64 take a millisecond at any stride.
+HALF_STRIDE_COST_STRIDE = 2 ** 10
+HALF_STRIDE_COST_REPRO = (
+    "python -c \"import time, torch; x = torch.ones(1, 1, 1, dtype=torch.bfloat16); "
+    "w = torch.ones(1, 1, 2, dtype=torch.bfloat16); t = time.time(); "
+    "print(torch.nn.functional.conv_transpose1d(x, w, stride=10**7), time.time() - t)\" "
+    "(ones(1, 1, 2) after seconds; in float32 at once)")
+
+
+def _large_stride(geometry: ConvGeometry, spatial: tuple[int, ...]) -> bool:
+    return max(geometry.stride) > HALF_STRIDE_COST_STRIDE
+
+
+def _half_stride_cost_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="cpu-half-transposed-stride-cost",
+        operations=frozenset({"conv_transpose", "conv_vjp", "conv_transpose_vjp"}),
+        dtypes=frozenset(HALF_DTYPES), ranks=frozenset(RANKS), applies=_large_stride,
+        reason=(f"torch {version} on the CPU: a bfloat16 or float16 transposed convolution (and "
+                "a convolution's input gradient) takes time and memory growing with the stride "
+                "however small the tensors (bfloat16 stride 10^8: 26 s, 1.25 GB; 2^31 - 1: no "
+                "answer in 8 minutes; float32 takes a millisecond), so strides above "
+                f"{HALF_STRIDE_COST_STRIDE} are left out; repro: {HALF_STRIDE_COST_REPRO}"))
+
+
 def _with_limits(caps: Capabilities, version: str, *, cuda: bool) -> Capabilities:
     """``caps`` with the call limits of this torch build and device, and why."""
     reasons = {**caps.reasons, "max_integer_parameter": INT32_PARAMETERS.format(version=version)}
@@ -384,6 +414,9 @@ class TorchBackend(ForwardOperations, VjpOperations):
             defects.append(_onednn_bf16_defect(self.library_version))
         if not cuda and _onednn_bf16_unit_output_wrong(self._torch):
             defects.append(_onednn_bf16_unit_output_defect(self.library_version))
+        # A probe would hang: declared for the release it was found on.
+        if not cuda and self.library_version.startswith(INDUCTOR_DEFECTS_TORCH):
+            defects.append(_half_stride_cost_defect(self.library_version))
         if self._compiled and not cuda and self.library_version.startswith(
                 INDUCTOR_DEFECTS_TORCH):
             defects.append(_inductor_avg_pool_defect(self.library_version))
