@@ -28,7 +28,8 @@ from convspec.verify.conformance import (SIGNATURES, Call, ConformanceError, cal
                                          expect_close, reduction_lengths, reference_outputs,
                                          transform_scales)
 from convspec.verify.helpers import require
-from convspec.verify.strategies import conv_examples, nonfinite_arrays, pool_examples
+from convspec.verify.strategies import (PoolExample, conv_examples, nonfinite_arrays,
+                                        pool_examples)
 from convspec.verify.tolerance import Tolerance
 
 #: The reference and some backends warn about the invalid operations NaN inputs take part in.
@@ -94,9 +95,10 @@ def expect_classes(got: np.ndarray, classes: np.ndarray, exact: np.ndarray,
     if wrong.any():
         flat = int(np.flatnonzero(wrong)[0])
         want = nonfinite.describe_class(float(classes.flat[flat]))
+        observed = float(values.flat[flat])
         raise ConformanceError(
-            f"{op}: {name}[{_index(flat, classes.shape)}]={values.flat[flat]!r}, but should be "
-            f"{want} ({why[want]}; {int(wrong.sum())} of {wrong.size} elements wrong)",
+            f"{op}: {name}[{_index(flat, classes.shape)}]={observed!r}, but should be {want} "
+            f"({why[want]}; {int(wrong.sum())} of {wrong.size} elements wrong)",
             call=record)
     finite = np.isfinite(classes)
     scale = None if transform is None else np.broadcast_to(transform, classes.shape)[finite]
@@ -115,7 +117,8 @@ def _record(operation: str, arrays: tuple, kwargs: dict) -> Call:
     return Call(operation, dict(zip(SIGNATURES[operation][0], arrays)), dict(kwargs))
 
 
-def _draw_pool(caps: Capabilities, data, operation: str):
+def _draw_pool(caps: Capabilities, data: st.DataObject,
+               operation: str) -> tuple[PoolExample, np.ndarray, dict]:
     """A pooling example of an operation the backend promises, its input with NaN and ±inf
     placed (windows of them included), and the call's keyword arguments."""
     forward = operation.removesuffix("_vjp")
@@ -168,7 +171,7 @@ def test_max_pool_gradient_goes_to_an_input_holding_the_maximum(backend, caps, t
     if not np.isfinite(got).all():
         flat = int(np.flatnonzero(~np.isfinite(got))[0])
         raise ConformanceError(
-            f"max_pool_vjp: dx[{_index(flat, x.shape)}]={got.flat[flat]!r}, but should be "
+            f"max_pool_vjp: dx[{_index(flat, x.shape)}]={float(got.flat[flat])!r}, but should be "
             "finite (max pooling routes the finite dy; x's values only choose where)",
             call=record)
     model = tolerance(ex.dtype)
