@@ -222,6 +222,13 @@ NONFINITE_BF16_GROUPS_REPRO = (
     "x[0, 2, 0, 0] = float('inf'); y = torch.nn.functional.conv_transpose2d(x, "
     "torch.ones(3, 2, 2, 2, dtype=torch.bfloat16), stride=2, groups=3); "
     "print(y[0, :4].isfinite().all())\" (should print True: channels 0-3 are groups 0 and 1)")
+#: Found by the non-finite properties (nightly) on torch 2.13.0+cpu: a bfloat16 weight gradient
+#: mixes neighbouring taps (float32 is right).
+NONFINITE_BF16_DW_REPRO = (
+    "python -c \"import torch; x = torch.tensor([[[0., float('nan')]]], dtype=torch.bfloat16); "
+    "w = torch.zeros(1, 1, 2, dtype=torch.bfloat16, requires_grad=True); "
+    "torch.nn.functional.conv1d(x, w).sum().backward(); print(w.grad)\" (should print 0 and "
+    "nan: tap 0 reads only x[0] = 0)")
 #: Found by the non-finite properties on torch 2.13.0+cpu: Inductor's max_pool backward keeps
 #: index -1 for a window of -inf that starts in the padding (its padding is -inf too and
 #: never compares greater), and the scatter of the gradient then raises.
@@ -243,6 +250,10 @@ def _nonfinite(version: str, *, cuda: bool, compiled: bool) -> tuple[frozenset[s
         "stride above 1 computes the other groups' inputs with zero weights, so a NaN or "
         "infinity of one group reaches the other groups' outputs (0·∞ = NaN; finite values "
         f"are right); repro: {NONFINITE_BF16_GROUPS_REPRO}")}
+    reasons["nonfinite:conv_vjp:dtype:bfloat16"] = (
+        f"torch {version} on CPU (oneDNN): a bfloat16 weight gradient mixes neighbouring "
+        "taps, so a NaN of x reaches dw at taps that never read it (finite values are right); "
+        f"repro: {NONFINITE_BF16_DW_REPRO}")
     promised = NONFINITE_CPU
     if compiled:
         promised = promised - {"max_pool_vjp"}
