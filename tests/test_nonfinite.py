@@ -464,6 +464,26 @@ def test_torch_bfloat16_grouped_transposed_conv_leaks_across_groups():
     assert caps.nonfinite_skip_reason("conv_transpose", "float32") is None
 
 
+def test_torch_bfloat16_weight_gradient_mixes_neighbouring_taps():
+    """Behind torch's nonfinite:conv_vjp:dtype:bfloat16 hole: tap 0 of ``dw`` reads only
+    ``x[0] = 0``, yet a NaN at ``x[1]`` reaches it in bfloat16 (float32 keeps it at tap 1)."""
+    torch = pytest.importorskip("torch")
+    from convspec.backends import torch_backend
+
+    def weight_gradient(dtype) -> list[float]:
+        x = torch.tensor([[[0.0, NAN]]], dtype=dtype)
+        w = torch.zeros((1, 1, 2), dtype=dtype, requires_grad=True)
+        torch.nn.functional.conv1d(x, w).sum().backward()
+        return w.grad.float().flatten().tolist()
+
+    assert weight_gradient(torch.float32)[0] == 0.0
+    if not math.isnan(weight_gradient(torch.bfloat16)[0]):
+        pytest.fail("this torch keeps bfloat16 taps apart: drop the declared hole "
+                    "(nonfinite:conv_vjp:dtype:bfloat16)")
+    _, reasons = torch_backend._nonfinite(torch.__version__, cuda=False, compiled=False)
+    assert "nonfinite:conv_vjp:dtype:bfloat16" in reasons
+
+
 def test_jax_max_pool_gradient_leaves_nan_windows_and_loses_padded_minus_inf_windows():
     """Behind jax's nonfinite:max_pool_vjp reason."""
     pytest.importorskip("jax")
