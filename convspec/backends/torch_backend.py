@@ -222,6 +222,13 @@ NONFINITE_BF16_GROUPS_REPRO = (
     "x[0, 2, 0, 0] = float('inf'); y = torch.nn.functional.conv_transpose2d(x, "
     "torch.ones(3, 2, 2, 2, dtype=torch.bfloat16), stride=2, groups=3); "
     "print(y[0, :4].isfinite().all())\" (should print True: channels 0-3 are groups 0 and 1)")
+#: Found by properties/test_nonfinite.py on torch 2.13.0+cpu (after the strategies' shares
+#: moved the ci examples): a bfloat16 2-D or 3-D convolution with a kernel of 2 along the first
+#: axis puts 0·∞ = NaN into the output before the infinity's own window (float32 is right).
+NONFINITE_BF16_CONV_REPRO = (
+    "python -c \"import torch; x = torch.zeros(1, 1, 3, 3, dtype=torch.bfloat16); "
+    "x[0, 0, 0, 1] = float('inf'); print(torch.nn.functional.conv2d(x, torch.zeros(1, 1, 2, 1, "
+    "dtype=torch.bfloat16)).flatten()[0])\" (should print 0: that window reads x[0, 0, :2, 0])")
 #: Found by the non-finite properties (nightly) on torch 2.13.0+cpu: a bfloat16 weight gradient
 #: mixes neighbouring taps (float32 is right).
 NONFINITE_BF16_DW_REPRO = (
@@ -249,7 +256,11 @@ def _nonfinite(version: str, *, cuda: bool, compiled: bool) -> tuple[frozenset[s
         f"torch {version} on CPU (oneDNN): a bfloat16 grouped transposed convolution with a "
         "stride above 1 computes the other groups' inputs with zero weights, so a NaN or "
         "infinity of one group reaches the other groups' outputs (0·∞ = NaN; finite values "
-        f"are right); repro: {NONFINITE_BF16_GROUPS_REPRO}")}
+        f"are right); repro: {NONFINITE_BF16_GROUPS_REPRO}"),
+        "nonfinite:conv:dtype:bfloat16": (
+            f"torch {version} on CPU (oneDNN): a bfloat16 2-D or 3-D convolution whose kernel "
+            "is 2 long on the first axis puts NaN (0·∞) into the output just before an "
+            f"infinity's own window (finite values are right); repro: {NONFINITE_BF16_CONV_REPRO}")}
     reasons["nonfinite:conv_vjp:dtype:bfloat16"] = (
         f"torch {version} on CPU (oneDNN): a bfloat16 weight gradient mixes neighbouring "
         "taps, so a NaN of x reaches dw at taps that never read it (finite values are right); "
