@@ -9,8 +9,8 @@ non-finite input is the standard's:
   aside, since ``-0 == +0``). Over a window: any NaN gives NaN (a NaN is never dropped); else
   ``+inf`` if the window holds one; else its largest value, ``-inf`` when every input is
   ``-inf`` (never the lowest finite number, -3.4e38 in float32). Padding is ``maximum``'s
-  identity, ``-inf``,
-  and a window of padding only (dilation allows one) gives ``-inf``. The 2008 standard's
+  identity, ``-inf``, and a window of padding only (dilation allows one) gives ``-inf``. The
+  2008 standard's
   ``maxNum`` (§5.3.1, deleted in 2019), C's ``fmax``, ``numpy.fmax``, ``torch.fmax`` and
   ``jnp.fmax`` return the number when one operand is NaN: a pooling that behaves like them, or
   that starts from the lowest float and compares with ``>``, drops NaN. PyTorch documents
