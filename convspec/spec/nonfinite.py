@@ -4,21 +4,21 @@ Every operation is the IEEE 754 arithmetic its formula names, so the specificati
 non-finite input is the standard's:
 
 * **Max pooling** (G1) reduces each window with IEEE 754-2019 ``maximum`` (§9.6):
-  ``maximum(x, y)`` is ``x`` if ``x > y``, ``y`` if ``y > x``, and a quiet NaN if either
-  operand is a NaN (``minimum`` mirrors it; both order ``-0 < +0``, which the checks here leave
-  aside, since ``-0 == +0``). Over a window: any NaN gives NaN (a NaN is never dropped); else
-  ``+inf`` if the window holds one; else its largest value, ``-inf`` when every input is
-  ``-inf`` (never the lowest finite number, -3.4e38 in float32). Padding is ``maximum``'s
-  identity, ``-inf``, and a window of padding only (dilation allows one) gives ``-inf``. The
-  2008 standard's
+  ``maximum(x, y)`` is ``x`` if ``x > y``, ``y`` if ``y > x``, and a quiet NaN if either operand
+  is a NaN (``minimum`` mirrors it; both order ``-0 < +0``, which the checks here leave aside,
+  since ``-0 == +0``). Over a window: any NaN gives NaN (a NaN is never dropped); else ``+inf``
+  if the window holds one; else its largest value, ``-inf`` when every input is ``-inf`` (never
+  the lowest finite number, -3.4e38 in float32). Padding is ``maximum``'s identity, ``-inf``,
+  and a window of padding only (dilation allows one) gives ``-inf``. The 2008 standard's
   ``maxNum`` (§5.3.1, deleted in 2019), C's ``fmax``, ``numpy.fmax``, ``torch.fmax`` and
   ``jnp.fmax`` return the number when one operand is NaN: a pooling that behaves like them, or
   that starts from the lowest float and compares with ``>``, drops NaN. PyTorch documents
   ``torch.maximum`` as "If one of the elements being compared is a NaN, then that element is
   returned" and its max pooling propagates NaN since pytorch/pytorch#7670 (fixing #7645);
-  ``jax.lax.max`` lowers to ``stablehlo.maximum`` and ``jnp.maximum`` gives "nan if one
-  element is nan"; ONNX's operator page for MaxPool says nothing of NaN (``onnx.reference``
-  marks padding with NaN and so drops NaN inputs), ONNX Runtime propagates it.
+  ``jax.lax.max`` lowers to ``stablehlo.maximum`` and ``jnp.maximum`` gives "nan if one element
+  is nan"; ONNX's operator page for MaxPool says nothing of NaN (``onnx.reference`` marks
+  padding with NaN and so drops NaN inputs), and ONNX Runtime 1.32 drops NaN too (measured; its
+  float32 kernel also returns the lowest float for a window of ``-inf``).
 * **Max pooling's gradient** (F6): ``dy[i]`` goes, whole, to one input position of window
   ``i`` that holds the window's maximum, the switch the forward selected: a NaN of the window
   when it holds one, else a position equal to the maximum, ``+inf`` and ``-inf`` included. So
