@@ -29,63 +29,58 @@ from convspec.backends.reference_backend import ReferenceBackend  # noqa: E402
 
 EVERYTHING = "not nothing_matches_this_name"
 
-#: Fixture name -> (class, the convspec properties expected to catch it). Names of properties
-#: that do not exist yet describe the property issue 14 asks for.
+#: Fixture name -> (class, the convspec properties expected to catch it: those that do at
+#: 8bd46c9, or a description of the property or strategy issue 14 asks for where none does).
 PLANTED: dict[str, tuple[type, tuple[str, ...]]] = {
-    "ceil_overhang_divisor": (pb.CeilOverhangDivisor, ("test_avg_pool_matches_reference",)),
+    "ceil_overhang_divisor": (pb.CeilOverhangDivisor, (
+        "test_covering[avg_pool]", "test_external[avg_pool]")),
     "group_tail_channels_dropped": (pb.GroupTailChannelsDropped, (
-        "test_library_conv_is_cross_correlation",
-        "test_grouped_convolution_is_concatenated_independent_convolutions")),
-    "groups_slice_input": (pb.GroupsSliceInput, ("test_invalid_geometry_is_rejected",)),
+        "test_library_conv_is_cross_correlation on 9-15 input channels per group, groups > 1",)),
+    "groups_slice_input": (pb.GroupsSliceInput, (
+        "test_every_invalid_kind_is_rejected[conv]", "test_invalid_geometry_is_rejected")),
     "output_block_remainder": (pb.OutputBlockRemainder, (
-        "test_library_conv_is_cross_correlation", "test_conv_on_real_valued_data")),
-    "index_width_16": (pb.IndexWidth16, ("threshold strategy: channels/batch past 2^16",)),
+        "test_external[conv]", "test_library_conv_is_cross_correlation")),
+    "index_width_16": (pb.IndexWidth16, (
+        "test_library_conv_is_cross_correlation",
+        "test_one_by_one_convolution_is_a_matrix_product")),
     "int32_dilation_wrap": (pb.Int32DilationWrap, (
-        "test_invalid_geometry_is_rejected (with parameters near 2^31)",)),
-    "max_pool_drops_nan": (pb.MaxPoolDropsNaN, ("non-finite max_pool property",)),
-    "max_pool_neg_inf_to_lowest": (pb.MaxPoolNegInfToLowest, ("non-finite max_pool property",)),
+        "test_every_invalid_kind_is_rejected[conv] with a dilation near 2^31",)),
+    "max_pool_drops_nan": (pb.MaxPoolDropsNaN, ("test_max_pool_propagates_nan_and_infinities",)),
+    "max_pool_neg_inf_to_lowest": (pb.MaxPoolNegInfToLowest, (
+        "test_max_pool_matches_reference", "test_max_pool_propagates_nan_and_infinities")),
     "max_pool_vjp_skips_non_finite": (pb.MaxPoolVjpSkipsNonFinite, (
-        "non-finite max_pool_vjp property",)),
-    "stale_gradient_buffer": (pb.StaleGradientBuffer, (  # today: shapes repeat across examples
-        "test_conv_vjp_matches_the_gradient_formulas", "statelessness property (conv_vjp)")),
-    "plan_cache_keyed_on_shapes": (pb.PlanCacheKeyedOnShapes, ("statelessness property (conv)",)),
+        "test_max_pool_gradient_goes_to_an_input_holding_the_maximum",)),
+    "stale_gradient_buffer": (pb.StaleGradientBuffer, (
+        "test_repeated_and_interleaved_calls_agree[conv_vjp]",
+        "test_conv_vjp_matches_the_gradient_formulas")),
+    "plan_cache_keyed_on_shapes": (pb.PlanCacheKeyedOnShapes, (
+        "test_repeated_and_interleaved_calls_agree[conv]", "test_external[conv]")),
     "output_padding_unchecked": (pb.OutputPaddingUnchecked, (
-        "test_invalid_geometry_is_rejected",)),
+        "test_every_invalid_kind_is_rejected[conv_transpose]",
+        "test_invalid_geometry_is_rejected")),
     "empty_transpose_output": (pb.EmptyTransposeOutput, (
-        "conv_transpose validation property (zero-size output)",)),
+        "test_every_invalid_kind_is_rejected[conv_transpose]",)),
     "vjp_refuses_dilated_padding": (pb.VjpRefusesDilatedPadding, (
-        "test_conv_vjp_matches_the_gradient_formulas",)),
+        "test_vjp_accepts_every_geometry_its_forward_accepts[conv_vjp]",
+        "test_conv_vjp_matches_the_gradient_formulas")),
     "dilated_pool_clamped_start": (pb.DilatedPoolClampedStart, (
-        "test_max_pool_matches_reference",)),
+        "test_covering[max_pool]", "test_max_pool_matches_reference")),
     "vjp_dilation_axis_mixup": (pb.VjpDilationAxisMixup, (
-        "test_conv_vjp_matches_the_gradient_formulas",)),
-    "avg_divisor_wrong_axis_pad": (pb.AvgDivisorWrongAxisPad, (  # today only the layout one
-        "test_avg_pool_matches_reference", "test_layout_pool_views_read_as_their_values")),
+        "test_conv_vjp_matches_the_gradient_formulas", "test_external[conv_vjp]")),
+    "avg_divisor_wrong_axis_pad": (pb.AvgDivisorWrongAxisPad, (
+        "test_avg_pool_matches_reference", "test_external[avg_pool]")),
     "overlap_assigned": (pb.OverlapAssigned, (
         "test_max_pool_gradient_routes_to_the_switches", "test_avg_pool_gradient_spreads_evenly",
         "test_conv_transpose_matches_reference")),
 }
 
-#: The planted bugs today's ``ci`` profile does not catch (measured with bench/kill_counts.py),
-#: and what verify needs to catch them. Caught today: ceil_overhang_divisor,
-#: stale_gradient_buffer, output_padding_unchecked, vjp_refuses_dilated_padding,
-#: dilated_pool_clamped_start, vjp_dilation_axis_mixup, avg_divisor_wrong_axis_pad (by the
-#: layout property only) and overlap_assigned.
+#: The planted bugs ``verify --profile ci`` did not catch at 8bd46c9 (bench/kill_counts.py; the
+#: other 16 it caught), and what it needs to catch them.
 NOT_CAUGHT_YET: dict[str, str] = {
-    "group_tail_channels_dropped": "grouped conv examples with 9 to 15 channels per group "
-                                   "(remainder strategy)",
-    "groups_slice_input": "invalid groups in shapes where slicing the input fits the weight",
-    "output_block_remainder": "conv examples with more than 8 output channels per group, not a "
-                              "multiple of 8 (remainder strategy)",
-    "index_width_16": "output channels or batch past 2^16 (threshold strategy)",
-    "int32_dilation_wrap": "invalid geometries with parameters near 2^31 (threshold strategy)",
-    "max_pool_drops_nan": "NaN in max pooling windows (non-finite strategies and semantics)",
-    "max_pool_neg_inf_to_lowest": "windows of -inf in max pooling (non-finite strategies)",
-    "max_pool_vjp_skips_non_finite": "-inf/NaN windows in max_pool_vjp (non-finite strategies)",
-    "plan_cache_keyed_on_shapes": "a statelessness property (interleaved geometries of one "
-                                  "output shape)",
-    "empty_transpose_output": "a conv_transpose validation property (zero or negative output "
-                              "size)",
+    "group_tail_channels_dropped": "grouped conv cases with 9 to 15 input channels per group in "
+                                   "every ci run (the remainder share draws them by chance)",
+    "int32_dilation_wrap": "invalid cases whose dilated extent 1 + d(k-1) wraps int32 (a "
+                           "dilation near 2^31 with a kernel of 2 or more)",
 }
 
 
@@ -273,10 +268,11 @@ def test_overlap_fixture_assigns_in_every_operation(overlapping: Call, tiling: C
 
 def _marked(name: str) -> Any:
     if name in NOT_CAUGHT_YET:
-        # Not strict until the table is recalibrated against this round's new properties
-        # (non-finite, statelessness, validation, thresholds): an XPASS says "caught now".
+        # Strict: the sweep errors the moment verify catches it (then drop the entry). Only a
+        # failed assertion counts as "not caught", never a timeout or a crash of the run.
         return pytest.param(name, marks=pytest.mark.xfail(
-            strict=False, reason=f"not caught yet: needs {NOT_CAUGHT_YET[name]}"))
+            strict=True, raises=AssertionError,
+            reason=f"not caught yet: needs {NOT_CAUGHT_YET[name]}"))
     return name
 
 
