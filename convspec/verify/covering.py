@@ -164,17 +164,17 @@ def _solve(caps: Capabilities, operation: str) -> tuple[frozenset[str], frozense
     wanted: set[Any] = set().union(*goals) if goals else set()
     features = frozenset(t for t in wanted if isinstance(t, str))
     pairs = frozenset(t for t in wanted if isinstance(t, tuple))
-    chosen: list[ExplicitCase] = []
+    picked: list[int] = []
     left = set(wanted)
     while left:
         best = max(range(len(runnable)), key=lambda i: (len(goals[i] & left),
                                                         -runnable[i][0].elements, -i))
-        case, feats = runnable[best]
         left -= goals[best]
-        label = ", ".join(sorted(feats))
-        chosen.append(replace(case, seed=len(chosen),
-                              source=f"covering case {len(chosen) + 1} ({label})"))
-    _DESIGNS[key] = (features, pairs, tuple(chosen))
+        picked.append(best)
+    chosen = tuple(replace(runnable[i][0], seed=n, source=f"{n + 1} of {len(picked)} "
+                           f"({', '.join(sorted(runnable[i][1]))})")
+                   for n, i in enumerate(picked))
+    _DESIGNS[key] = (features, pairs, chosen)
     return _DESIGNS[key]
 
 

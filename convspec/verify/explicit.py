@@ -6,7 +6,9 @@ and where the case comes from. :func:`run_cases` runs every case the backend's c
 allow through :func:`convspec.verify.conformance.expect_reference` (so a failure reads, and
 replays, as any property's does), skips the others with the reason and counts them. Arrays are
 regenerated from the case's seed (:func:`convspec.spec.dtypes.seeded_tensor`): uniform values
-in [-1, 1], and for ``max_pool_vjp`` distinct integers, so that every window's arg-max is unique.
+in [-1, 1]; for ``max_pool_vjp`` distinct integers, so that every window's arg-max is unique; and
+for the pooling gradients integer cotangents (as the drawn pooling examples have), whose sums
+are exact in every dtype.
 """
 
 from __future__ import annotations
@@ -137,8 +139,9 @@ def case_arrays(case: ExplicitCase, operation: str,
     else:
         x = real(0, case.input_shape)
     if isinstance(g, PoolGeometry):
-        if operation.endswith("_vjp"):
-            return x, real(3, g.output_shape(case.input_shape))
+        if operation.endswith("_vjp"):  # integer cotangents, as the drawn pooling examples'
+            return x, seeded_tensor(case.seed + 3, g.output_shape(case.input_shape), dtype,
+                                    "integer")
         return (x,)
     w = real(1, g.weight_shape)
     b = real(2, g.bias_shape) if g.bias else None
