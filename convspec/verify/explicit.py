@@ -117,8 +117,9 @@ def choose_dtype(caps: Capabilities, case: ExplicitCase,
         reason = caps.case_skip_reason(operation, dtype, case.geometry, batch=case.batch,
                                        spatial=case.spatial)
         if reason is None and not _fits(case, operation, dtype):
-            reason = (f"{case.elements} elements have no distinct exact values in {dtype} "
-                      "(max_pool_vjp needs a unique arg-max per window)")
+            reason = (f"more input elements than {dtype} has distinct exact values "
+                      f"({2 * _exact_integers(dtype)}; max_pool_vjp needs a unique arg-max "
+                      "per window)")
         if reason is None:
             return dtype, None
         reasons.append((caps.skip_reason(operation, dtype) is not None, reason))
