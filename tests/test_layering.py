@@ -110,3 +110,12 @@ def test_the_rules_see_a_violation() -> None:
     """The scanner finds imports inside functions and relative imports (so the rules can fail)."""
     assert "convspec.spec.geometry" in imports_of("convspec.backends.protocol")
     assert any(_within(t, "convspec.reference") for t in imports_of("convspec.spec.errata"))
+
+
+def test_every_package_is_installed() -> None:
+    """A non-editable install ships only the packages pyproject.toml lists: each one here must be."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    packages = {name for name in MODULES if _is_package(name)}
+    assert packages <= listed, f"packages missing from pyproject.toml: {sorted(packages - listed)}"
