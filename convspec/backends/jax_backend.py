@@ -62,19 +62,31 @@ XLA_DENSE_GROUPS = (
     "feature_group_count=65537); more than 4,096 groups are not drawn")
 
 
-#: Measured on jax 0.10.2 (CPU) by properties/test_nonfinite.py: lax.reduce_window max is IEEE
-#: maximum and the sums are IEEE arithmetic, except the two cases below.
-NONFINITE = frozenset({"max_pool", "avg_pool", "avg_pool_vjp", "conv", "conv_transpose",
-                       "conv_vjp"})
+#: Measured on jax 0.10.2 (CPU) by properties/test_nonfinite.py: the sums are IEEE arithmetic,
+#: except float64 grouped convolutions; max pooling and its gradient are not (below).
+NONFINITE = frozenset({"avg_pool", "avg_pool_vjp", "conv", "conv_transpose", "conv_vjp"})
+#: Found by the non-finite properties (dev profile, a 65,537-channel threshold case) on jaxlib
+#: 0.10.2 (CPU): a strided lax.reduce_window max over 4,096 elements or more drops NaN (2,048
+#: keep it; stride 1 keeps it), against lax.max's documented NaN propagation.
+XLA_MAX_POOL_NAN_REPRO = (
+    "python -c \"import numpy as np, jax.numpy as jnp; from jax import lax; "
+    "x = np.zeros((1, 1, 4096), np.float32); x[0, 0, 0] = np.nan; "
+    "print(lax.reduce_window(jnp.asarray(x), np.float32(-np.inf), lax.max, (1, 1, 2), "
+    "(1, 1, 2), 'VALID')[0, 0, 0])\" (prints 0.0; nan with 2048 elements)")
 
 
 def _nonfinite_reasons(library: str) -> dict[str, str]:
-    """Why IEEE propagation is not promised for max pooling's gradient and float64 convs."""
+    """Why IEEE propagation is not promised for max pooling, its gradient and float64 grouped
+    convolutions."""
     groups = (f"{library}: XLA computes a float64 grouped convolution as a dense one with zero "
               "weights between the groups, so a NaN or infinity of one group reaches every "
               "group's outputs (0·∞ = NaN; finite values are right, float32 and the half types "
               "keep the groups apart)")
-    return {"nonfinite:max_pool_vjp": (
+    return {"nonfinite:max_pool": (
+        f"{library}: a strided lax.reduce_window max over 4,096 elements or more drops NaN "
+        "(smaller inputs and stride 1 keep it), although lax.max (stablehlo.maximum) propagates "
+        f"NaN; repro: {XLA_MAX_POOL_NAN_REPRO}"),
+        "nonfinite:max_pool_vjp": (
         f"{library}: jax.vjp of lax.reduce_window max picks the gradient's input with >= "
         "(select_and_gather_add), so in a window holding a NaN the gradient goes to a non-NaN "
         "input, and in a window of -inf that starts in the padding it goes to the padding and "
