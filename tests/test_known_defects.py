@@ -275,6 +275,43 @@ def test_half_transposed_stride_cost_is_declared_and_still_real():
     assert seconds(torch.bfloat16) > 20 * seconds(torch.float32) + 0.2
 
 
+def test_bf16_transposed_weight_gradient_defect_is_declared_and_still_real():
+    """On torch 2.13 (CPU) the documented repro's bfloat16 weight gradient (output_padding 1 on
+    stride 1, dilation 2, a batch of 65,537) is off by far more than bfloat16 rounding while
+    float32 is exact, and output_padding below the stride is right; the torch backends declare
+    it for the region (a fixed torch fails this test: drop the declaration)."""
+    torch = pytest.importorskip("torch")
+    from convspec.backends import torch_backend
+
+    if not torch.__version__.startswith(torch_backend.INDUCTOR_DEFECTS_TORCH):
+        pytest.skip(f"declared for torch {torch_backend.INDUCTOR_DEFECTS_TORCH}x only")
+    caps = torch_backend.TorchBackend().capabilities()
+    assert "cpu-bf16-transposed-dw-accumulation" in [d.name for d in caps.defects]
+    found = ConvGeometry.make(1, 1, (2, 1, 1), stride=(1, 2, 1), padding=(2, 0, 0),
+                              dilation=(2, 1, 1), output_padding=(1, 0, 0), transposed=True)
+    assert caps.case_skip_reason("conv_transpose_vjp", "bfloat16", found, spatial=(4, 1, 1))
+    below = ConvGeometry.make(1, 1, (2,), stride=2, output_padding=1, transposed=True)
+    assert not caps.case_skip_reason("conv_transpose_vjp", "bfloat16", below, spatial=(4,))
+    assert not caps.case_skip_reason("conv_transpose_vjp", "float32", found, spatial=(4, 1, 1))
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(-2, 3, (65537, 1, 4), generator=g).double()
+    w = torch.tensor([[[1.0, -1.0]]], dtype=torch.float64)
+
+    def dw(dtype, output_padding: int, stride: int) -> list[float]:
+        weight = w.to(dtype).requires_grad_()
+        y = torch.nn.functional.conv_transpose1d(x.to(dtype), weight, stride=stride,
+                                                 dilation=2, output_padding=output_padding)
+        dy = torch.randint(-2, 3, y.shape, generator=torch.Generator().manual_seed(1))
+        return torch.autograd.grad(y, weight, dy.to(dtype))[0].double().flatten().tolist()
+
+    exact = dw(torch.float64, 1, 1)
+    assert dw(torch.float32, 1, 1) == exact
+    assert max(abs(a - b) for a, b in zip(dw(torch.bfloat16, 1, 1), exact)) > 50
+    right = dw(torch.float64, 1, 2)
+    assert max(abs(a - b) for a, b in zip(dw(torch.bfloat16, 1, 2), right)) <= 16
+
+
 # -- non-finite defects: value-dependent, so not KnownDefects (those skip geometries) but holes
 # -- in Capabilities.nonfinite, reproduced here so that a fix shows up ------------------------
 
