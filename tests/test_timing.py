@@ -1,8 +1,8 @@
-"""The timing harness: its protocol (warm-up, flush, synchronize) and its accuracy."""
+"""The timing harness: its protocol (warm-up, flush, synchronize). Its agreement with
+torch.utils.benchmark is a measurement, in bench/harness_agreement.py."""
 
 from __future__ import annotations
 
-import statistics
 
 import numpy as np
 import pytest
@@ -145,40 +145,6 @@ def test_prepare_refuses_what_the_backend_cannot_do():
         prepare(NumpyOnly(), workload("tiny/conv3x3"), "float32")
     with pytest.raises(Unsupported, match="max_pool_vjp"):
         prepare(NumpyOnly(), workload("tiny/maxpool2x2", direction="backward"), "float32")
-
-
-def test_gemm_timed_within_ten_percent_of_torch_utils_benchmark():
-    """The harness and torch.utils.benchmark.Timer agree on a known GEMM.
-
-    Same n=1024 float32 GEMM (2.1 GFLOP, tens of ms here), same thread count, measured in
-    interleaved rounds so that a noisy neighbour hits both; medians compared; one retry.
-    The harness flushes nothing here because Timer does not.
-    """
-    torch = pytest.importorskip("torch")
-    from torch.utils.benchmark import Timer
-
-    n = 1024
-    a, b, out = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
-    timer = Timer(stmt="torch.matmul(a, b, out=out)",
-                  globals={"torch": torch, "a": a, "b": b, "out": out},
-                  num_threads=torch.get_num_threads())
-
-    def ours() -> float:
-        return measure(lambda: torch.matmul(a, b, out=out), repeats=8, warmup_s=0.02,
-                       flush=False).median
-
-    def theirs() -> float:
-        return timer.timeit(8).median
-
-    ratios = []
-    for _attempt in range(2):
-        mine, reference = interleaved([ours, theirs], rounds=5)
-        ratio = statistics.median(mine) / statistics.median(reference)
-        ratios.append(ratio)
-        if abs(ratio - 1) <= 0.10:
-            break
-    assert abs(ratios[-1] - 1) <= 0.10, f"harness/Timer ratios {ratios}"
-    assert 2 * n**3 / statistics.median(mine) > 1e9  # a real GEMM rate, not an empty loop
 
 
 def test_interleaved_alternates_calls():

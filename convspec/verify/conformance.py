@@ -21,7 +21,7 @@ import numpy as np
 
 from ..spec.dtypes import dtype_name
 from ..spec.geometry import PoolGeometry, volume
-from .tolerance import Comparison, Tolerance, compare
+from .tolerance import C_MIX, Comparison, Tolerance, compare
 from .watchdog import guard
 
 #: For each operation, the positional array arguments and which of them enter linearly
@@ -410,9 +410,11 @@ def _transform_length(geometry: Any, arrays: Sequence[np.ndarray | None]) -> int
 
 def transform_scales(operation: str, arrays: Sequence[np.ndarray | None],
                      kwargs: Mapping[str, Any]) -> tuple[np.ndarray | None, ...]:
-    """For each output of a conv-family operation, ``log2(2 + L) · ‖a‖₂ ‖k‖₂`` per element:
-    the norms of the two operands every transform algorithm (FFT, Winograd) mixes into that
-    element (the tolerance model's transform term, derived in :mod:`convspec.verify.tolerance`).
+    """For each output of a conv-family operation, ``(log2(2 + L) + C / c_mix) · ‖a‖₂ ‖k‖₂``
+    per element: the norms of the two operands every transform algorithm (FFT, Winograd) mixes
+    into that element, and ``C`` the number of products summed per frequency (the channels of a
+    group, or the batch for a weight gradient): the tolerance model's transform term, derived in
+    :mod:`convspec.verify.tolerance`.
 
     * ``conv`` ``y[n, o]``: ``x[n]`` restricted to ``o``'s group, and the kernel ``w[o]``;
     * ``conv_transpose`` ``y[n, o]``: ``x[n]`` in the group, and ``w[group rows, o]``;
@@ -430,24 +432,26 @@ def transform_scales(operation: str, arrays: Sequence[np.ndarray | None],
     dy = None if len(arrays) < 4 or arrays[3] is None else np.asarray(arrays[3])
     geometry = call_geometry(operation, *arrays, **kwargs)
     g = geometry.groups
-    factor = math.log2(2 + _transform_length(geometry, arrays))
+    mixing = math.log2(2 + _transform_length(geometry, arrays))
+    n = x.shape[0]
 
     def per_group(a: np.ndarray) -> np.ndarray:  # (N, G): norm of each sample's group slice
         return _norms(a.reshape(a.shape[0], g, a.shape[1] // g, *a.shape[2:]), 2)
 
-    def spread(t: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    def spread(t: np.ndarray, shape: tuple[int, ...], summed: int) -> np.ndarray:
+        factor = mixing + summed / C_MIX
         return np.broadcast_to(factor * t.reshape(t.shape + (1,) * (len(shape) - t.ndim)),
                                shape)
 
     if operation == "conv":
         o = w.shape[0]
         t = per_group(x)[:, np.arange(o) // (o // g)] * _norms(w, 1)[None, :]
-        return (spread(t, geometry.output_shape(x.shape)),)
+        return (spread(t, geometry.output_shape(x.shape), x.shape[1] // g),)
     if operation == "conv_transpose":
         cin, og = w.shape[:2]
         wn = _norms(w.reshape(g, cin // g, og, *w.shape[2:]).swapaxes(1, 2), 2).reshape(g * og)
         t = per_group(x)[:, np.arange(g * og) // og] * wn[None, :]
-        return (spread(t, geometry.output_shape(x.shape)),)
+        return (spread(t, geometry.output_shape(x.shape), cin // g),)
     assert dy is not None
     if operation == "conv_vjp":
         o, cg = w.shape[:2]
@@ -456,12 +460,12 @@ def transform_scales(operation: str, arrays: Sequence[np.ndarray | None],
         group_of_o = np.arange(o) // (o // g)
         xn = _norms(x.swapaxes(0, 1), 1).reshape(g, cg)  # ‖x[:, c]‖
         t_dw = _norms(dy.swapaxes(0, 1), 1)[:, None] * xn[group_of_o]
-        return (spread(t_dx, x.shape), spread(t_dw, w.shape), None)
+        return (spread(t_dx, x.shape, o // g), spread(t_dw, w.shape, n), None)
     cin, og = w.shape[:2]
     t_dx = per_group(dy)[:, np.arange(cin) // (cin // g)] * _norms(w, 1)[None, :]
     dyn = _norms(dy.swapaxes(0, 1), 1).reshape(g, og)  # ‖dy[:, o]‖
     t_dw = _norms(x.swapaxes(0, 1), 1)[:, None] * dyn[np.arange(cin) // (cin // g)]
-    return (spread(t_dx, x.shape), spread(t_dw, w.shape), None)
+    return (spread(t_dx, x.shape, og), spread(t_dw, w.shape, n), None)
 
 
 def intermediates(operation: str, arrays: Sequence[np.ndarray | None],

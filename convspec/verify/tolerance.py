@@ -32,13 +32,22 @@ three kinds of error:
      ``(1/L) ‖δâ‖₂ ‖k̂‖₂ ≤ η ‖a‖₂ ‖k‖₂``, the inverse transform by
      ``η (1/L) Σ_f |p_f| ≤ η (1/L) ‖â‖₂ ‖k̂‖₂ = η ‖a‖₂ ‖k‖₂``, the products by ``u ‖a‖₂ ‖k‖₂``;
 
-   hence ``|δz_i| ≤ (3η + u) ‖a‖₂ ‖k‖₂ ≈ 16 u log2 L · ‖a‖₂ ‖k‖₂`` for every position ``i``,
-   including the positions whose exact value is 0 (outside a receptive field, all-padding
-   windows). Winograd ``F(m, r)`` computes each tile as ``Aᵀ[(G g) ⊙ (Bᵀ d)]``; its error is
+   * the channel sum per frequency ``p_f = Σ_{c<C} â_{c,f} k̂_{c,f}`` is a reduction of ``C``
+     products: ``|δp_f| ≤ γ_C Σ_c |â_{c,f}| |k̂_{c,f}|``, which reaches an output by at most
+     ``γ_C ‖a‖₂ ‖k‖₂`` (Cauchy–Schwarz again). Here the worst case, not the random-sign
+     ``√C``: convspec draws small integers, whose transforms repeat a few values, so every
+     channel makes the same rounding error and they add up (float64 FFT on 65,537 channels
+     of ±1: ``2550 u ‖a‖₂ ‖k‖₂``, where ``√C = 256``);
+
+   hence ``|δz_i| ≤ (3η + u + γ_C) ‖a‖₂ ‖k‖₂ ≈ (16 log2 L + C) u · ‖a‖₂ ‖k‖₂`` for every
+   position ``i``, including the positions whose exact value is 0 (outside a receptive field,
+   all-padding windows). Winograd ``F(m, r)`` computes each tile as ``Aᵀ[(G g) ⊙ (Bᵀ d)]``; its error is
    ``O(u ‖Aᵀ‖ ‖G‖ ‖Bᵀ‖ ‖g‖ ‖d‖)`` over the tile (Lavin & Gray 2016; Barabasz et al. 2020), and
    the tile's norms are at most ``‖a‖₂`` and ``‖k‖₂``. The model allows
-   ``c_mix · log2(2 + L) · u_acc · ‖a‖₂ ‖k‖₂`` with ``c_mix = 16`` (``L`` the number of
-   positions of the padded signal plus the kernel's extent, per axis multiplied). By
+   ``c_mix · (log2(2 + L) + C / c_mix) · u_acc · ‖a‖₂ ‖k‖₂`` with ``c_mix = 16`` (``L`` the
+   number of positions of the padded signal plus the kernel's extent, per axis multiplied;
+   ``C`` the products summed per frequency: a group's channels, the batch for a weight
+   gradient). By
    Cauchy–Schwarz ``S_i ≤ ‖a‖₂ ‖k‖₂``, so this term also covers reorderings within an output
    map. Comparisons without operands (pooling, and laws that pass no transform scale) keep the
    former elementwise form ``c_mix · log2(2 + K) · u_acc · max(S)``.
@@ -161,7 +170,7 @@ class Tolerance:
               intermediate: np.ndarray | None = None) -> np.ndarray:
         """Allowed ``|actual - expected|`` per element (all float64).
 
-        ``transform``: per element, ``log2(2 + L) · ‖a‖₂ ‖k‖₂`` for the operands feeding it
+        ``transform``: per element, ``(log2(2 + L) + C / c_mix) · ‖a‖₂ ‖k‖₂`` for the operands feeding it
         (:func:`convspec.verify.conformance.transform_scales`); without it the transform term falls back
         to ``log2(2 + K) · max(S)``. ``intermediate``: ``|c|`` of a result a correct pipeline
         may round to the output dtype before the last step (the convolution before its bias).
