@@ -29,11 +29,14 @@ from convspec.verify.tolerance import Tolerance
 FULL = Capabilities()
 RANK_PAIRS = {("1-D", "2-D"), ("1-D", "3-D"), ("2-D", "3-D")}
 #: Pairs no case can have, per operation family, and why: one rank per case; a window either
-#: hangs past the input or fits; depthwise and a channel multiplier exclude each other; padding
-#: is counted in average pooling or it is not.
+#: hangs past the input or fits; depthwise, a channel multiplier (one input channel per group)
+#: and a wide group (9 to 15) exclude each other; padding is counted in average pooling or it
+#: is not.
+_CHANNEL_PAIRS = {("channel_multiplier", "depthwise"), ("channel_multiplier", "wide_group"),
+                  ("depthwise", "wide_group")}
 IMPOSSIBLE = {
-    "conv": RANK_PAIRS | {("channel_multiplier", "depthwise")},
-    "conv_transpose": RANK_PAIRS | {("channel_multiplier", "depthwise")},
+    "conv": RANK_PAIRS | _CHANNEL_PAIRS,
+    "conv_transpose": RANK_PAIRS | _CHANNEL_PAIRS,
     "max_pool": RANK_PAIRS | {("ceil_flush", "ceil_overhang")},
     "avg_pool": RANK_PAIRS | {("ceil_flush", "ceil_overhang"), ("exclude_pad", "include_pad")},
 }
@@ -47,8 +50,8 @@ APPLICABLE = {
     "avg_pool": {"pool_padding", "pool_small_input", "ceil_mode", "exclude_pad", "empty_batch"},
 }
 DESIGN = {
-    "conv": {"padding", "depthwise", "channel_multiplier"},
-    "conv_transpose": {"padding", "depthwise", "channel_multiplier"},
+    "conv": {"padding", "depthwise", "channel_multiplier", "wide_group"},
+    "conv_transpose": {"padding", "depthwise", "channel_multiplier", "wide_group"},
     "max_pool": {"ceil_overhang", "ceil_flush"},
     "avg_pool": {"ceil_overhang", "ceil_flush", "include_pad"},
 }
@@ -78,7 +81,8 @@ def test_the_design_reaches_every_target(operation: str) -> None:
     cases = covering.design(FULL, operation)
     features, pairs = covering.targets(FULL, operation)
     assert _reached(cases, operation) == features | pairs
-    assert len(cases) <= 16 and max(c.elements for c in cases) <= 2_000, [
+    # The largest: one sample of a wide group's 18 channels on the dilated 3-D input 7x4x8.
+    assert len(cases) <= 16 and max(c.elements for c in cases) <= 18 * 7 * 4 * 8, [
         (c.input_shape, c.source) for c in cases]
     assert len({c.source for c in cases}) == len(cases)
 
@@ -94,7 +98,7 @@ def test_a_missing_feature_removes_only_its_own_targets(missing: str) -> None:
         gone = {t for t in before[0] | before[1]
                 if missing in (t if isinstance(t, tuple) else (t,))}
         # What needs the missing feature goes with it (wide padding needs a dilated window).
-        derived = {"groups": {"depthwise", "channel_multiplier"},
+        derived = {"groups": {"depthwise", "channel_multiplier", "wide_group"},
                    "ceil_mode": {"ceil_overhang", "ceil_flush"},
                    "pool_dilation": {"pool_wide_padding"}}.get(missing, set())
         gone |= {t for t in before[0] | before[1]
@@ -140,6 +144,17 @@ def test_features_of_names_the_design_features() -> None:
     multiplier = ConvGeometry.make(2, 6, (1, 1), groups=2)
     assert covering.features_of(multiplier, operation="conv_vjp", batch=1, spatial=(2, 2)) == {
         "2-D", "channel_multiplier", "groups"}
+
+
+@pytest.mark.parametrize("in_channels, groups, wide", [
+    (18, 2, True), (30, 2, True), (27, 3, True), (16, 2, False), (32, 2, False), (9, 1, False),
+    (34, 2, False)])
+def test_a_wide_group_has_one_whole_vector_block_and_a_remainder(in_channels: int, groups: int,
+                                                                  wide: bool) -> None:
+    for transposed in (False, True):
+        g = ConvGeometry.make(in_channels, 2 * groups, (1,), groups=groups, transposed=transposed)
+        found = covering.features_of(g, operation="conv", batch=1, spatial=(3,))
+        assert ("wide_group" in found) is wide, (in_channels, groups, transposed)
 
 
 def test_an_empty_batch_reaches_only_its_own_pairs() -> None:
@@ -193,6 +208,21 @@ def test_the_covering_cases_catch_a_planted_overhang_bug() -> None:
     assert run_cases(backend, FULL, _tolerance, "avg_pool", fine, what="covering").run == len(fine)
 
 
+def test_the_covering_cases_catch_a_planted_group_tail_bug() -> None:
+    """A grouped conv that drops the input channels past the first 8-wide block of each group
+    (tests/fixtures/planted_backends.py) fails on a wide-group covering case, whatever
+    Hypothesis draws; the cases without a wide group pass."""
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+    from planted_backends import GroupTailChannelsDropped
+
+    backend, cases = GroupTailChannelsDropped(), covering.design(FULL, "conv")
+    with pytest.raises(ConformanceError) as caught:
+        run_cases(backend, FULL, _tolerance, "conv", cases, what="covering")
+    assert "wide_group" in str(caught.value.reason), caught.value.reason
+    fine = [c for c in cases if "wide_group" not in c.source]
+    assert run_cases(backend, FULL, _tolerance, "conv", fine, what="covering").run == len(fine)
+
+
 def test_run_cases_counts_skips_with_their_reasons() -> None:
     caps = FULL.without(features=["output_padding"], reason="no output_padding here")
     cases = covering.design(FULL, "conv_transpose")
@@ -208,7 +238,7 @@ def test_run_cases_counts_skips_with_their_reasons() -> None:
 
 def test_run_cases_skips_a_property_with_nothing_to_run() -> None:
     caps = FULL.without(ranks=[1, 2, 3], reason="no ranks")
-    with pytest.raises(pytest.skip.Exception, match="none of the 9 covering cases"):
+    with pytest.raises(pytest.skip.Exception, match="none of the 12 covering cases"):
         run_cases(ReferenceBackend(), caps, _tolerance, "conv",
                   covering.design(FULL, "conv"), what="covering")
 

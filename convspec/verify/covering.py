@@ -4,14 +4,16 @@ features the backend supports at least once, and the coverage a ``verify`` run r
 A case's features (:func:`features_of`) are the :data:`convspec.backends.protocol.FEATURES` it
 uses (:func:`convspec.backends.required_features`) and the design's own, in
 :data:`DESIGN_FEATURES`: its rank (``1-D``, ``2-D``, ``3-D``), padding in a convolution,
-depthwise convolution and a channel multiplier, ``ceil_mode`` with and without an overhanging
-last window, and padding counted by average pooling. The design (:func:`design`) starts from a
-fixed pool of small candidate cases per operation (:func:`candidates`: every combination of the
-values that switch a feature on, built with :class:`ConvGeometry` / :class:`PoolGeometry`), keeps
-those the backend runs in some dtype (its capabilities and known defects decide), and picks
-greedily the candidate that covers the most features and feature pairs not yet covered (ties:
-fewer elements, then the pool's order) until every feature and pair some kept candidate has is
-covered. So a pair is "supported" (:func:`targets`) when a small case the backend runs has it;
+depthwise convolution and a channel multiplier, a wide group (9 to 15 input channels per group:
+one whole 8-wide vector block and a remainder, where SIMD kernels' remainder loops go wrong),
+``ceil_mode`` with and without an overhanging last window, and padding counted by average
+pooling. The design (:func:`design`) starts from a fixed pool of small candidate cases per
+operation (:func:`candidates`: every combination of the values that switch a feature on, built
+with :class:`ConvGeometry` / :class:`PoolGeometry`; a wide group's 18 channels with one sample
+rather than two), keeps those the backend runs in some dtype (its capabilities and known
+defects decide), and picks greedily the candidate that covers the most features and feature
+pairs not yet covered (ties: fewer elements, then the pool's order) until every feature and pair
+some kept candidate has is covered. So a pair is "supported" (:func:`targets`) when a small case the backend runs has it;
 the pairs no case can have (two ranks, ``output_padding`` without stride or dilation above 1,
 ...) are never targets. The result depends only on the capabilities, never on which examples
 Hypothesis drew.
@@ -38,6 +40,8 @@ DESIGN_FEATURES: Mapping[str, str] = {
     "padding": "padding > 0 in conv (or cropping in conv_transpose) on some axis",
     "depthwise": "groups = input channels = output channels > 1",
     "channel_multiplier": "groups = input channels > 1, output channels a multiple > 1 of them",
+    "wide_group": "groups > 1 with 9 to 15 input channels per group: one whole 8-wide vector "
+                  "block and a remainder",
     "ceil_overhang": "ceil_mode with a last window hanging past the padded input (one output "
                      "more than floor mode on some axis)",
     "ceil_flush": "ceil_mode where every window fits (the output of floor mode)",
@@ -48,7 +52,10 @@ Pair = tuple[str, str]
 
 #: (in_channels, out_channels, groups) of the design's channel structures.
 _CHANNELS = {"plain": (3, 2, 1), "grouped": (4, 6, 2), "depthwise": (3, 3, 3),
-             "multiplier": (2, 4, 2)}
+             "multiplier": (2, 4, 2), "wide_group": (18, 4, 2)}
+#: Input channels per group of ``wide_group``: past the vector width 8 with a remainder, the
+#: block a SIMD kernel's remainder loop handles.
+WIDE_GROUP_CHANNELS = range(9, 16)
 #: Per-axis kernel of convolution candidates (axes differ, so an axis mix-up shows).
 _CONV_KERNEL = (3, 2, 3)
 
@@ -64,6 +71,8 @@ def features_of(geometry: ConvGeometry | PoolGeometry, *, operation: str, batch:
         if 1 < geometry.groups == geometry.in_channels:
             same = geometry.out_channels == geometry.in_channels
             found.add("depthwise" if same else "channel_multiplier")
+        if geometry.groups > 1 and geometry.in_channels // geometry.groups in WIDE_GROUP_CHANNELS:
+            found.add("wide_group")
         return frozenset(found)
     if geometry.ceil_mode:
         try:
@@ -100,6 +109,8 @@ def _conv_candidates(transposed: bool) -> Iterator[ExplicitCase]:
                     "asymmetric": tuple((1, 0) if axis % 2 == 0 else (0, 1)
                                         for axis in range(rank))}[padding]
         cin, cout, groups = _CHANNELS[channels]
+        if channels == "wide_group" and batch:
+            batch = 1  # 18 channels: one sample keeps the case small
         try:
             g = ConvGeometry.make(cin, cout, kernel, stride=stride, padding=pad,
                                   dilation=dilation, groups=groups, transposed=transposed,
