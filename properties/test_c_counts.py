@@ -342,7 +342,7 @@ def test_receptive_field_recursion_on_the_backend(backend, caps, tolerance, data
     field = receptive_field(layers)
     where = f"layers (k, s, p, d) {layers} on {n} impulses"
     assert_equal("receptive_field(layers).stride", field.stride,
-                 math.prod(s for _, s, _, _ in layers), call=where)
+                 volume([s for _, s, _, _ in layers]), call=where)
     offsets = reached_offsets(layers)
     assert_equal("(min, max) of reached_offsets(layers)", (min(offsets), max(offsets)),
                  (0, field.size - 1), call=where)

@@ -12,7 +12,6 @@ finite (the spec module says why).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -24,6 +23,7 @@ import convspec.reference as reference
 from convspec.backends import Capabilities
 from convspec.reference.grad import max_pool_vjp_bound
 from convspec.spec import nonfinite
+from convspec.spec.geometry import volume
 from convspec.verify.conformance import (SIGNATURES, Call, ConformanceError, call,
                                          expect_close, reduction_lengths, reference_outputs,
                                          transform_scales)
@@ -186,7 +186,7 @@ def test_max_pool_gradient_goes_to_an_input_holding_the_maximum(backend, caps, t
     routed = np.where(held, dy.astype(np.float64), 0.0)
     axes = tuple(range(2, x.ndim))
     expect_close(got.sum(axis=axes), routed.sum(axis=axes), routed.sum(axis=axes),
-                 max(1, math.prod(x.shape[2:])), model, call_record=record,
+                 max(1, volume(x.shape[2:])), model, call_record=record,
                  what="max_pool_vjp: Σ dx per channel differs from the Σ dy its windows route "
                  "(a window's gradient was lost or duplicated), but should equal it")
 
@@ -202,7 +202,7 @@ def test_avg_pool_is_ieee_arithmetic(backend, caps, tolerance, data):
     got = call(backend, "avg_pool", x, **kwargs)
     classes = nonfinite.window_sum_class(_reach(reference.avg_pool, **kwargs), x)
     (exact,), (magnitude,) = reference_outputs("avg_pool", (finite_part(x),), kwargs)
-    expect_classes(got, classes, exact, magnitude, math.prod(ex.geometry.kernel),
+    expect_classes(got, classes, exact, magnitude, ex.geometry.kernel_volume,
                    tolerance(ex.dtype), name="y", record=_record("avg_pool", (x,), kwargs))
 
 

@@ -25,7 +25,7 @@ import pytest
 
 from ..backends.protocol import Capabilities
 from ..spec.dtypes import numpy_dtype, seeded_tensor
-from ..spec.geometry import ConvGeometry, PoolGeometry
+from ..spec.geometry import ConvGeometry, PoolGeometry, volume
 from .conformance import ConformanceError, expect_reference
 from .tolerance import Tolerance
 
@@ -79,7 +79,7 @@ class ExplicitCase:
 
     @property
     def elements(self) -> int:
-        return math.prod(self.input_shape)
+        return volume(self.input_shape)
 
 
 def family(operation: str) -> str:

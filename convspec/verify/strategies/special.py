@@ -10,7 +10,6 @@ filtered. Shrinking goes towards one NaN at the first element.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -77,7 +76,7 @@ def nonfinite_arrays(base: np.ndarray, *, kinds: Sequence[str] = SPECIAL_KINDS,
     if base.ndim < 2 or base.dtype.kind not in "fV":
         raise InvalidArgument(f"base must be a float array (N, C, *spatial), got "
                               f"{base.dtype} of shape {base.shape}")
-    if math.prod(base.shape) == 0:
+    if base.size == 0:
         return st.just(np.array(base, copy=True))
     # Keep the kinds in SPECIAL_KINDS order, so failures shrink to NaN when it is allowed.
     ordered = tuple(k for k in SPECIAL_KINDS if k in kinds)
