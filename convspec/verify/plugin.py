@@ -136,7 +136,6 @@ def _register_profiles(config: pytest.Config) -> str:
                                      config.getoption("convspec_shrink_budget"))
     common = {"deadline": None, "print_blob": True,
               "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
-                                        HealthCheck.filter_too_much,
                                         HealthCheck.function_scoped_fixture]}
     # ci reports (and so shrinks) one failure per property, not every distinct one.
     settings.register_profile("ci", derandomize=True, database=None, max_examples=12,
