@@ -45,6 +45,8 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "torch-cuda-tf32": f"{_ADAPTERS}.torch_backend:torch_cuda_tf32",
     "jax": f"{_ADAPTERS}.jax_backend:JaxBackend",
     "onnxruntime": f"{_ADAPTERS}.onnx_backend:OnnxRuntimeBackend",
+    "openvino": f"{_ADAPTERS}.openvino_backend:OpenVinoBackend",
+    "tensorflow": f"{_ADAPTERS}.tensorflow_backend:TensorFlowBackend",
     "cupy": f"{_ADAPTERS}.cupy_backend:CupyBackend",
 }
 

@@ -1,0 +1,365 @@
+"""OpenVINO adapter: each call compiles a one-operation OpenVINO model for the CPU plugin.
+
+* ``conv``: ``opset16.convolution`` (``group_convolution`` when ``groups > 1``, its filters
+  reshaped to ``(G, C_out/G, C_in/G, *K)``) with ``pads_begin``/``pads_end`` from the
+  ``(before, after)`` pairs; the bias is an ``add`` of ``b`` reshaped to ``(1, C_out, 1, …)``.
+* ``conv_transpose``: ``convolution_backprop_data`` (``group_convolution_backprop_data``,
+  filters ``(G, C_in/G, C_out/G, *K)``) with the symmetric padding on both sides and
+  ``output_padding``; weight layouts are PyTorch's, as OpenVINO's are.
+* ``max_pool``: ``opset16.max_pool`` (MaxPool-14: values, indices), ``rounding_type
+  "ceil_torch"`` for ``ceil_mode`` (PyTorch's rule that drops a last window starting in the
+  right padding, which B9 follows).
+* ``avg_pool``: ``opset16.avg_pool`` with ``exclude_pad = not count_include_pad`` and explicit
+  ``dilations`` of 1: compiled without them, OpenVINO 2026.4's CPU plugin segfaults in
+  ``compile_model`` (``tests/test_known_defects_openvino.py`` reproduces it in a subprocess).
+
+Parameters carry every array (weights included), so a compiled model depends only on the
+operation, its attributes, the shapes and the dtype, which key a cache of compiled models.
+Each model runs with ``INFERENCE_NUM_THREADS`` 1 and the ``INFERENCE_PRECISION_HINT`` of its
+dtype: ``f32`` for float32 (the CPU plugin's default hint on a CPU with bfloat16 instructions
+is ``bf16``, which computes float32 models in bfloat16), ``bf16`` for bfloat16 (its bfloat16
+kernels), and ``f32`` for float16: the documented CPU behaviour for float16 models is to
+compute them in float32, but a ``f16`` hint on a CPU without float16 arithmetic silently
+becomes ``bf16`` (measured on an AMD EPYC with AVX512_BF16: 11 float16 ulps off on one
+product), so the adapter checks every compiled model's hint and raises if it was replaced. bfloat16 crosses the boundary as uint16 bit views (OpenVINO's Python API exposes a
+bf16 tensor's memory as a float16 array; the bits are copied, never converted). OpenVINO is an
+inference runtime: it has no gradients, and the capabilities list the forward operations only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from ..spec.dtypes import numpy_dtype
+from ..spec.geometry import ConvGeometry, PoolGeometry
+from ._convert import Arrays, ForwardOperations, VjpOperations, dtype_name, probed_capabilities
+from .protocol import DTYPES, FEATURES, FORWARD_OPERATIONS, RANKS, VJP_OPERATIONS, Capabilities
+from .protocol import KnownDefect
+from .torch_backend import reads_mostly_padding
+from .registry import BackendUnavailable
+
+_MODEL_CACHE_SIZE = 256
+#: The CPU plugin's inference precision per protocol dtype (float64 has none: see below).
+PRECISION_HINT = {"float64": "f32", "float32": "f32", "float16": "f32", "bfloat16": "bf16"}
+_PROBED: dict[tuple[str, int], Capabilities] = {}  # one probe per device, threads, process
+
+NO_GRADIENTS = ("OpenVINO is an inference runtime: its operation sets have no gradient or "
+                "backward operations, and the adapter runs forward operations only")
+
+
+SMALL_INPUT = (
+    "OpenVINO's pooling shape inference requires the window to fit the padded input "
+    "(\"Check 'cmp::le(kernel, dim.get_length())' failed\": x of length 1, kernel 2, stride 2, "
+    "ceil_mode), where B9 with ceil_mode keeps a window that starts inside a shorter input; "
+    "features are declared per backend, so every window longer than the unpadded input is "
+    "skipped, including those the padding makes fit, which OpenVINO accepts")
+
+
+#: Found by the adapter sweep and G1 (``verify --profile ci``) on OpenVINO 2026.4 (CPU): with
+#: ceil_mode and count_include_pad, the window that overhangs the right padding is divided by
+#: the whole kernel, not by its taps inside the padded input; also through OpenVINO's own
+#: PyTorch importer (``avg_pool1d(x, 3, 2, 1, ceil_mode=True)``).
+AVG_POOL_CEIL_REPRO = (
+    "python -c \"import numpy as np, openvino as ov, openvino.opset16 as op; "
+    "x = op.parameter([1, 1, 4], ov.Type.f32); m = ov.Model([op.avg_pool(x, [2], [1], [1], [3], "
+    "False, 'ceil_torch', dilations=[1])], [x]); print(ov.Core().compile_model(m, 'CPU', "
+    "{'INFERENCE_PRECISION_HINT': 'f32'})([np.array([[[1, 2, 3, 4]]], np.float32)])[0])\" "
+    "(prints [[[1. 3. 1.3333334]]]; PyTorch and B9 give [[[1. 3. 2.]]])")
+
+
+def avg_pool_ceil_divisor_wrong(backend: Any) -> bool:
+    """Whether ``backend`` divides the repro's overhanging window by the whole kernel."""
+    y = backend.avg_pool(np.array([[[1, 2, 3, 4]]], np.float32), kernel=(3,), stride=(2,),
+                         padding=(1,), ceil_mode=True, count_include_pad=True)
+    return bool(y[0, 0, 2] != 2)
+
+
+def overhangs_padding(geometry: PoolGeometry, spatial: tuple[int, ...]) -> bool:
+    """With ceil_mode and count_include_pad, a window reaches past the right padding (the
+    ``after`` of :meth:`PoolGeometry.window_padding` exceeds the padding) on some axis."""
+    if not (geometry.ceil_mode and geometry.count_include_pad):
+        return False
+    pads = geometry.window_padding(spatial)
+    return any(after > p for (_, after), p in zip(pads, geometry.padding))
+
+
+def _avg_pool_ceil_divisor_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="openvino-avg-pool-ceil-divisor", operations=frozenset({"avg_pool"}),
+        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), features=frozenset({"ceil_mode"}),
+        applies=overhangs_padding,
+        reason=(f"openvino {version} (CPU): average pooling with ceil_mode and "
+                "count_include_pad divides the window that overhangs the right padding by the "
+                f"whole kernel instead of its taps inside the padded input; repro: "
+                f"{AVG_POOL_CEIL_REPRO}"))
+
+
+#: Found on OpenVINO 2026.4 (CPU, bfloat16 kernels on AVX512_BF16): a bfloat16 convolution
+#: whose windows read mostly padding returns zeros (3-D) or segfaults (1-D to 3-D).
+BF16_PADDING_REPRO = (
+    "python -c \"import numpy as np, openvino as ov, openvino.opset16 as op; "
+    "x = op.parameter([1, 1, 1, 1, 1], ov.Type.f32); w = op.parameter([1, 1, 3, 3, 3], "
+    "ov.Type.f32); m = ov.Model([op.convolution(op.convert(x, 'bf16'), op.convert(w, 'bf16'), "
+    "[1, 1, 1], [2, 2, 2], [2, 2, 2], [1, 1, 1])], [x, w]); "
+    "print(ov.Core().compile_model(m, 'CPU', {'INFERENCE_PRECISION_HINT': 'bf16'})("
+    "[np.ones((1, 1, 1, 1, 1), np.float32), np.ones((1, 1, 3, 3, 3), np.float32)])[0]"
+    ".ravel()[:4])\" (prints zeros; every output is 1)")
+
+
+def bf16_padding_reads_zeros(backend: Any) -> bool:
+    """Whether ``backend`` gets the repro wrong: one input under a 3×3×3 kernel padded by 2,
+    where every output must be 1."""
+    bf16 = numpy_dtype("bfloat16")
+    y = backend.conv(np.ones((1, 1, 1, 1, 1), bf16), np.ones((1, 1, 3, 3, 3), bf16), None,
+                     stride=(1, 1, 1), padding=((2, 2),) * 3, dilation=(1, 1, 1), groups=1)
+    return not bool((y.astype(np.float32) == 1).all())
+
+
+def _bf16_padding_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="openvino-bf16-padding", operations=frozenset({"conv"}),
+        dtypes=frozenset({"bfloat16"}), ranks=frozenset(RANKS), applies=reads_mostly_padding,
+        reason=(f"openvino {version} (CPU, bfloat16 kernels): a bfloat16 convolution whose "
+                "windows read mostly padding (a side's padding at least the input length, or a "
+                "window of padding only) returns zeros or segfaults (e.g. x ones (1, 1, 3, 1), "
+                "w ones (1, 1, 3, 1), stride (1, 2), padding ((0, 2), (3, 3)), dilation (1, 2)); "
+                f"repro: {BF16_PADDING_REPRO}"))
+
+
+#: Found on OpenVINO 2026.4 (CPU): a float32 3-D convolution whose innermost output length is 1
+#: with an innermost stride above 1 returns wrong values once the middle output axis has 4 or
+#: more positions (ones (1, 1, 6, 5, 3) with ones/6 (1, 1, 1, 2, 3), strides (2, 1, 2):
+#: [1, .67, 1, .17, ...] instead of ones); float16, computed in float32, too. Only with
+#: INFERENCE_NUM_THREADS 1 (the adapter's default): 2 or 4 threads compute it right.
+STRIDED_UNIT_OUTPUT_REPRO = (
+    "python -c \"import numpy as np, openvino as ov, openvino.opset16 as op; "
+    "x = op.parameter([1, 1, 6, 5, 3], ov.Type.f32); w = op.parameter([1, 1, 1, 2, 3], "
+    "ov.Type.f32); m = ov.Model([op.convolution(x, w, [2, 1, 2], [0, 0, 0], [0, 0, 0], "
+    "[1, 1, 1])], [x, w]); print(ov.Core().compile_model(m, 'CPU', "
+    "{'INFERENCE_PRECISION_HINT': 'f32', 'INFERENCE_NUM_THREADS': 1})([np.ones((1, 1, 6, 5, "
+    "3), np.float32), np.ones((1, 1, 1, 2, 3), np.float32) / 6])[0].ravel()[:4])\" (prints 1, "
+    ".67, 1, .17; every output is 1; 2 or more threads compute it right)")
+
+
+def strided_unit_output_wrong(backend: Any) -> bool:
+    """Whether ``backend`` gets the repro wrong (every output must be 6 with a kernel of ones)."""
+    y = backend.conv(np.ones((1, 1, 6, 5, 3), np.float32), np.ones((1, 1, 1, 2, 3), np.float32),
+                     None, stride=(2, 1, 2), padding=((0, 0),) * 3, dilation=(1, 1, 1), groups=1)
+    return not bool((y == 6).all())
+
+
+def strided_unit_output(geometry: ConvGeometry, spatial: tuple[int, ...]) -> bool:
+    """The innermost output has length 1 with an innermost stride above 1, and the middle
+    output axis at least 4 positions (the observed region: 55 of 196 such 3-D cases of
+    lengths up to 6 were wrong, none with a middle output below 4)."""
+    out = geometry.output_spatial(spatial)
+    return geometry.stride[-1] > 1 and out[-1] == 1 and out[-2] >= 4
+
+
+def _strided_unit_output_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="openvino-strided-unit-output", operations=frozenset({"conv"}),
+        dtypes=frozenset({"float32", "float16"}), ranks=frozenset({3}),
+        applies=strided_unit_output,
+        reason=(f"openvino {version} (CPU): a float32 3-D convolution whose innermost output "
+                "length is 1 with an innermost stride above 1 returns wrong values once the "
+                "middle output axis has 4 or more positions, on one inference thread (float16, "
+                f"computed in float32, too); repro: {STRIDED_UNIT_OUTPUT_REPRO}"))
+
+
+def _import_openvino() -> Any:
+    try:
+        import openvino
+    except ImportError as exc:
+        raise BackendUnavailable(
+            f"OpenVINO is not installed ({exc}); install it with pip install openvino (or pip "
+            "install 'convspec[openvino]')"
+        ) from None
+    return openvino
+
+
+class OpenVinoBackend(ForwardOperations, VjpOperations):
+    """OpenVINO's CPU plugin behind the convspec backend protocol (name ``"openvino"``).
+
+    ``device`` is an OpenVINO device name (default ``"CPU"``; others are not tested);
+    ``threads`` sets ``INFERENCE_NUM_THREADS`` (default 1: the calls are small, and one thread
+    per model keeps parallel test workers from oversubscribing the machine). The gradient
+    methods exist only to raise :data:`NO_GRADIENTS`.
+    """
+
+    def __init__(self, device: str = "CPU", *, threads: int = 1,
+                 name: str = "openvino") -> None:
+        ov = _import_openvino()
+        core = ov.Core()
+        if device not in core.available_devices:
+            raise BackendUnavailable(
+                f"OpenVINO {ov.__version__} finds no {device} device; it offers "
+                f"{', '.join(core.available_devices) or 'none'}")
+        import openvino.opset16 as opset
+
+        self._ov, self._opset, self._core = ov, opset, core
+        self._device_name = device
+        self._threads = threads
+        self._models: OrderedDict[tuple, Any] = OrderedDict()
+        self.name = name
+        self.library_version = importlib.metadata.version("openvino")
+        self.device = f"{device.lower()} ({core.get_property(device, 'FULL_DEVICE_NAME')})"
+
+    def __repr__(self) -> str:
+        return f"<OpenVinoBackend {self.name!r} openvino {self.library_version} on {self.device}>"
+
+    # -- capabilities ---------------------------------------------------------------------
+    def capabilities(self) -> Capabilities:
+        """The forward operations; dtypes, ranks and empty batches as probed, defects where
+        this machine shows them."""
+        key = (self._device_name, self._threads)
+        if key not in _PROBED:
+            _PROBED[key] = self._probe()
+        return _PROBED[key]
+
+    def _probe(self) -> Capabilities:
+        library = f"openvino {self.library_version} ({self._device_name})"
+        base = Capabilities(
+            operations=frozenset(FORWARD_OPERATIONS),
+            devices=(self._device_name.lower(),),
+            features=frozenset(FEATURES) - {"pool_small_input"},
+            reasons={**{op: NO_GRADIENTS for op in VJP_OPERATIONS},
+                     "pool_small_input": SMALL_INPUT},
+            precision={"float32": "float32 (INFERENCE_PRECISION_HINT=f32)",
+                       "float16": "float16 storage, float32 arithmetic "
+                                  "(INFERENCE_PRECISION_HINT=f32)",
+                       "bfloat16": "bfloat16 storage, float32 accumulation "
+                                   "(INFERENCE_PRECISION_HINT=bf16)"},
+        )
+        caps = probed_capabilities(base, self, library=library, operations=FORWARD_OPERATIONS,
+                                   dtypes=DTYPES, ranks=RANKS)
+        if "float64" in caps.dtypes and not self._computes_float64():
+            caps = caps.without(dtypes=["float64"], reason=(
+                f"{library} computes float64 models in float32: its documented inference "
+                "precisions are f32, bf16 and f16 (measured: a float64 convolution of 1 + 2^-40 "
+                "returns 1)"))
+        return dataclasses.replace(caps, defects=self._defects())
+
+    def _computes_float64(self) -> bool:
+        """Whether float64 survives a convolution: 1 + 2^-40 is 1 in float32."""
+        x = np.full((1, 1, 1), 1 + 2.0 ** -40)
+        return bool(self.conv(x, np.ones((1, 1, 1)), None, stride=(1,), padding=((0, 0),),
+                              dilation=(1,), groups=1)[0, 0, 0] != 1)
+
+    def _defects(self) -> tuple[KnownDefect, ...]:
+        """The defects whose smallest case this machine's OpenVINO gets wrong (each probe is a
+        single call that returns; the crashes in the same regions are not probed)."""
+        version = self.library_version
+        found = []
+        if avg_pool_ceil_divisor_wrong(self):
+            found.append(_avg_pool_ceil_divisor_defect(version))
+        if bf16_padding_reads_zeros(self):
+            found.append(_bf16_padding_defect(version))
+        if strided_unit_output_wrong(self):
+            found.append(_strided_unit_output_defect(version))
+        return tuple(found)
+
+    # -- the one-operation models -------------------------------------------------------
+    def _node(self, operation: str, g: Any, params: list[Any]) -> Any:
+        """The OpenVINO node of one protocol call on ``params`` (x[, w[, b]])."""
+        op = self._opset
+        x = params[0]
+        ones = [1] * g.ndim
+        if operation == "max_pool":
+            return op.max_pool(x, list(g.stride), list(g.dilation), list(g.padding),
+                               list(g.padding), list(g.kernel), _rounding(g)).output(0)
+        if operation == "avg_pool":
+            return op.avg_pool(x, list(g.stride), list(g.padding), list(g.padding),
+                               list(g.kernel), not g.count_include_pad, _rounding(g),
+                               dilations=ones)
+        w = params[1]
+        if g.groups > 1:
+            w = op.reshape(w, _constant(op, _grouped_shape(g)), special_zero=False)
+        if operation == "conv":
+            before = [b for b, _ in g.padding]
+            after = [a for _, a in g.padding]
+            make = op.group_convolution if g.groups > 1 else op.convolution
+            y = make(x, w, list(g.stride), before, after, list(g.dilation))
+        else:
+            pads = list(g.symmetric_padding)
+            make = (op.group_convolution_backprop_data if g.groups > 1
+                    else op.convolution_backprop_data)
+            y = make(x, w, list(g.stride), pads_begin=pads, pads_end=pads,
+                     dilations=list(g.dilation), output_padding=list(g.output_padding))
+        if len(params) < 3:
+            return y
+        shape = [1, g.out_channels] + ones
+        return op.add(y, op.reshape(params[2], _constant(op, shape), special_zero=False))
+
+    def _compiled(self, operation: str, geometry: Any, arrays: list[np.ndarray],
+                  dtype: str) -> Any:
+        key = (operation, geometry, tuple(a.shape for a in arrays), dtype)
+        request = self._models.get(key)
+        if request is None:
+            element = _element(self._ov, dtype)
+            params = [self._opset.parameter(list(a.shape), element) for a in arrays]
+            model = self._ov.Model([self._node(operation, geometry, params)], params,
+                                   f"convspec_{operation}")
+            compiled = self._core.compile_model(model, self._device_name, {
+                "INFERENCE_PRECISION_HINT": PRECISION_HINT[dtype],
+                "INFERENCE_NUM_THREADS": self._threads, "NUM_STREAMS": 1})
+            # The plugin replaces a hint the CPU cannot honour (f16 becomes bf16 without native
+            # float16 arithmetic) instead of refusing it.
+            hint = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+            if hint != PRECISION_HINT[dtype]:
+                raise RuntimeError(
+                    f"OpenVINO compiled a {dtype} {operation} with INFERENCE_PRECISION_HINT "
+                    f"{hint}, not the {PRECISION_HINT[dtype]} it was given")
+            request = compiled.create_infer_request()
+            self._models[key] = request
+            if len(self._models) > _MODEL_CACHE_SIZE:
+                self._models.popitem(last=False)
+        self._models.move_to_end(key)
+        return request
+
+    def _tensor(self, array: np.ndarray, dtype: str) -> Any:
+        tensor = self._ov.Tensor(_element(self._ov, dtype), list(array.shape))
+        if array.size:
+            bits = np.ascontiguousarray(array).view(np.uint8).reshape(-1)
+            tensor.data.view(np.uint8).reshape(-1)[...] = bits
+        return tensor
+
+    def _forward(self, operation: str, geometry: Any, arrays: Arrays) -> np.ndarray:
+        dtype = dtype_name(arrays[0])
+        inputs = [a for a in arrays if a is not None]
+        request = self._compiled(operation, geometry, inputs, dtype)
+        request.infer([self._tensor(a, dtype) for a in inputs])
+        out = request.get_output_tensor(0)
+        y = np.empty(tuple(out.shape), numpy_dtype(dtype))
+        if y.size:
+            y.view(np.uint8).reshape(-1)[...] = out.data.view(np.uint8).reshape(-1)
+        return y
+
+    def _vjp(self, operation: str, geometry: Any, arrays: Arrays,
+             dy: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        raise NotImplementedError(NO_GRADIENTS)
+
+
+def _element(ov: Any, dtype: str) -> Any:
+    return {"float64": ov.Type.f64, "float32": ov.Type.f32, "float16": ov.Type.f16,
+            "bfloat16": ov.Type.bf16}[dtype]
+
+
+def _constant(op: Any, values: list[int]) -> Any:
+    return op.constant(np.array(values, np.int64))
+
+
+def _grouped_shape(g: ConvGeometry) -> list[int]:
+    """The filters' ``(G, …)`` shape for OpenVINO's grouped operations (B14's layout split by
+    group on its first axis)."""
+    first, second, *kernel = g.weight_shape
+    return [g.groups, first // g.groups, second, *kernel]
+
+
+def _rounding(g: PoolGeometry) -> str:
+    return "ceil_torch" if g.ceil_mode else "floor"
