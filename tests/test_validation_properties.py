@@ -35,7 +35,8 @@ from convspec.verify.conformance import Call
 from convspec.verify.strategies.thresholds import MEMORY_BUDGET
 from convspec.verify.strategies.invalid import (INVALID_KINDS, RULES, InvalidPoolCase,
                                                 fixed_invalid_cases, invalid_cases,
-                                                invalid_kinds, runs_on, usable_kinds)
+                                                invalid_conv_cases, invalid_kinds, runs_on,
+                                                usable_kinds)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
@@ -114,6 +115,25 @@ def _barely_empty(case) -> bool:
     return any(size in (0, -1) for size in sizes)
 
 
+def _int32(value: int) -> int:
+    return (value + 2 ** 31) % 2 ** 32 - 2 ** 31
+
+
+def _wraps_to_fit(case) -> bool:
+    """Some axis's extent 1 + d(k-1) is past 2^31 (so past the padded input), while int32
+    arithmetic wraps it to a span that fits the padded input: a careless output of size 1 or
+    more. No parameter is past torch's 2^31 - 1."""
+    kw, x = case.kwargs, case.input_shape
+    if isinstance(case, InvalidPoolCase):
+        kernels, padded = kw["kernel"], [n + 2 * p for n, p in zip(x[2:], kw["padding"])]
+    else:
+        kernels = case.weight_shape[2:]
+        padded = [n + b + a for n, (b, a) in zip(x[2:], kw["padding"])]
+    fits = any(1 + d * (k - 1) >= 2 ** 31 and _int32(1 + _int32(d * (k - 1))) <= n
+               for k, d, n in zip(kernels, kw["dilation"], padded))
+    return fits and case.largest_parameter <= 2 ** 31 - 1
+
+
 def _careless_accepts(case, operation: str) -> bool:
     """Whether a careless implementation of ``operation`` would compute something for the
     case: the shape its kind promises (see convspec.verify.strategies.invalid)."""
@@ -132,6 +152,8 @@ def _careless_accepts(case, operation: str) -> bool:
         return _barely_empty(case)
     if case.kind == "rank":
         return abs(len(x) - (case.rank + 2)) == 1
+    if case.kind == "extent_overflow":
+        return _wraps_to_fit(case)
     if case.kind == "output_padding":
         return any(max(s, d) <= op <= max(s, d) + 1 for s, d, op in
                    zip(kw["stride"], kw["dilation"], kw["output_padding"]))
@@ -190,6 +212,42 @@ def test_kinds_follow_the_backends_features():
     assert not runs_on(fixed_invalid_cases("conv")[0], "conv", Capabilities(ranks={2}))
     with pytest.raises(InvalidArgument, match="kinds"):
         invalid_cases("max_pool", kinds=("groups",))
+
+
+def test_extent_overflow_cases_keep_to_the_declared_integer_limit():
+    """The fixed cases dilated 2^31 - 1 run where that is the limit (torch's), those dilated
+    2^30 one below it, none (and no drawn case) on a backend whose integers stop at 5."""
+    def running(limit):
+        caps = Capabilities(max_integer_parameter=limit)
+        return [c.kwargs["dilation"] for c in fixed_invalid_cases("conv")
+                if c.kind == "extent_overflow" and runs_on(c, "conv", caps)]
+
+    assert running(None) == running(2 ** 31 - 1) and len(running(None)) == 3
+    assert running(2 ** 31 - 2) == [(1, 2 ** 30)]
+    assert running(5) == [] and "extent_overflow" not in usable_kinds(
+        "max_pool", Capabilities(max_integer_parameter=5))
+    with pytest.raises(InvalidArgument, match="max_integer_parameter=5"):
+        invalid_cases("conv", capabilities=Capabilities(max_integer_parameter=5),
+                      kinds=("extent_overflow",))
+
+
+@settings(max_examples=25, deadline=None, database=None, derandomize=True)
+@given(data=st.data())
+def test_drawn_extent_overflow_cases_stay_within_a_lower_limit(data):
+    caps = Capabilities(max_integer_parameter=2 ** 31 - 3)
+    case = data.draw(invalid_cases(data.draw(st.sampled_from(("conv", "max_pool_vjp"))),
+                                   capabilities=caps, kinds=("extent_overflow",)))
+    assert _wraps_to_fit(case) and case.largest_parameter <= 2 ** 31 - 3, case
+
+
+@settings(max_examples=40, deadline=None, database=None, derandomize=True)
+@given(data=st.data())
+def test_invalid_conv_cases_by_default_draw_the_kinds_the_backend_allows(data):
+    caps = Capabilities().without(features={"conv_dilation"})
+    case = data.draw(invalid_conv_cases(capabilities=caps))
+    assert case.kind != "extent_overflow" and case.kind in INVALID_KINDS
+    forward = "conv_transpose" if case.transposed else "conv"
+    _check_case(case, f"{forward}_vjp" if case.kind == "cotangent" else forward)
 
 
 # --- the statelessness property's other geometry --------------------------------------------

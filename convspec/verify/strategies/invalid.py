@@ -6,11 +6,14 @@ weight expects (``groups`` that does not divide the channels, but ``C // groups`
 weight), clamping an output size at 0 or truncating a negative division to 0 (a kernel one
 longer than the padded input gives an empty array, or with stride 2 an output of 1), checking
 ``output_padding`` against one axis or the stride only, pooling padding beyond half the window
-(a window that lies in the padding), an input of another rank read as unbatched, and a vjp that
-reads ``dy`` by the shape it computes. Every kind (:data:`INVALID_KINDS`) runs every time:
+(a window that lies in the padding), an input of another rank read as unbatched, a dilated
+extent ``1 + d(k-1)`` computed in int32 (past 2^31 it wraps to a small or negative span, so a
+kernel far longer than the input gives an output longer than the input), and a vjp that reads
+``dy`` by the shape it computes. Every kind (:data:`INVALID_KINDS`) runs every time:
 :func:`fixed_invalid_cases` is a fixed list per operation, and :func:`invalid_cases` draws more
 around valid cases. A case's ``rule`` says which rule it breaks and why a careless
-implementation would accept it.
+implementation would accept it. A backend is asked only about cases within its declared
+``Capabilities.max_integer_parameter`` (torch declares 2^31 - 1).
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ from .cases import conv_cases, pool_cases
 #: the channels, an output of size 0 or less (``kernel_too_large``: the kernel or window longer
 #: than the padded input, or a transposed convolution's padding cropping its whole output), an
 #: input of another rank, ``output_padding >= max(stride, dilation)``, pooling padding above
-#: half the dilated window, and (vjps) a ``dy`` of another shape than the output.
+#: half the dilated window, a dilated extent ``1 + d(k-1)`` past 2^31 that int32 arithmetic
+#: wraps to a span the input fits (``extent_overflow``: convolution and max pooling), and
+#: (vjps) a ``dy`` of another shape than the output.
 INVALID_KINDS = ("channels", "groups", "kernel_too_large", "rank", "output_padding",
-                 "pool_padding", "cotangent")
+                 "pool_padding", "extent_overflow", "cotangent")
 #: What each kind breaks, as the first words of its rule.
 RULES = {
     "channels": "the input's channels do not match the weight's (B14)",
@@ -44,18 +49,36 @@ RULES = {
     "rank": "the input's rank differs from the kernel's (A7)",
     "output_padding": "output_padding >= max(stride, dilation) (B10)",
     "pool_padding": "pooling padding above half the dilated window (B9)",
+    "extent_overflow": "the dilated extent 1 + d(k-1) is past 2^31, longer than the padded "
+                       "input (B7, B1, B9)",
     "cotangent": "dy's shape differs from the output's",
 }
 _FORWARD_KINDS = {
-    "conv": ("channels", "groups", "kernel_too_large", "rank"),
+    "conv": ("channels", "groups", "kernel_too_large", "rank", "extent_overflow"),
     "conv_transpose": ("channels", "groups", "kernel_too_large", "rank", "output_padding"),
-    "max_pool": ("pool_padding", "kernel_too_large", "rank"),
+    "max_pool": ("pool_padding", "kernel_too_large", "rank", "extent_overflow"),
     "avg_pool": ("pool_padding", "kernel_too_large", "rank"),
 }
 #: The feature a backend needs for a kind to be drawn (a backend without groups is not asked
-#: to reject a bad ``groups``).
+#: to reject a bad ``groups``); ``extent_overflow`` needs conv's or max pooling's dilation.
 _KIND_FEATURE = {"groups": "groups", "output_padding": "output_padding",
                  "pool_padding": "pool_padding"}
+#: (kernel, dilation) on one axis of the drawn ``extent_overflow`` cases, at most 2^31 - 1
+#: (torch's limit): ``d(k-1)`` is 2^32 - 2j or 2^32 - 4j, which int32 wraps to -2j or -4j, so
+#: the wrapped extent is 1 or less and any input fits it.
+OVERFLOWING_DILATIONS = (*((3, 2 ** 31 - j) for j in range(1, 5)),
+                         *((5, 2 ** 30 - j) for j in range(0, 4)))
+
+
+def int32(value: int) -> int:
+    """``value`` as a two's-complement 32-bit integer holds it (wrapped modulo 2^32)."""
+    return (value + 2 ** 31) % 2 ** 32 - 2 ** 31
+
+
+def wrapped_extent(kernel: int, dilation: int) -> int:
+    """The dilated extent ``1 + d(k-1)`` (B7) as int32 arithmetic computes it: what a careless
+    implementation checks the input against."""
+    return int32(1 + int32(dilation * (kernel - 1)))
 
 
 def _forward(operation: str) -> str:
@@ -70,10 +93,24 @@ def invalid_kinds(operation: str) -> tuple[str, ...]:
     return kinds if operation in FORWARD_OPERATIONS else kinds + ("cotangent",)
 
 
+def _kind_feature(kind: str, operation: str) -> str:
+    if kind == "extent_overflow":
+        return "pool_dilation" if operation.startswith("max_pool") else "conv_dilation"
+    return _KIND_FEATURE.get(kind, "")
+
+
+def _kind_fits_limits(kind: str, capabilities: Capabilities) -> bool:
+    limit = capabilities.max_integer_parameter
+    return (kind != "extent_overflow" or limit is None
+            or limit >= min(d for _, d in OVERFLOWING_DILATIONS))
+
+
 def usable_kinds(operation: str, capabilities: Capabilities) -> tuple[str, ...]:
-    """:func:`invalid_kinds` less those whose feature the backend lacks."""
+    """:func:`invalid_kinds` less those whose feature the backend lacks, or whose parameters
+    are past its ``max_integer_parameter``."""
     return tuple(k for k in invalid_kinds(operation)
-                 if _KIND_FEATURE.get(k, "") in capabilities.features | {""})
+                 if _kind_feature(k, operation) in capabilities.features | {""}
+                 and _kind_fits_limits(k, capabilities))
 
 
 def _features(kwargs: dict[str, Any], transposed: bool, pool: bool) -> frozenset[str]:
@@ -93,6 +130,13 @@ def _features(kwargs: dict[str, Any], transposed: bool, pool: bool) -> frozenset
     if kwargs.get("ceil_mode"):
         used.add("ceil_mode")
     return frozenset(used)
+
+
+def _largest(values: Any) -> int:
+    """The largest integer in nested tuples of integer parameters."""
+    if isinstance(values, (tuple, list)):
+        return max((_largest(v) for v in values), default=0)
+    return values if isinstance(values, int) and not isinstance(values, bool) else 0
 
 
 def _ones(shape: tuple[int, ...] | None, dtype: str) -> np.ndarray | None:
@@ -125,6 +169,12 @@ class InvalidConvCase:
     def features(self) -> frozenset[str]:
         return _features(self.kwargs, self.transposed, pool=False)
 
+    @property
+    def largest_parameter(self) -> int:
+        """The largest integer parameter: kernel, stride, padding, dilation, output_padding."""
+        return _largest((self.weight_shape[2:], *(v for k, v in self.kwargs.items()
+                                                  if k != "groups")))
+
     def arrays(self, operation: str, dtype: str) -> tuple[np.ndarray | None, ...]:
         """All-ones arrays of the case's shapes for ``operation`` (``dy`` for a vjp)."""
         x, w = _ones(self.input_shape, dtype), _ones(self.weight_shape, dtype)
@@ -155,6 +205,11 @@ class InvalidPoolCase:
     @property
     def features(self) -> frozenset[str]:
         return _features(self.kwargs, False, pool=True)
+
+    @property
+    def largest_parameter(self) -> int:
+        """The largest integer parameter: kernel, stride, padding, dilation."""
+        return _largest(tuple(v for k, v in self.kwargs.items() if k != "ceil_mode"))
 
     def applies_to(self, operation: str) -> bool:
         return operation.startswith("max_pool") or all(d == 1 for d in self.kwargs["dilation"])
@@ -219,6 +274,15 @@ _CONV_FIXED = (
           "padded inputs on axis 1", padding=((0, 0), (1, 1))),
     _conv("kernel_too_large", (1, 1, 5), (1, 1, 3), (1, 1, 0), "kernel 3 dilated 3 spans 7 > 5 "
           "inputs", dilation=(3,)),
+    _conv("extent_overflow", (1, 1, 8), (1, 1, 3), (1, 1, 10), "kernel 3 dilated 2^31 - 1 "
+          "spans 2^32 - 1 > 8 inputs; in int32 d(k-1) wraps to -2, the span to -1 and the "
+          "output to 10", dilation=(2 ** 31 - 1,)),
+    _conv("extent_overflow", (1, 1, 8, 8), (1, 1, 3, 3), (1, 1, 10, 10), "kernel 3x3 dilated "
+          "2^31 - 1 on an 8x8 input: in int32 the span wraps to -1 and the output to 10x10, as "
+          "mlx returned (ml-explore/mlx#3938)", dilation=(2 ** 31 - 1, 2 ** 31 - 1)),
+    _conv("extent_overflow", (1, 2, 4, 8), (3, 2, 3, 5), (1, 3, 2, 8), "axis 1: kernel 5 "
+          "dilated 2^30 spans 2^32 + 1 > 8 inputs; in int32 4·2^30 wraps to 0 and the span to "
+          "1, a 1-tap kernel's", dilation=(1, 2 ** 30)),
     _conv("rank", (2, 4, 5), (3, 2, 3, 3), (3, 2, 3), f"a 3-axis input to a 2-D kernel, "
           f"{_UNBATCHED}"),
     _conv("rank", (1, 2, 3, 5), (2, 2, 3), (1, 2, 3, 3), "a 4-axis input to a 1-D kernel"),
@@ -282,6 +346,12 @@ _POOL_FIXED = (
           kernel=(6,), stride=(2,), ceil_mode=True),
     _pool("kernel_too_large", (1, 1, 3, 3), (1, 1, 3, 0), "window 6 on 3 + 1 + 1 padded inputs "
           "on axis 1", kernel=(3, 6), stride=(1, 1), padding=(1, 1)),
+    _pool("extent_overflow", (1, 1, 8), (1, 1, 10), "window 3 dilated 2^31 - 1 spans 2^32 - 1 "
+          "> 8 inputs; in int32 it wraps to -1 and the output to 10 (torch 2.13's max_pool1d "
+          "returns that)", kernel=(3,), stride=(1,), dilation=(2 ** 31 - 1,)),
+    _pool("extent_overflow", (1, 2, 4, 8), (1, 2, 3, 8), "axis 1: window 5 dilated 2^30 spans "
+          "2^32 + 1 > 8 inputs; in int32 it wraps to 1", kernel=(2, 5), stride=(1, 1),
+          dilation=(1, 2 ** 30)),
     _pool("rank", (1, 2, 5, 5), (1, 2, 5, 2), "a 4-axis input to a 1-D window", kernel=(2,)),
     _pool("rank", (2, 6), (2, 3), f"a 2-axis input to a 1-D window, {_UNBATCHED}",
           kernel=(2,)),
@@ -304,9 +374,12 @@ def fixed_invalid_cases(operation: str) -> tuple[InvalidCase, ...]:
 
 def runs_on(case: InvalidCase, operation: str, capabilities: Capabilities) -> bool:
     """Whether the backend is asked to reject ``case``: it has the operation, the case's rank
-    (the kernel's) and every feature the case's keyword arguments use."""
+    (the kernel's) and every feature the case's keyword arguments use, and no parameter of the
+    case is past its ``max_integer_parameter``."""
+    limit = capabilities.max_integer_parameter
     return (capabilities.skip_reason(operation, None, case.rank, case.features) is None
-            and case.kind in usable_kinds(operation, capabilities))
+            and case.kind in usable_kinds(operation, capabilities)
+            and (limit is None or case.largest_parameter <= limit))
 
 
 # --- drawn cases --------------------------------------------------------------------------
@@ -320,19 +393,59 @@ def _conv_output(g: Any, batch: int, spatial: Sequence[int], out_channels: int) 
     return [batch, out_channels, *g.output_spatial(tuple(spatial))]
 
 
+def _overflowing(capabilities: Capabilities) -> list[tuple[int, int]]:
+    """The (kernel, dilation) pairs of :data:`OVERFLOWING_DILATIONS` within the backend's
+    ``max_integer_parameter``; ``InvalidArgument`` when none is."""
+    limit = capabilities.max_integer_parameter
+    pairs = [(k, d) for k, d in OVERFLOWING_DILATIONS if limit is None or d <= limit]
+    if not pairs:
+        raise InvalidArgument(f"kind 'extent_overflow' needs dilations near 2^30 or 2^31, past "
+                              f"the backend's max_integer_parameter={limit}")
+    return pairs
+
+
+def _careless_size(padded: int, kernel: int, dilation: int, stride: int,
+                   ceil_mode: bool = False) -> int:
+    """The output size an implementation computing the extent in int32 gets (B1 with
+    :func:`wrapped_extent` for ``1 + d(k-1)``): not the specification's arithmetic."""
+    span = padded - wrapped_extent(kernel, dilation)
+    return (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+
+
+def _overflow_why(what: str, kernel: int, dilation: int, n: int, pads: str, axis: int) -> str:
+    return (f"{what} {kernel} dilated {dilation} spans {1 + dilation * (kernel - 1)} > "
+            f"{n}{pads} inputs on axis {axis}; in int32 the span wraps to "
+            f"{wrapped_extent(kernel, dilation)}")
+
+
 def invalid_conv_cases(*, capabilities: Capabilities = ALL,
-                       kinds: Sequence[str] = INVALID_KINDS,
+                       kinds: Sequence[str] | None = None,
                        transposed: bool | None = None) -> st.SearchStrategy[InvalidConvCase]:
     """Calls a correct backend must reject, drawn around a valid case (see the module's
-    docstring for the kinds). ``transposed=None``: transposed for ``output_padding`` (or when
-    the backend has only ``conv_transpose``), forward otherwise. Each case's ``dy_shape`` is
-    what a careless vjp would expect."""
-    conv_only = ("channels", "groups", "kernel_too_large", "rank", "output_padding", "cotangent")
+    docstring for the kinds; ``None``: every convolution kind the backend's operations,
+    features and limits allow). ``transposed=None``: transposed for ``output_padding`` (or when
+    the backend has only ``conv_transpose``), forward otherwise (always for
+    ``extent_overflow``). Each case's ``dy_shape`` is what a careless vjp would expect."""
+    conv_only = ("channels", "groups", "kernel_too_large", "rank", "output_padding",
+                 "extent_overflow", "cotangent")
+    if kinds is None:
+        operations = capabilities.operations
+        kinds = tuple(
+            k for k in conv_only
+            if _kind_feature(k, "conv") in capabilities.features | {""}
+            and _kind_fits_limits(k, capabilities)
+            and (k != "output_padding" or (transposed is not False
+                                           and "conv_transpose" in operations))
+            and (k != "extent_overflow" or (not transposed and "conv" in operations)))
     for kind in kinds:
         if kind not in conv_only:
             raise InvalidArgument(f"kind {kind!r} is not one of {conv_only}")
     if transposed is False and "output_padding" in kinds:
         raise InvalidArgument("kind 'output_padding' needs a transposed convolution")
+    if transposed and "extent_overflow" in kinds:
+        raise InvalidArgument("kind 'extent_overflow' needs a forward convolution (a "
+                              "transposed one with that dilation is valid, and huge)")
+    overflowing = _overflowing(capabilities) if "extent_overflow" in kinds else []
     transposed_ok = "conv_transpose" in capabilities.operations
     conv_ok = "conv" in capabilities.operations
     valid = {flip: conv_cases(capabilities=capabilities, real_layers=False, transposed=flip)
@@ -341,7 +454,8 @@ def invalid_conv_cases(*, capabilities: Capabilities = ALL,
     @st.composite
     def build(draw):
         kind = draw(st.sampled_from(list(kinds)))
-        flip = (kind == "output_padding" or (transposed_ok and not conv_ok)
+        flip = (kind == "output_padding" or (kind != "extent_overflow" and transposed_ok
+                                              and not conv_ok)
                 if transposed is None else transposed)
         case = draw(valid[flip])
         g = case.geometry
@@ -383,6 +497,14 @@ def invalid_conv_cases(*, capabilities: Capabilities = ALL,
                 kwargs["dilation"] = tuple(1 if i == axis else d
                                            for i, d in enumerate(kwargs["dilation"]))
                 why = f"kernel {wshape[2 + axis]} on {shape[2 + axis]} + {before} + {after} inputs"
+        elif kind == "extent_overflow":
+            k, d = draw(st.sampled_from(overflowing))
+            before, after = g.padding[axis]
+            wshape[2 + axis] = k
+            kwargs["dilation"] = tuple(d if i == axis else v
+                                       for i, v in enumerate(kwargs["dilation"]))
+            dy[2 + axis] = _careless_size(shape[2 + axis] + before + after, k, d, g.stride[axis])
+            why = _overflow_why("kernel", k, d, shape[2 + axis], f" + {before} + {after}", axis)
         elif kind == "rank":
             shape = shape + [1] if draw(st.booleans()) else shape[:-1]
             why = f"a {len(shape)}-axis input to a {g.ndim}-D kernel"
@@ -410,13 +532,16 @@ def invalid_pool_cases(*, operation: str = "max_pool", capabilities: Capabilitie
     half the dilated window (in an input long enough that every output has a window), a window
     longer than the padded input by 1 (by a whole stride with ``ceil_mode``), an input of
     another rank, a ``dy`` of another shape."""
-    pool_only = ("pool_padding", "kernel_too_large", "rank", "cotangent")
+    pool_only = ("pool_padding", "kernel_too_large", "rank", "extent_overflow", "cotangent")
     for kind in kinds:
         if kind not in pool_only:
             raise InvalidArgument(f"kind {kind!r} is not one of {pool_only}")
     forward = _forward(operation)
     if forward not in ("max_pool", "avg_pool"):
         raise InvalidArgument(f"operation={operation!r} is not a pooling operation")
+    if forward == "avg_pool" and "extent_overflow" in kinds:
+        raise InvalidArgument("kind 'extent_overflow' needs a dilated window: max pooling only")
+    overflowing = _overflowing(capabilities) if "extent_overflow" in kinds else []
     cases = pool_cases(capabilities=capabilities, operation=forward)
 
     @st.composite
@@ -444,6 +569,13 @@ def invalid_pool_cases(*, operation: str = "max_pool", capabilities: Capabilitie
             dy[2 + axis] = 0
             why = (f"window {long} on {n} + 2*{g.padding[axis]} inputs on axis {axis}"
                    + (f", ceil_mode, stride {s}" if g.ceil_mode else ""))
+        elif kind == "extent_overflow":
+            k, d = draw(st.sampled_from(overflowing))
+            kwargs["kernel"] = tuple(k if i == axis else v for i, v in enumerate(g.kernel))
+            kwargs["dilation"] = tuple(d if i == axis else v for i, v in enumerate(g.dilation))
+            p = g.padding[axis]
+            dy[2 + axis] = _careless_size(n + 2 * p, k, d, s, g.ceil_mode)
+            why = _overflow_why("window", k, d, n, f" + 2*{p}", axis)
         elif kind == "rank":
             shape = shape + [1] if draw(st.booleans()) else shape[:-1]
             why = f"a {len(shape)}-axis input to a {g.ndim}-D window"
