@@ -4,9 +4,11 @@
   implementation computes something (:mod:`convspec.verify.strategies.invalid`: input channels
   not matching the weight, ``groups`` not dividing the channels although ``C // groups`` fits
   the weight, an output of size 0 or less, an input of another rank, ``output_padding >=
-  max(stride, dilation)``, pooling padding above half the dilated window, a ``dy`` of another
-  shape), then drawn invalid calls of pooling and every vjp (conv's and conv_transpose's are
-  drawn by section B's ``test_invalid_geometry_is_rejected``).
+  max(stride, dilation)``, pooling padding above half the dilated window, a dilated extent
+  ``1 + d(k-1)`` past 2^31 that int32 arithmetic wraps to a span the input fits, a ``dy`` of
+  another shape; none past the backend's ``max_integer_parameter``), then drawn invalid calls
+  of pooling and every vjp (conv's and conv_transpose's are drawn by section B's
+  ``test_invalid_geometry_is_rejected``).
 * A vjp accepts every geometry its forward accepts.
 
 A rejection must be deliberate (``ValueError``, ``RuntimeError``, ``NotImplementedError`` or
@@ -56,8 +58,8 @@ def test_every_invalid_kind_is_rejected(backend, caps, operation):
     dtype = first_dtype(caps, operation)
     cases = [c for c in fixed_invalid_cases(operation) if runs_on(c, operation, caps)]
     if not cases:
-        pytest.skip(f"no fixed invalid case of {operation} is within the backend's ranks and "
-                    "features")
+        pytest.skip(f"no fixed invalid case of {operation} is within the backend's ranks, "
+                    "features and max_integer_parameter")
     for case in cases:
         expect_rejected(backend, operation, case.arrays(operation, dtype),
                         case.kwargs_for(operation), rule=case.rule)
