@@ -1,8 +1,9 @@
 """The covering design on the backend under test: for each operation, a fixed set of small cases
 that uses every geometry feature and every pair of features the backend supports at least once
 (:mod:`convspec.verify.covering`: padding, asymmetric padding, dilation, groups, depthwise,
-channel multiplier, a wide group of 9 to 15 input channels, output_padding, ceil_mode with and without an overhanging window,
-count_include_pad, empty batch, 1-D/2-D/3-D), in every profile; the drawn examples come on top.
+channel multiplier, a wide group of 9 to 15 input channels, output_padding, ceil_mode with and
+without an overhanging window, count_include_pad, empty batch, 1-D/2-D/3-D), in every profile;
+the drawn examples come on top.
 
 One property per operation (``test_covering[conv]``, ...; the section and IDs of the property
 that checks that operation on drawn examples). The cases depend only on the backend's
