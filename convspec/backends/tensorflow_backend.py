@@ -1,0 +1,514 @@
+"""TensorFlow adapter: ``tf.nn`` on the CPU, channels-last, gradients by ``tf.GradientTape``.
+
+TensorFlow's convolutions and pooling take channels-last tensors (``NWC``, ``NHWC``,
+``NDHWC``) and filters ``(*K, C_in/G, C_out)`` (transposed: ``(*K, C_out, C_in)``); the adapter
+transposes the protocol's channels-first arrays and PyTorch weight layouts at the boundary
+(numpy transposes, no arithmetic) and calls:
+
+* ``conv``: ``tf.nn.conv2d`` / ``conv3d`` (1-D as the 2-D op on an ``(N, 1, W, C)`` tensor,
+  which is what ``tf.nn.conv1d`` does itself), ``"VALID"``, with dilations and groups (read by
+  TensorFlow from the filter's input-channel axis); padding is applied with ``tf.pad`` (zeros,
+  as Keras's ``ZeroPadding`` before a ``"valid"`` convolution). ``conv3d`` takes no explicit
+  padding at all, and ``conv2d``'s explicit padding sends the gradients to kernels without
+  groups or dilation ("Gradients for grouped convolutions are not supported on CPU", "Current
+  CPU implementations do not yet support dilation rates larger than 1"), where the
+  ``"VALID"`` ones (oneDNN) have both. The bias is ``tf.nn.bias_add``.
+* ``conv_transpose``: ``tf.nn.conv2d_transpose`` / ``conv3d_transpose`` (1-D on an ``(N, 1, W,
+  C)`` tensor, as ``tf.nn.conv1d_transpose`` does), ``"VALID"``, onto the full extent
+  ``out + 2p`` of B10, with dilations; the padding, which crops a transposed convolution's
+  output (B10), is sliced off. TensorFlow's op is the input gradient of the convolution from
+  that extent back to ``x`` (D8), whose windows must tile ``x`` exactly: ``output_padding >=
+  stride`` (B10 allows it up to the dilation) gives that convolution ``output_padding //
+  stride`` more windows, which read zeros, so ``x`` is extended by that many zeros
+  (``tf.pad``). Its explicit padding (2-D only) must make the convolution tile ``x`` exactly
+  and again loses dilation.
+* ``max_pool``: ``tf.nn.max_pool1d`` / ``max_pool2d`` with explicit padding; 3-D,
+  ``tf.nn.max_pool3d``, takes none, so the input is padded with ``-inf`` by ``tf.pad`` (what B9's
+  padding of max pooling is) and pooled ``"VALID"``.
+* ``avg_pool``: ``tf.nn.avg_pool1d`` / ``2d`` / ``3d`` take no explicit padding (``"SAME"``
+  excludes the padding from the divisor): with ``count_include_pad=True`` the padding counts
+  as zeros (B9, G1), so the input is zero-padded by ``tf.pad`` and pooled ``"VALID"``, whose
+  divisor is the whole window. ``count_include_pad=False`` is not expressible and is declared.
+* Gradients: ``tf.GradientTape`` around the same calls (``tape.gradient`` with ``dy`` as the
+  output gradient); ``tf.pad`` and the slices above are part of the taped function, so their
+  gradients are TensorFlow's too.
+
+Everything TensorFlow cannot take (``ceil_mode``, pooling dilation, ``count_include_pad=False``,
+groups in a transposed convolution, and the kernels its CPU build lacks, which are probed) is a
+declared gap, never computed by the adapter. Pooling ops are called with ``data_format`` given
+explicitly: TensorFlow 2.21's gradients of the generic ``tf.nn.max_pool``/``avg_pool`` on 5-D
+input raise ``'NoneType' object has no attribute 'decode'`` when it is left to its default
+(reproduced in ``tests/test_known_defects_tensorflow.py``).
+
+TensorFlow is imported only when the backend is built, quietly (``TF_CPP_MIN_LOG_LEVEL=3``;
+its oneDNN banner, printed before logging is set up, is silenced during the import), on the CPU
+only (GPUs hidden), with one intra-op and one inter-op thread unless told otherwise (test
+workers run in parallel).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..spec.dtypes import numpy_dtype
+from ..spec.geometry import ConvGeometry, PoolGeometry
+from ._convert import (
+    Arrays,
+    CaseCapabilities,
+    ForwardOperations,
+    VjpOperations,
+    case_key,
+    declared,
+    fold_cases,
+)
+from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDefect
+from .registry import BackendUnavailable
+
+CONV_OPERATIONS = ("conv", "conv_vjp", "conv_transpose", "conv_transpose_vjp")
+INSTALL = "pip install tensorflow-cpu (or pip install 'convspec[tensorflow]')"
+_PROBED: dict[str, Capabilities] = {}  # one probe per process
+_FUNCTION_NODE = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
+_TRAILING_NAME = re.compile(r"\s*name:\s*$")
+
+#: Conventions of tf.nn that the specification does not share, declared for every dtype.
+CONVENTIONS = {
+    "ceil_mode": ("TensorFlow's pooling has no ceil_mode (only \"SAME\", \"VALID\" and, in "
+                  "1-D/2-D max pooling, explicit padding)"),
+    "pool_dilation": ("TensorFlow pools dilated windows only with stride 1 (tf.nn.pool: "
+                      "\"strides > 1 not supported in conjunction with dilation_rate > 1\"); "
+                      "features are declared per backend, so dilated max pooling is skipped"),
+    "exclude_pad": ("TensorFlow's average pooling excludes padding from the divisor only for "
+                    "its own \"SAME\" padding, and has no count_include_pad argument; explicit "
+                    "padding left out of the divisor is not expressible"),
+}
+NO_TRANSPOSED_GROUPS = ("tf.nn.conv_transpose / conv2d_transpose / conv3d_transpose have no "
+                        "groups argument")
+
+
+# -- per-feature holes ------------------------------------------------------------------------
+def feature_key(operation: str, feature: str, dtype: str | None = None,
+                rank: int | None = None) -> str:
+    """The ``reasons`` key of a feature one operation lacks, in one dtype and/or rank or all:
+    ``"conv_vjp:dtype:float64:groups"``, ``"conv:rank:3:groups"``, ``"conv_transpose:groups"``."""
+    return ":".join([operation, *(["dtype", dtype] if dtype else []),
+                     *(["rank", str(rank)] if rank else []), feature])
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureCapabilities(CaseCapabilities):
+    """:class:`CaseCapabilities` whose ``reasons`` can also rule out one feature of one
+    operation (in one dtype, one rank, or both), keyed by :func:`feature_key`.
+
+    TensorFlow's CPU kernels differ per dtype (oneDNN runs float32 and bfloat16, Eigen float64
+    and float16): dilated and grouped gradients exist in the first two only, so a per-backend
+    feature set cannot state them without dropping what works.
+    """
+
+    def skip_reason(self, operation: str, dtype: str | None = None, rank: int | None = None,
+                    features: Iterable[str] = ()) -> str | None:
+        features = tuple(features)
+        general = super().skip_reason(operation, dtype, rank, features)
+        if general is not None:
+            return general
+        for feature in features:
+            keys = [feature_key(operation, feature)]
+            if dtype:
+                keys.append(feature_key(operation, feature, dtype))
+            if rank:
+                keys.append(feature_key(operation, feature, rank=rank))
+            if dtype and rank:
+                keys.append(feature_key(operation, feature, dtype, rank))
+            why = next((self.reasons[k] for k in keys if k in self.reasons), None)
+            if why is not None:
+                return why
+        return None
+
+
+def fold_feature_holes(failures: dict[tuple[str, str, int, str], str], *,
+                       ranks: Sequence[int], dtypes: Sequence[str],
+                       library: str) -> dict[str, str]:
+    """``reasons`` for features that raised, from ``{(operation, dtype, rank, feature):
+    message}``: one key for all dtypes and ranks, per dtype, per rank, or per both."""
+    reasons: dict[str, str] = {}
+    for operation, feature in sorted({(op, f) for op, _, _, f in failures}):
+        failed = {(d, r): m for (op, d, r, f), m in failures.items()
+                  if (op, f) == (operation, feature)}
+        sample = next(iter(failed.values()))
+        what = f"{library} has no {feature} in {operation}"
+        if len(failed) == len(dtypes) * len(ranks):
+            reasons[feature_key(operation, feature)] = f"{what} ({sample})"
+            continue
+        left = dict(failed)
+        for dtype in dtypes:
+            if all((dtype, r) in failed for r in ranks):
+                reasons[feature_key(operation, feature, dtype)] = (
+                    f"{what} in {dtype} ({failed[dtype, ranks[0]]})")
+                left = {k: m for k, m in left.items() if k[0] != dtype}
+        for rank in ranks:
+            if all((d, rank) in failed for d in dtypes):
+                reasons[feature_key(operation, feature, rank=rank)] = (
+                    f"{what} in {rank}-D ({failed[dtypes[0], rank]})")
+                left = {k: m for k, m in left.items() if k[1] != rank}
+        for (dtype, rank), message in left.items():
+            reasons[feature_key(operation, feature, dtype, rank)] = (
+                f"{what} in {rank}-D {dtype} ({message})")
+    return reasons
+
+
+# -- known defects ----------------------------------------------------------------------------
+#: Found by the adapter sweep (empty batch) on TensorFlow 2.21 (CPU): with oneDNN on (the
+#: default), a convolution of an empty batch returns the input's shape, not the output's.
+EMPTY_BATCH_REPRO = (
+    "python -c \"import tensorflow as tf; print(tf.nn.conv2d(tf.ones((0, 5, 5, 2)), "
+    "tf.ones((3, 3, 2, 4)), 1, 'VALID').shape)\" (prints (0, 5, 5, 2), not (0, 3, 3, 4); "
+    "TF_ENABLE_ONEDNN_OPTS=0 gives (0, 3, 3, 4))")
+
+
+def _empty_batch_defect(version: str, operations: frozenset[str],
+                        dtypes: frozenset[str]) -> KnownDefect:
+    return KnownDefect(
+        name="tf-onednn-empty-batch-conv-shape", operations=operations, dtypes=dtypes,
+        ranks=frozenset(RANKS), features=frozenset({"empty_batch"}),
+        applies=lambda geometry, spatial: True,
+        reason=(f"tensorflow {version} (CPU, oneDNN): a convolution of a batch of zero samples "
+                "returns the input's shape instead of the output's (its gradient then fails "
+                f"in the bias's: 'Must provide as many biases'); repro: {EMPTY_BATCH_REPRO}"))
+
+
+#: Found by the property suite on TensorFlow 2.21 (CPU, oneDNN): a bfloat16 convolution whose
+#: innermost output length is 1 with an innermost stride above 1 returns wrong values (the
+#: class torch 2.13's oneDNN shows too).
+BF16_UNIT_OUTPUT_REPRO = (
+    "python -c \"import tensorflow as tf; print(tf.nn.conv2d(tf.ones((1, 5, 4, 1), "
+    "tf.bfloat16), tf.ones((1, 3, 1, 1), tf.bfloat16), [1, 1, 2, 1], 'VALID').numpy()"
+    ".ravel())\" (should print five 3s)")
+
+
+def _bf16_unit_output_wrong(tf: Any) -> bool:
+    """Whether this build gets the repro's case wrong (every output must be 3)."""
+    y = tf.nn.conv2d(tf.ones((1, 5, 4, 1), tf.bfloat16), tf.ones((1, 3, 1, 1), tf.bfloat16),
+                     [1, 1, 2, 1], "VALID")
+    return not bool(np.all(np.asarray(y.numpy(), np.float64) == 3))
+
+
+def _strided_unit_output(geometry: ConvGeometry, spatial: tuple[int, ...]) -> bool:
+    """The call's forward convolution has innermost output length 1 and stride above 1."""
+    return geometry.stride[-1] > 1 and geometry.output_spatial(spatial)[-1] == 1
+
+
+def _bf16_unit_output_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="tf-onednn-bf16-strided-unit-output", operations=frozenset({"conv"}),
+        dtypes=frozenset({"bfloat16"}), ranks=frozenset({2, 3}), applies=_strided_unit_output,
+        reason=(f"tensorflow {version} (CPU, oneDNN): a bfloat16 2-D or 3-D convolution whose "
+                "innermost output length is 1 with an innermost stride above 1 returns wrong "
+                f"values; repro: {BF16_UNIT_OUTPUT_REPRO}"))
+
+
+# -- the adapter ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 sent to /dev/null (C++ logging before absl is set up ignores
+    ``TF_CPP_MIN_LOG_LEVEL``); Python exceptions still propagate."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _import_tensorflow(threads: int) -> Any:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        with _quiet_stderr():
+            import tensorflow as tf
+    except ImportError as exc:
+        raise BackendUnavailable(f"TensorFlow is not installed ({exc}); install it with "
+                                 f"{INSTALL}") from None
+    try:  # only possible before TensorFlow's runtime starts; afterwards the caller's stand
+        tf.config.set_visible_devices([], "GPU")
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass
+    return tf
+
+
+def _channels_last(array: np.ndarray) -> np.ndarray:
+    """``(N, C, *S)`` as ``(N, *S, C)``."""
+    return np.ascontiguousarray(np.moveaxis(array, 1, -1))
+
+
+def _channels_first(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.moveaxis(array, -1, 1))
+
+
+def _filter(w: np.ndarray) -> np.ndarray:
+    """PyTorch's ``(A, B, *K)`` weight as TensorFlow's ``(*K, B, A)`` filter: conv ``(C_out,
+    C_in/G, *K)`` becomes ``(*K, C_in/G, C_out)``; transposed ``(C_in, C_out, *K)`` becomes
+    ``(*K, C_out, C_in)``."""
+    rank = w.ndim - 2
+    return np.ascontiguousarray(np.transpose(w, (*range(2, 2 + rank), 1, 0)))
+
+
+def _weight(f: np.ndarray) -> np.ndarray:
+    rank = f.ndim - 2
+    return np.ascontiguousarray(np.transpose(f, (rank + 1, rank, *range(rank))))
+
+
+def _refuse_conventions(g: PoolGeometry, *, max_pool: bool) -> None:
+    """``NotImplementedError`` for a pooling call TensorFlow cannot express (the declared
+    :data:`CONVENTIONS`), rather than a different computation."""
+    if g.ceil_mode:
+        raise NotImplementedError(CONVENTIONS["ceil_mode"])
+    if max_pool and any(d > 1 for d in g.dilation):
+        raise NotImplementedError(CONVENTIONS["pool_dilation"])
+    if not max_pool and not g.count_include_pad and any(g.padding):
+        raise NotImplementedError(CONVENTIONS["exclude_pad"])
+
+
+class TensorFlowBackend(ForwardOperations, VjpOperations):
+    """TensorFlow's ``tf.nn`` on the CPU behind the convspec backend protocol (name
+    ``"tensorflow"``). ``threads`` sets TensorFlow's intra- and inter-op thread pools (when
+    the runtime has not started yet)."""
+
+    def __init__(self, *, threads: int = 1, name: str = "tensorflow") -> None:
+        tf = _import_tensorflow(threads)
+        self._tf = tf
+        self.name = name
+        self.library_version = tf.__version__
+        self.device = "cpu"
+
+    def __repr__(self) -> str:
+        return f"<TensorFlowBackend {self.name!r} tensorflow {self.library_version} on cpu>"
+
+    # -- capabilities ---------------------------------------------------------------------
+    def capabilities(self) -> Capabilities:
+        """Every operation; kernels per (operation, dtype, rank) and the dilation and groups
+        of each probed; the conventions and defects of this TensorFlow build."""
+        if self.library_version not in _PROBED:
+            _PROBED[self.library_version] = self._probe()
+        return _PROBED[self.library_version]
+
+    def _probe(self) -> Capabilities:
+        library = f"tensorflow {self.library_version} (CPU)"
+        reasons = {**CONVENTIONS,
+                   **{feature_key(op, "groups"): NO_TRANSPOSED_GROUPS
+                      for op in ("conv_transpose", "conv_transpose_vjp")}}
+        base = Capabilities(
+            features=frozenset(FEATURES) - set(CONVENTIONS), reasons=reasons,
+            rejects_with=(self._tf.errors.OpError,),
+            precision={"float64": "float64 (Eigen)", "float32": "float32 (oneDNN)",
+                       "float16": "float16 storage (Eigen)",
+                       "bfloat16": "bfloat16 storage (oneDNN)"})
+        holes = self._refusals(lambda op, dt, r: self._probe_call(op, dt, r))
+        caps = declared(fold_cases({case_key(*k): m for k, m in holes.items()}, OPERATIONS,
+                                   DTYPES, RANKS, library=library), base)
+        feature_holes = {}
+        for feature in ("dilation", "groups"):
+            for (op, dt, r), message in self._refusals(
+                    lambda op, dt, r: self._probe_call(op, dt, r, feature=feature),
+                    skip=lambda op, dt, r: caps.skip_reason(op, dt, r) is not None,
+                    operations=CONV_OPERATIONS if feature == "dilation"
+                    else ("conv", "conv_vjp")).items():
+                name = feature if feature == "groups" else (
+                    "transposed_dilation" if op.startswith("conv_transpose") else "conv_dilation")
+                feature_holes[op, dt, r, name] = message
+        caps = FeatureCapabilities(**{**caps.__dict__, "reasons": {
+            **caps.reasons, **fold_feature_holes(feature_holes, ranks=RANKS, dtypes=DTYPES,
+                                                 library=library)}})
+        defects = []
+        empty = self._empty_batch_failures(caps)
+        if empty:
+            defects.append(_empty_batch_defect(self.library_version,
+                                               frozenset(op for op, _ in empty),
+                                               frozenset(dt for _, dt in empty)))
+        if _bf16_unit_output_wrong(self._tf):
+            defects.append(_bf16_unit_output_defect(self.library_version))
+        return dataclasses.replace(caps, defects=tuple(defects))
+
+    def _refusals(self, attempt: Callable[[str, str, int], None],
+                  skip: Callable[[str, str, int], bool] = lambda op, dt, r: False,
+                  operations: Sequence[str] = OPERATIONS) -> dict[tuple[str, str, int], str]:
+        """``attempt`` for every (operation, dtype, rank): the first line of each refusal
+        (a ``tf.errors.OpError``: TensorFlow has no such kernel), by ``case_key``-like tuple.
+        Any other exception is a crash, not a gap, and propagates."""
+        refused: dict[tuple[str, str, int], str] = {}
+        for op in operations:
+            for dtype in DTYPES:
+                for rank in RANKS:
+                    if skip(op, dtype, rank):
+                        continue
+                    try:
+                        attempt(op, dtype, rank)
+                    except self._tf.errors.OpError as exc:
+                        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                        first = _TRAILING_NAME.sub("", _FUNCTION_NODE.sub("", first))
+                        refused[op, dtype, rank] = first[:200]
+        return refused
+
+    def _empty_batch_failures(self, caps: Capabilities) -> set[tuple[str, str]]:
+        """(operation, dtype) of the convolutions whose 2-D probe call on a batch of zero
+        samples raises or returns a wrong shape."""
+        failed = set()
+        for op in CONV_OPERATIONS:
+            for dtype in DTYPES:
+                if caps.skip_reason(op, dtype, 2) is not None:
+                    continue
+                try:
+                    right = self._probe_call(op, dtype, 2, batch=0)
+                except self._tf.errors.OpError:
+                    right = False
+                if not right:
+                    failed.add((op, dtype))
+        return failed
+
+    def _probe_call(self, operation: str, dtype: str, rank: int, feature: str = "",
+                    batch: int = 1) -> bool:
+        """One tiny valid call of ``operation`` (stride 2, padding 1; with ``feature``
+        ``"dilation"`` or ``"groups"``, that too); whether its results have the right shapes."""
+        rng = np.random.default_rng(0)
+
+        def array(shape: tuple[int, ...] | None) -> np.ndarray | None:
+            return None if shape is None else rng.integers(-2, 3, size=shape).astype(
+                numpy_dtype(dtype))
+
+        base = operation.removesuffix("_vjp")
+        x = array((batch, 2, *(6,) * rank))
+        if base in ("conv", "conv_transpose"):
+            g = ConvGeometry.make(2, 4, (2,) * rank, stride=2, padding=1,
+                                  dilation=2 if feature == "dilation" else 1,
+                                  groups=2 if feature == "groups" else 1,
+                                  transposed=base == "conv_transpose")
+            args: tuple[Any, ...] = (x, array(g.weight_shape), array(g.bias_shape))
+            kwargs = g.kwargs()
+            out = g.output_shape(x.shape)
+        else:
+            pool = PoolGeometry.make((3,) * rank, stride=2, padding=1)
+            args = (x,)
+            kwargs = pool.max_pool_kwargs() if base == "max_pool" else pool.avg_pool_kwargs()
+            out = pool.output_shape(x.shape)
+        if operation != base:
+            args += (array(out),)
+        results = getattr(self, operation)(*args, **kwargs)
+        results = results if isinstance(results, tuple) else (results,)
+        wanted = [out] if operation == base else [None if a is None else a.shape
+                                                  for a in args[:-1]]
+        return all(shape is None or r.shape == tuple(shape)
+                   for r, shape in zip(results, wanted))
+
+    # -- running --------------------------------------------------------------------------
+    def _tensors(self, op: str, arrays: Arrays) -> list[Any]:
+        tf = self._tf
+        x, *rest = arrays
+        tensors = [tf.constant(_channels_last(x))]
+        if rest:
+            w, b = rest
+            tensors.append(tf.constant(_filter(w)))
+            tensors.append(None if b is None else tf.constant(b))
+        return tensors
+
+    def _function(self, op: str, geometry: Any) -> Callable[..., Any]:
+        body = {"conv": self._conv, "conv_transpose": self._conv_transpose,
+                "max_pool": self._max_pool, "avg_pool": self._avg_pool}[op]
+        return lambda *tensors: body(geometry, *tensors)
+
+    def _forward(self, op: str, geometry: Any, arrays: Arrays) -> np.ndarray:
+        with self._tf.device("/CPU:0"):
+            y = self._function(op, geometry)(*self._tensors(op, arrays))
+            return _channels_first(y.numpy())
+
+    def _vjp(self, op: str, geometry: Any, arrays: Arrays,
+             dy: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        tf = self._tf
+        with tf.device("/CPU:0"):
+            tensors = self._tensors(op, arrays)
+            watched = [t for t in tensors if t is not None]
+            with tf.GradientTape() as tape:
+                for t in watched:
+                    tape.watch(t)
+                y = self._function(op, geometry)(*tensors)
+            grads = iter(tape.gradient(y, watched, output_gradients=tf.constant(
+                _channels_last(dy))))
+            out: list[np.ndarray | None] = []
+            for i, t in enumerate(tensors):
+                if t is None:
+                    out.append(None)
+                    continue
+                g = next(grads)
+                value = np.zeros(t.shape, arrays[i].dtype) if g is None else g.numpy()
+                out.append(_channels_first(value) if i == 0 else
+                           _weight(value) if i == 1 else value)
+            return tuple(out)
+
+    # -- the library calls (channels-last tensors) ----------------------------------------
+    def _pad(self, x: Any, pairs: Sequence[tuple[int, int]], value: float = 0.0) -> Any:
+        if not any(before or after for before, after in pairs):
+            return x
+        return self._tf.pad(x, [[0, 0], *map(list, pairs), [0, 0]],
+                            constant_values=np.asarray(value, x.dtype.as_numpy_dtype))
+
+    def _conv(self, g: ConvGeometry, x: Any, w: Any, b: Any) -> Any:
+        tf = self._tf
+        x = self._pad(x, g.padding)
+        if g.ndim == 1:  # as tf.nn.conv1d does: the 2-D op on (N, 1, W, C)
+            y = tf.nn.conv2d(x[:, None], w[None], [1, 1, *g.stride, 1], "VALID",
+                             dilations=[1, 1, *g.dilation, 1])[:, 0]
+        else:
+            conv = tf.nn.conv2d if g.ndim == 2 else tf.nn.conv3d
+            y = conv(x, w, [1, *g.stride, 1], "VALID", dilations=[1, *g.dilation, 1])
+        return y if b is None else tf.nn.bias_add(y, b)
+
+    def _conv_transpose(self, g: ConvGeometry, x: Any, w: Any, b: Any) -> Any:
+        if g.groups > 1:
+            raise NotImplementedError(NO_TRANSPOSED_GROUPS)
+        tf = self._tf
+        n, *spatial = x.shape[:-1]
+        out = g.output_spatial(tuple(spatial))
+        pads = g.symmetric_padding
+        # output_padding >= stride: the adjoint convolution has more windows, over zeros.
+        x = self._pad(x, [(0, op // s) for op, s in zip(g.output_padding, g.stride)])
+        full = [n, *(m + 2 * p for m, p in zip(out, pads)), w.shape[-2]]
+        if g.ndim == 1:  # as tf.nn.conv1d_transpose does: the 2-D op on (N, 1, W, C)
+            y = tf.nn.conv2d_transpose(x[:, None], w[None], [n, 1, *full[1:]],
+                                       [1, 1, *g.stride, 1], "VALID",
+                                       dilations=[1, 1, *g.dilation, 1])[:, 0]
+        else:
+            conv_t = tf.nn.conv2d_transpose if g.ndim == 2 else tf.nn.conv3d_transpose
+            y = conv_t(x, w, full, [1, *g.stride, 1], "VALID", dilations=[1, *g.dilation, 1])
+        # B10: a transposed convolution's padding crops its full output.
+        y = y[(slice(None), *(slice(p, p + m) for p, m in zip(pads, out)))]
+        return y if b is None else tf.nn.bias_add(y, b)
+
+    def _max_pool(self, g: PoolGeometry, x: Any) -> Any:
+        tf = self._tf
+        _refuse_conventions(g, max_pool=True)
+        pairs = [[p, p] for p in g.padding]
+        if g.ndim == 3:
+            return tf.nn.max_pool3d(self._pad(x, [(p, p) for p in g.padding], -np.inf),
+                                    list(g.kernel), list(g.stride), "VALID",
+                                    data_format="NDHWC")
+        pool = tf.nn.max_pool2d if g.ndim == 2 else tf.nn.max_pool1d
+        return pool(x, list(g.kernel), list(g.stride), [[0, 0], *pairs, [0, 0]],
+                    data_format="NHWC" if g.ndim == 2 else "NWC")
+
+    def _avg_pool(self, g: PoolGeometry, x: Any) -> Any:
+        tf = self._tf
+        _refuse_conventions(g, max_pool=False)
+        pool = {1: tf.nn.avg_pool1d, 2: tf.nn.avg_pool2d, 3: tf.nn.avg_pool3d}[g.ndim]
+        return pool(self._pad(x, [(p, p) for p in g.padding]), list(g.kernel), list(g.stride),
+                    "VALID", data_format={1: "NWC", 2: "NHWC", 3: "NDHWC"}[g.ndim])
