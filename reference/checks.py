@@ -9,14 +9,17 @@ implies. Errors are :class:`~convspec.spec.errors.GeometryError` naming the argu
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..spec.validate import is_sequence
 from ..spec.errors import GeometryError
 from ..spec.geometry import MAX_SPATIAL_RANK, ConvGeometry, PoolGeometry
+from ..spec.sizes import Size
 from .dtypes import check_arrays
+
+#: ``conv`` padding: one int for every side, one int per axis (both sides), or per axis a
+#: ``(before, after)`` pair (:func:`convspec.spec.validate.as_padding` normalizes it).
+Padding = int | tuple[int, ...] | tuple[tuple[int, int], ...]
 
 
 def spatial_rank_of(name: str, array: np.ndarray) -> int:
@@ -51,8 +54,8 @@ def _check_shape(name: str, array: np.ndarray, expected: tuple[int, ...], why: s
         raise GeometryError(f"{name} has shape {array.shape}, expected {expected}: {why}")
 
 
-def conv_geometry(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: Any,
-                  padding: Any, dilation: Any, groups: Any,
+def conv_geometry(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: Size,
+                  padding: Padding, dilation: Size, groups: int,
                   dy: np.ndarray | None = None) -> tuple[ConvGeometry, np.dtype]:
     """Geometry and dtype of ``conv(x, w, b, ...)``; also checks ``dy`` against the output."""
     dtype = check_arrays(x=x, w=w, b=b, dy=dy)
@@ -72,9 +75,9 @@ def conv_geometry(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride:
     return geometry, dtype
 
 
-def conv_transpose_geometry(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: Any,
-                            padding: Any, output_padding: Any, dilation: Any, groups: Any,
-                            dy: np.ndarray | None = None) -> tuple[ConvGeometry, np.dtype]:
+def conv_transpose_geometry(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *,
+                            stride: Size, padding: Size, output_padding: Size, dilation: Size,
+                            groups: int, dy: np.ndarray | None = None) -> tuple[ConvGeometry, np.dtype]:
     """Geometry and dtype of ``conv_transpose(x, w, b, ...)``; also checks ``dy``."""
     dtype = check_arrays(x=x, w=w, b=b, dy=dy)
     rank = spatial_rank_of("x", x)
@@ -97,8 +100,8 @@ def conv_transpose_geometry(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, 
     return geometry, dtype
 
 
-def pool_geometry(x: np.ndarray, *, kernel: Any, stride: Any, padding: Any, dilation: Any = 1,
-                  ceil_mode: Any = False, count_include_pad: Any = True,
+def pool_geometry(x: np.ndarray, *, kernel: Size, stride: Size | None, padding: Size,
+                  dilation: Size = 1, ceil_mode: bool = False, count_include_pad: bool = True,
                   dy: np.ndarray | None = None) -> tuple[PoolGeometry, np.dtype]:
     """Geometry and dtype of a max or average pooling call; also checks ``dy``."""
     dtype = check_arrays(x=x, dy=dy)

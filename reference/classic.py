@@ -3,7 +3,8 @@
 Here ``w`` and ``x`` are single-channel arrays with the same number of axes (1 to 3), no batch
 or channel axes; the notes' 1-based indices become 0-based. ``mode="valid"`` keeps the
 positions where the kernel lies inside ``x`` (narrow, B2); ``mode="full"`` pads ``x`` with
-``m−1`` zeros on each side (wide, B3, E1).
+``m−1`` zeros on each side (wide, B3, E1). The examples run after ``import numpy as np`` and
+``from convspec import reference as ref``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def rot180(a: np.ndarray, ndim: int | None = None) -> np.ndarray:
     """Rotate by 180°: reverse the last ``ndim`` axes (every axis by default) (A4; seeds 000, 002).
 
     For a weight ``(C_out, C_in, *K)`` pass ``ndim=len(K)`` to flip only the spatial axes.
+
+        >>> ref.rot180(np.array([[1., 2.], [3., 4.]]))
+        array([[4., 3.],
+               [2., 1.]])
     """
     if not isinstance(a, np.ndarray):
         raise TypeError(f"a must be a numpy.ndarray, got {type(a).__name__}")
@@ -49,6 +54,10 @@ def correlate(w: np.ndarray, x: np.ndarray, *, mode: str = "valid") -> np.ndarra
     """Cross-correlation ``Y = W ⊗ X``: ``y[i] = Σ_u w[u] x[i + u]`` (A3; seeds 000, 002, 003).
 
     In 2-D, ``y_ij = Σ_u Σ_v w_uv x_{i+u, j+v}``. What libraries call convolution (A6).
+
+        >>> x, w = np.array([1., 2., 3., 4.]), np.array([1., 0., -1.])
+        >>> ref.correlate(w, x)                  # [1 − 3, 2 − 4]
+        array([-2., -2.])
     """
     dtype = _check(w, x, mode)
     wc, xc = to_compute(w, dtype), to_compute(x, dtype)
@@ -65,6 +74,9 @@ def wide_correlate(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Wide correlation ``W ~⊗ X ≜ W ⊗ X̃``, ``X̃`` padded with ``m−1`` zeros per side (E1, B3).
 
     Output length ``n + m − 1`` on every axis (seeds 000, 002).
+
+        >>> ref.wide_correlate(np.array([1., 2.]), np.array([1., 2., 3.]))   # on [0, 1, 2, 3, 0]
+        array([2., 5., 8., 3.])
     """
     return correlate(w, x, mode="full")
 
@@ -74,7 +86,14 @@ def convolve(w: np.ndarray, x: np.ndarray, *, mode: str = "valid") -> np.ndarray
 
     0-based: ``y[t] = Σ_u w[u] x[t − u]``, ``x`` zero outside its bounds; ``"full"`` keeps every
     ``t`` in ``0 .. n+m−2`` (the ``s(i) = Σ_j x(j) w(i−j)`` of D2, length ``M+N−1``), ``"valid"``
-    the ``t`` in ``m−1 .. n−1``. Seeds 000, 002, 003.
+    the ``t`` in ``m−1 .. n−1``. Seeds 000, 002, 003. It is :func:`correlate` with the kernel
+    flipped (A4):
+
+        >>> x, w = np.array([1., 2., 3., 4.]), np.array([1., 0., -1.])
+        >>> ref.convolve(w, x)                   # [3 − 1, 4 − 2]
+        array([2., 2.])
+        >>> ref.convolve(w, x, mode="full")
+        array([ 1.,  2.,  2.,  2., -3., -4.])
     """
     dtype = _check(w, x, mode)
     wc, xc = to_compute(w, dtype), to_compute(x, dtype)

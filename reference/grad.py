@@ -18,16 +18,19 @@ For ``y = W ⊗ x + b`` (stride s, padding p, dilation d, groups G):
 Transposed convolution ``y = Cᵀx + b`` is the adjoint (F8), so its vjp is the forward
 convolution of ``dy`` for ``dx`` and the weight gradient with the roles of ``x`` and ``dy``
 exchanged.
+
+The signatures are the protocol's with the forward operations' defaults
+(:mod:`convspec.reference.ops`); the examples run after ``import numpy as np`` and
+``from convspec import reference as ref``.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
 from ..spec.geometry import ConvGeometry
 from ..spec.sizes import zero_inserted_size
+from ..spec.validate import as_tuple
 from .checks import conv_geometry, conv_transpose_geometry, pool_geometry
 from .dtypes import to_compute, to_output
 from .fast import correlate, correlate_adjoint, correlate_weight_grad
@@ -48,8 +51,22 @@ def _outputs(dtype: np.dtype, dx: np.ndarray, dw: np.ndarray, db: np.ndarray | N
 
 
 def conv_vjp(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dy: np.ndarray, *,
-             stride: Any, padding: Any, dilation: Any, groups: Any) -> Grads:
-    """``(dx, dw, db)`` of ``conv`` at ``(x, w, b)`` for the output cotangent ``dy`` (F1-F5)."""
+             stride: int | tuple[int, ...] = 1,
+             padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+             dilation: int | tuple[int, ...] = 1, groups: int = 1) -> Grads:
+    """``(dx, dw, db)`` of ``conv`` at ``(x, w, b)`` for the output cotangent ``dy`` (F1-F5;
+    seeds 000, 002).
+
+    ``dx = Cᵀ dy`` (F2), ``dW = dY ⊗ X`` (F1), ``db = Σ dy`` (F3). For ``y = [x0 − x1, x1 − x2]``
+    and ``dy = [1, 1]``: ``dx = [1, −1 + 1, −1]``, ``dw = [x0 + x1, x1 + x2]``, ``db = 2``:
+
+        >>> x = np.array([[[1., 2., 3.]]])
+        >>> w = np.array([[[1., -1.]]])
+        >>> dy = np.array([[[1., 1.]]])
+        >>> dx, dw, db = ref.conv_vjp(x, w, np.zeros(1), dy)
+        >>> dx, dw, db
+        (array([[[ 1.,  0., -1.]]]), array([[[3., 5.]]]), array([2.]))
+    """
     geometry, dtype = conv_geometry(x, w, b, stride=stride, padding=padding,
                                     dilation=dilation, groups=groups, dy=dy)
     xc, wc, dyc = (to_compute(a, dtype) for a in (x, w, dy))
@@ -59,10 +76,21 @@ def conv_vjp(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dy: np.ndarray,
 
 
 def conv_transpose_vjp(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dy: np.ndarray, *,
-                       stride: Any, padding: Any, output_padding: Any, dilation: Any,
-                       groups: Any) -> Grads:
-    """``(dx, dw, db)`` of ``conv_transpose`` (F8): ``y = Cᵀx + b`` gives ``dx = C dy``,
-    ``dW = x ⊗ dy`` (the convolution's weight gradient at input ``dy``), ``db = Σ dy``."""
+                       stride: int | tuple[int, ...] = 1, padding: int | tuple[int, ...] = 0,
+                       output_padding: int | tuple[int, ...] = 0,
+                       dilation: int | tuple[int, ...] = 1, groups: int = 1) -> Grads:
+    """``(dx, dw, db)`` of ``conv_transpose`` (F8; seed 002): ``y = Cᵀx + b`` gives
+    ``dx = C dy``, ``dW = x ⊗ dy`` (the convolution's weight gradient at input ``dy``),
+    ``db = Σ dy``.
+
+    With ``dy`` all ones, each ``dx[i]`` is the sum of the kernel (every tap reaches the
+    output once) and each ``dw[u]`` the sum of the inputs; no bias, no ``db``:
+
+        >>> x = np.array([[[1., 2.]]])
+        >>> w = np.array([[[1., 10., 100.]]])
+        >>> ref.conv_transpose_vjp(x, w, None, np.ones((1, 1, 5)), stride=2)
+        (array([[[111., 111.]]]), array([[[3., 3., 3.]]]), None)
+    """
     geometry, dtype = conv_transpose_geometry(x, w, b, stride=stride, padding=padding,
                                               output_padding=output_padding,
                                               dilation=dilation, groups=groups, dy=dy)
@@ -75,14 +103,22 @@ def conv_transpose_vjp(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dy: n
     return _outputs(dtype, dx, dw, None if b is None else bias_grad(dyc))
 
 
-def max_pool_vjp(x: np.ndarray, dy: np.ndarray, *, kernel: Any, stride: Any, padding: Any,
-                 dilation: Any, ceil_mode: Any) -> np.ndarray:
-    """``dx`` of max pooling: each ``dy[i]`` goes to its window's switch (F6), the input
-    position the forward selected (:func:`convspec.reference.pooling.max_pool_switches`):
+def max_pool_vjp(x: np.ndarray, dy: np.ndarray, *, kernel: int | tuple[int, ...],
+                 stride: int | tuple[int, ...] | None = None, padding: int | tuple[int, ...] = 0,
+                 dilation: int | tuple[int, ...] = 1, ceil_mode: bool = False) -> np.ndarray:
+    """``dx`` of max pooling: each ``dy[i]`` goes to its window's switch (F6; seeds 000, 001),
+    the input position the forward selected (:func:`convspec.reference.pooling.max_pool_switches`):
     the window's last NaN if it holds one, else its first maximum, ``+inf`` and ``-inf``
     included (a window of ``-inf`` sends it to its first input, never to padding), PyTorch's
     rule. Which NaN or which of tied maxima receives it is a convention
-    (:mod:`convspec.spec.nonfinite`); :func:`max_pool_vjp_bound` bounds every choice."""
+    (:mod:`convspec.spec.nonfinite`); :func:`max_pool_vjp_bound` bounds every choice.
+
+    The windows ``(1, 3)`` and ``(2, 5)`` send their gradient to their maxima:
+
+        >>> x = np.array([[[1., 3., 2., 5.]]])
+        >>> ref.max_pool_vjp(x, np.array([[[10., 20.]]]), kernel=2)
+        array([[[ 0., 10.,  0., 20.]]])
+    """
     geometry, dtype = pool_geometry(x, kernel=kernel, stride=stride, padding=padding,
                                     dilation=dilation, ceil_mode=ceil_mode, dy=dy)
     out = geometry.output_spatial(x.shape[2:])
@@ -94,12 +130,21 @@ def max_pool_vjp(x: np.ndarray, dy: np.ndarray, *, kernel: Any, stride: Any, pad
     return to_output(dx, dtype)
 
 
-def max_pool_vjp_bound(x: np.ndarray, dy: np.ndarray, *, kernel: Any, stride: Any,
-                       padding: Any, dilation: Any, ceil_mode: Any) -> np.ndarray:
+def max_pool_vjp_bound(x: np.ndarray, dy: np.ndarray, *, kernel: int | tuple[int, ...],
+                       stride: int | tuple[int, ...] | None = None,
+                       padding: int | tuple[int, ...] = 0, dilation: int | tuple[int, ...] = 1,
+                       ceil_mode: bool = False) -> np.ndarray:
     """Per input position, ``Σ |dy[i]|`` over the windows ``i`` in which it holds the maximum
     (a NaN, in a window whose maximum is NaN), in float64: the most that ``max_pool_vjp``
     routes to it under any tie-breaking (F6; :mod:`convspec.spec.nonfinite`). A position
-    that holds no window's maximum gets nothing under every rule."""
+    that holds no window's maximum gets nothing under every rule.
+
+    A tie may send the gradient to either maximum, so both are bounded by it:
+
+        >>> from convspec.reference.grad import max_pool_vjp_bound
+        >>> max_pool_vjp_bound(np.array([[[4., 4., 1.]]]), np.array([[[-3.]]]), kernel=3)
+        array([[[3., 3., 0.]]])
+    """
     geometry, dtype = pool_geometry(x, kernel=kernel, stride=stride, padding=padding,
                                     dilation=dilation, ceil_mode=ceil_mode, dy=dy)
     out = geometry.output_spatial(x.shape[2:])
@@ -109,9 +154,16 @@ def max_pool_vjp_bound(x: np.ndarray, dy: np.ndarray, *, kernel: Any, stride: An
                              geometry, out)
 
 
-def avg_pool_vjp(x: np.ndarray, dy: np.ndarray, *, kernel: Any, stride: Any, padding: Any,
-                 ceil_mode: Any, count_include_pad: Any) -> np.ndarray:
-    """``dx`` of average pooling: ``dy / divisor`` spread evenly over each window (F6)."""
+def avg_pool_vjp(x: np.ndarray, dy: np.ndarray, *, kernel: int | tuple[int, ...],
+                 stride: int | tuple[int, ...] | None = None, padding: int | tuple[int, ...] = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True) -> np.ndarray:
+    """``dx`` of average pooling: ``dy / divisor`` spread evenly over each window (F6; seeds
+    000, 001).
+
+        >>> x = np.zeros((1, 1, 4))
+        >>> ref.avg_pool_vjp(x, np.array([[[2., 4.]]]), kernel=2)
+        array([[[1., 1., 2., 2.]]])
+    """
     geometry, dtype = pool_geometry(x, kernel=kernel, stride=stride, padding=padding,
                                     ceil_mode=ceil_mode, count_include_pad=count_include_pad,
                                     dy=dy)
@@ -133,13 +185,19 @@ def flipped_transposed_weight(w: np.ndarray, groups: int) -> np.ndarray:
     return np.ascontiguousarray(flipped.reshape(groups * c_in_g, c_out // groups, *kernel))
 
 
-def zero_insert(a: np.ndarray, stride: tuple[int, ...]) -> np.ndarray:
-    """Insert ``s−1`` zeros between neighbouring entries of every spatial axis (B10, F9).
+def zero_insert(a: np.ndarray, stride: int | tuple[int, ...]) -> np.ndarray:
+    """Insert ``s−1`` zeros between neighbouring entries of every spatial axis (B10, F9; seed
+    002).
 
-    A length ``l`` becomes ``s(l−1) + 1`` (:func:`convspec.spec.sizes.zero_inserted_size`).
+    ``a`` is ``(N, C, *spatial)``; a length ``l`` becomes ``s(l−1) + 1``
+    (:func:`convspec.spec.sizes.zero_inserted_size`):
+
+        >>> ref.zero_insert(np.array([[[1., 2., 3.]]]), 2)
+        array([[[1., 0., 2., 0., 3.]]])
     """
     spatial = a.shape[2:]
-    size = zero_inserted_size(tuple(spatial), tuple(stride))
+    stride = as_tuple("stride", stride, len(spatial), minimum=1)
+    size = zero_inserted_size(tuple(spatial), stride)
     out = np.zeros((*a.shape[:2], *size), dtype=a.dtype)
     out[(slice(None), slice(None), *(slice(None, None, s) for s in stride))] = a
     return out
@@ -152,7 +210,14 @@ def input_grad_by_wide_correlation(dy: np.ndarray, w: np.ndarray, geometry: Conv
     ``dy`` is zero-inserted (stride ``s`` → ``s−1`` zeros), padded by ``d(k−1)`` before (the
     wide correlation's full padding) and up to the padded input's length after, correlated
     with the flipped, channel-swapped kernel at dilation ``d``; the forward padding is then
-    cropped. With ``s=d=1, p=0`` this is exactly the notes' ``rot180(W) ~⊗ δ``.
+    cropped. With ``s=d=1, p=0`` this is exactly the notes' ``rot180(W) ~⊗ δ``; the same
+    ``dx`` as :func:`conv_vjp`'s for ``y = [x0 − x1, x1 − x2]``:
+
+        >>> from convspec import ConvGeometry
+        >>> g = ConvGeometry.make(1, 1, 2, ndim=1)          # 1 → 1 channel, 2 taps
+        >>> dy, w = np.array([[[1., 1.]]]), np.array([[[1., -1.]]])
+        >>> ref.input_grad_by_wide_correlation(dy, w, g, (3,))
+        array([[[ 1.,  0., -1.]]])
     """
     z = zero_insert(dy, geometry.stride)
     padded = [n + b + a for n, (b, a) in zip(spatial, geometry.padding)]
@@ -175,6 +240,13 @@ def weight_grad_by_correlation(x: np.ndarray, dy: np.ndarray,
     Per group, the input is read with channels as the batch and the batch as channels, and
     correlated with ``dy`` as the kernel; the forward dilation becomes the stride and the
     forward stride the dilation. Uses the literal path, so it is independent of the fast one.
+    ``dw[u] = Σ_i dy[i] x[i + u]``:
+
+        >>> from convspec import ConvGeometry
+        >>> g = ConvGeometry.make(1, 1, 2, ndim=1)
+        >>> x, dy = np.array([[[1., 2., 3.]]]), np.array([[[1., 1.]]])
+        >>> ref.weight_grad_by_correlation(x, dy, g)        # [1 + 2, 2 + 3]
+        array([[[3., 5.]]])
     """
     g = geometry.groups
     c_in_g, c_out_g = geometry.in_channels // g, geometry.out_channels // g

@@ -4,12 +4,13 @@ This path shares nothing with :mod:`convspec.reference.fast` except argument che
 padding buffer, no strided views, no matrix products. Out-of-range input indices read zero,
 which *is* zero padding. Tests check that both paths agree exactly on integer-valued float64
 inputs, where every sum is exact whatever its order.
+
+The examples run after ``import numpy as np`` and ``from convspec import reference as ref``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -56,9 +57,23 @@ def correlate_by_index(x: np.ndarray, w: np.ndarray, *, stride: Sequence[int],
     return y
 
 
-def conv_literal(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: Any,
-                 padding: Any, dilation: Any, groups: Any) -> np.ndarray:
-    """``conv`` by the index formula of A1-A3/B8 (seeds 000, 002, 003); same signature as ``conv``."""
+def conv_literal(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+                 stride: int | tuple[int, ...] = 1,
+                 padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+                 dilation: int | tuple[int, ...] = 1, groups: int = 1) -> np.ndarray:
+    """``conv`` by the index formula of A1-A3/B8 (seeds 000, 002, 003); same signature as ``conv``.
+
+    ``y[i, j] = Σ_u Σ_v w[u, v] · x[i·s + u·d, j·s + v·d]``: output ``(0, 1)`` at stride 2 is
+    ``2·1 + 3·2 + 6·3 + 7·4 = 54``, and the fast path agrees exactly:
+
+        >>> x = np.arange(16.).reshape(1, 1, 4, 4)
+        >>> w = np.array([[[[1., 2.], [3., 4.]]]])
+        >>> ref.conv_literal(x, w, stride=2)
+        array([[[[ 34.,  54.],
+                 [114., 134.]]]])
+        >>> np.array_equal(ref.conv_literal(x, w, stride=2), ref.conv(x, w, stride=2))
+        True
+    """
     geometry, dtype = conv_geometry(x, w, b, stride=stride, padding=padding,
                                     dilation=dilation, groups=groups)
     y = correlate_by_index(to_compute(x, dtype), to_compute(w, dtype), stride=geometry.stride,
@@ -67,14 +82,20 @@ def conv_literal(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: 
     return to_output(add_bias(y, to_compute(b, dtype)), dtype)
 
 
-def conv_transpose_literal(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: Any,
-                           padding: Any, output_padding: Any, dilation: Any,
-                           groups: Any) -> np.ndarray:
+def conv_transpose_literal(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+                           stride: int | tuple[int, ...] = 1, padding: int | tuple[int, ...] = 0,
+                           output_padding: int | tuple[int, ...] = 0,
+                           dilation: int | tuple[int, ...] = 1, groups: int = 1) -> np.ndarray:
     """Transposed convolution by its scatter formula (B10, D8; seed 002).
 
     Every input ``x[n,c,i]`` adds ``w[c,o,u] · x[n,c,i]`` to ``y[n, g·C_out/G + o, i·s + u·d − p]``;
     targets outside ``[0, out)`` are dropped (that is the cropping by ``p``, and the
-    ``output_padding`` rows receive only what reaches them).
+    ``output_padding`` rows receive only what reaches them):
+
+        >>> x = np.array([[[1., 2.]]])
+        >>> w = np.array([[[1., 10., 100.]]])
+        >>> ref.conv_transpose_literal(x, w, stride=2, output_padding=1)
+        array([[[  1.,  10., 102.,  20., 200.,   0.]]])
     """
     geometry, dtype = conv_transpose_geometry(x, w, b, stride=stride, padding=padding,
                                               output_padding=output_padding,

@@ -7,12 +7,13 @@
 - D4: im2col: convolution is the GEMM ``W_row · X_col``.
 - D5: a conv layer is a fully connected layer with a sparse, tied weight matrix ``C``.
 - D8, F8: transposed convolution multiplies by ``Cᵀ``.
+
+The examples run after ``import numpy as np`` and ``from convspec import reference as ref``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,16 @@ def toeplitz_matrix(w: np.ndarray, n: int, *, mode: str = "full") -> np.ndarray:
     ``T[t, j] = w[t − j]`` (zero outside ``0 ≤ t−j < m``): constant along diagonals, each row
     the previous one shifted right by one (seed 000). ``"full"`` has ``n+m−1`` rows,
     ``"valid"`` the ``n−m+1`` rows where the kernel lies inside ``x``.
+
+        >>> ref.toeplitz_matrix(np.array([1., 2., 3.]), 3)
+        array([[1., 0., 0.],
+               [2., 1., 0.],
+               [3., 2., 1.],
+               [0., 3., 2.],
+               [0., 0., 3.]])
+        >>> ref.toeplitz_matrix(np.array([1., 2., 3.]), 4, mode="valid")
+        array([[3., 2., 1., 0.],
+               [0., 3., 2., 1.]])
     """
     dtype = _vector("w", w)
     n = as_int("n", n, minimum=1)
@@ -59,7 +70,13 @@ def toeplitz_matrix(w: np.ndarray, n: int, *, mode: str = "full") -> np.ndarray:
 def circulant_matrix(w: np.ndarray, length: int) -> np.ndarray:
     """``W[i, j] = w_p[(i − j) mod L]``, ``w_p`` the kernel zero-padded to length ``L`` (D2).
 
-    Row 0 is ``w_p(0), w_p(L−1), …, w_p(1)`` as in seed 000.
+    Row 0 is ``w_p(0), w_p(L−1), …, w_p(1)`` as in seed 000; each row is the previous one
+    rotated right by one:
+
+        >>> ref.circulant_matrix(np.array([1., 2.]), 3)
+        array([[1., 0., 2.],
+               [2., 1., 0.],
+               [0., 2., 1.]])
     """
     dtype = _vector("w", w)
     length = as_int("length", length, minimum=w.shape[0])
@@ -70,7 +87,11 @@ def circulant_matrix(w: np.ndarray, length: int) -> np.ndarray:
 
 
 def circulant_convolve(w: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Full 1-D convolution ``s = W · x_p`` with ``L = M+N−1`` (D2; seed 000)."""
+    """Full 1-D convolution ``s = W · x_p`` with ``L = M+N−1`` (D2; seed 000).
+
+        >>> ref.circulant_convolve(np.array([1., 2.]), np.array([1., 1.]))   # [1, 1 + 2, 2]
+        array([1., 3., 2.])
+    """
     dtype = check_arrays(w=w, x=x)
     _vector("x", x)
     length = wide_output_size(x.shape[0], w.shape[0])
@@ -83,7 +104,14 @@ def doubly_block_circulant(kernel: np.ndarray, image_shape: tuple[int, int]) -> 
     """``G_b`` of D3 for a 2-D kernel and an image of ``image_shape`` (seed 000).
 
     ``K`` is zero-padded to ``M×N = (M_I+M_K−1) × (N_I+N_K−1)``; row ``m`` of ``K_p`` gives the
-    ``N×N`` circulant ``G_m``; ``G_b`` has block ``(i, j) = G_{(i−j) mod M}``.
+    ``N×N`` circulant ``G_m``; ``G_b`` has block ``(i, j) = G_{(i−j) mod M}``. A 2×1 kernel
+    on a 1×2 image pads to 2×2: two 2×2 circulant blocks, ``G_0 = I`` and ``G_1 = 2I``:
+
+        >>> ref.doubly_block_circulant(np.array([[1.], [2.]]), (1, 2))
+        array([[1., 0., 2., 0.],
+               [0., 1., 0., 2.],
+               [2., 0., 1., 0.],
+               [0., 2., 0., 1.]])
     """
     dtype = check_arrays(kernel=kernel)
     if kernel.ndim != 2 or len(image_shape) != 2:
@@ -100,6 +128,10 @@ def block_circulant_convolve(kernel: np.ndarray, image: np.ndarray) -> np.ndarra
     """Full 2-D convolution ``S = I * K`` as ``h_b = G_b · f_p`` (D3; seed 000).
 
     ``f_p`` stacks the rows of the zero-padded image; ``h_b`` is cut back into rows.
+
+        >>> ref.block_circulant_convolve(np.array([[1., 2.], [3., 4.]]), np.array([[1., 1.]]))
+        array([[1., 3., 2.],
+               [3., 7., 4.]])
     """
     dtype = check_arrays(kernel=kernel, image=image)
     g_b = to_compute(doubly_block_circulant(kernel, image.shape), dtype)
@@ -113,7 +145,16 @@ def im2col_columns(x: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
     """``X_col`` of one sample ``(C, *spatial)``: column ``i`` is receptive field ``i`` flattened.
 
     Shape ``(C·∏K, L)`` with ``L`` output positions, rows ordered (channel, kernel offset) as
-    the weight rows; e.g. 363 × 3025 for AlexNet conv1 (B11, D4; seed 001).
+    the weight rows; e.g. 363 × 3025 for AlexNet conv1 (B11, D4; seed 001). A 2×2 kernel on
+    a 3×3 input has four receptive fields of four cells:
+
+        >>> from convspec import ConvGeometry
+        >>> x = np.arange(9.).reshape(1, 3, 3)             # one channel: rows 0 1 2, 3 4 5, 6 7 8
+        >>> ref.im2col_columns(x, ConvGeometry.make(1, 1, 2, ndim=2))
+        array([[0., 1., 3., 4.],
+               [1., 2., 4., 5.],
+               [3., 4., 6., 7.],
+               [4., 5., 7., 8.]])
     """
     spatial = x.shape[1:]
     out = geometry.output_spatial(spatial)
@@ -126,9 +167,19 @@ def im2col_columns(x: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
     return columns
 
 
-def im2col_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: Any,
-                padding: Any, dilation: Any, groups: Any) -> np.ndarray:
-    """``conv`` as ``W_row · X_col`` per sample and group, reshaped to the output (D4, B11)."""
+def im2col_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+                stride: int | tuple[int, ...] = 1,
+                padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+                dilation: int | tuple[int, ...] = 1, groups: int = 1) -> np.ndarray:
+    """``conv`` as ``W_row · X_col`` per sample and group, reshaped to the output (D4, B11;
+    seed 001).
+
+        >>> x = np.arange(16.).reshape(1, 1, 4, 4)
+        >>> w = np.array([[[[1., 2.], [3., 4.]]]])
+        >>> ref.im2col_conv(x, w, stride=2)                 # W_row [1 2 3 4] times X_col
+        array([[[[ 34.,  54.],
+                 [114., 134.]]]])
+    """
     geometry, dtype = conv_geometry(x, w, b, stride=stride, padding=padding,
                                     dilation=dilation, groups=groups)
     out = geometry.output_spatial(x.shape[2:])
@@ -144,13 +195,19 @@ def im2col_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: A
     return to_output(add_bias(y.reshape(x.shape[0], geometry.out_channels, *out), to_compute(b, dtype)), dtype)
 
 
-def conv_matrix(w: np.ndarray, spatial: tuple[int, ...], *, stride: Any, padding: Any,
-                dilation: Any, groups: Any) -> np.ndarray:
+def conv_matrix(w: np.ndarray, spatial: tuple[int, ...], *, stride: int | tuple[int, ...] = 1,
+                padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+                dilation: int | tuple[int, ...] = 1, groups: int = 1) -> np.ndarray:
     """The sparse, tied matrix ``C`` with ``vec(y) = C · vec(x)`` for one sample (D5, E4, E5).
 
     Shape ``(C_out·∏out, C_in·∏spatial)``; row ``(o, i)`` holds ``w[o, c, u]`` in column
     ``(g·C_in/G + c, i·s + u·d − p_before)`` wherever that index lies inside the input: every
-    row has at most ``(C_in/G)·∏K`` non-zeros and all rows share the same weights (seed 001).
+    row has at most ``(C_in/G)·∏K`` non-zeros and all rows share the same weights (seed 001):
+
+        >>> ref.conv_matrix(np.array([[[1., -1.]]]), (4,))
+        array([[ 1., -1.,  0.,  0.],
+               [ 0.,  1., -1.,  0.],
+               [ 0.,  0.,  1., -1.]])
     """
     dtype = check_arrays(w=w)
     if w.ndim - 2 != len(spatial):
@@ -177,9 +234,16 @@ def conv_matrix(w: np.ndarray, spatial: tuple[int, ...], *, stride: Any, padding
     return to_output(matrix.reshape(w.shape[0] * math.prod(out), -1), dtype)
 
 
-def conv_by_matrix(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: Any,
-                   padding: Any, dilation: Any, groups: Any) -> np.ndarray:
-    """``conv`` as the fully connected layer ``vec(y) = C · vec(x) + b`` (D5)."""
+def conv_by_matrix(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+                   stride: int | tuple[int, ...] = 1,
+                   padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+                   dilation: int | tuple[int, ...] = 1, groups: int = 1) -> np.ndarray:
+    """``conv`` as the fully connected layer ``vec(y) = C · vec(x) + b`` (D5; seed 001).
+
+        >>> x = np.array([[[1., 2., 4., 8.]]])
+        >>> ref.conv_by_matrix(x, np.array([[[1., -1.]]]), np.array([10.]))
+        array([[[9., 8., 6.]]])
+    """
     geometry, dtype = conv_geometry(x, w, b, stride=stride, padding=padding,
                                     dilation=dilation, groups=groups)
     matrix = to_compute(conv_matrix(w, x.shape[2:], **geometry.conv_kwargs()), dtype)
@@ -188,14 +252,20 @@ def conv_by_matrix(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride
     return to_output(add_bias(y.reshape(out), to_compute(b, dtype)), dtype)
 
 
-def conv_transpose_by_matrix(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *,
-                             stride: Any, padding: Any, output_padding: Any, dilation: Any,
-                             groups: Any) -> np.ndarray:
+def conv_transpose_by_matrix(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+                             stride: int | tuple[int, ...] = 1, padding: int | tuple[int, ...] = 0,
+                             output_padding: int | tuple[int, ...] = 0,
+                             dilation: int | tuple[int, ...] = 1, groups: int = 1) -> np.ndarray:
     """Transposed convolution as ``vec(y) = Cᵀ · vec(x) + b`` (D8, F8; seed 002).
 
     ``C`` is the convolution matrix of the forward layer on the transposed output size. When
     ``output_padding`` reaches the stride, ``C`` has more output positions than ``x``; only the
-    rows of ``x``'s positions take part.
+    rows of ``x``'s positions take part. Here ``C`` is the 2 × 5 matrix of the 3-tap,
+    stride-2 convolution, and ``Cᵀx`` scatters each input through the kernel:
+
+        >>> x = np.array([[[1., 2.]]])
+        >>> ref.conv_transpose_by_matrix(x, np.array([[[1., 10., 100.]]]), stride=2)
+        array([[[  1.,  10., 102.,  20., 200.]]])
     """
     geometry, dtype = conv_transpose_geometry(x, w, b, stride=stride, padding=padding,
                                               output_padding=output_padding,
@@ -211,14 +281,25 @@ def conv_transpose_by_matrix(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
     return to_output(add_bias(y.reshape(out), to_compute(b, dtype)), dtype)
 
 
-def fft_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: Any, padding: Any,
-             dilation: Any, groups: Any) -> np.ndarray:
-    """``conv`` through the DFT, which diagonalizes the circulant of D2/D3.
+def fft_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+             stride: int | tuple[int, ...] = 1,
+             padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+             dilation: int | tuple[int, ...] = 1, groups: int = 1) -> np.ndarray:
+    """``conv`` through the DFT, which diagonalizes the circulant of D2/D3 (seed 000).
 
     The padded input and the dilated (E14), flipped (A4) kernel are zero-padded to the full
     size ``n + k' − 1`` (so the circular product is the linear one), multiplied per frequency
     and summed over input channels; the valid part is then read at every ``s``-th position.
-    Exact up to rounding (not bit-exact on integers).
+    Exact up to rounding (not bit-exact on integers: the rounding shows past the eight
+    digits numpy prints):
+
+        >>> x = np.arange(16.).reshape(1, 1, 4, 4)
+        >>> w = np.array([[[[1., 2.], [3., 4.]]]])
+        >>> ref.fft_conv(x, w, stride=2)
+        array([[[[ 34.,  54.],
+                 [114., 134.]]]])
+        >>> np.allclose(ref.fft_conv(x, w, padding=1), ref.conv(x, w, padding=1))
+        True
     """
     geometry, dtype = conv_geometry(x, w, b, stride=stride, padding=padding,
                                     dilation=dilation, groups=groups)

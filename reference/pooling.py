@@ -3,7 +3,8 @@
 The protocol entry points ``max_pool``/``avg_pool`` (:mod:`convspec.reference.ops`) and their
 vjps (:mod:`convspec.reference.grad`) use the window kernels here. A window of output ``i``
 along an axis covers padded positions ``i·s + u·d`` for ``u < k``; pooling acts on every depth
-slice on its own (G4).
+slice on its own (G4). The examples run after ``import numpy as np`` and
+``from convspec import reference as ref``.
 """
 
 from __future__ import annotations
@@ -124,11 +125,15 @@ def spread_to_windows(values: Callable[[int], np.ndarray], x_shape: Sequence[int
     return np.ascontiguousarray(dx[(slice(None), slice(None), *interior(pads, spatial))])
 
 
-def l2_pool(x: np.ndarray, *, kernel: Sequence[int], stride: Sequence[int] | None = None,
-            padding: Sequence[int] | int = 0, ceil_mode: bool = False) -> np.ndarray:
+def l2_pool(x: np.ndarray, *, kernel: int | tuple[int, ...],
+            stride: int | tuple[int, ...] | None = None, padding: int | tuple[int, ...] = 0,
+            ceil_mode: bool = False) -> np.ndarray:
     """L2-norm pooling ``Y = sqrt(Σ_{i∈R} x_i²)`` over each window (G3, seed 001).
 
-    Padding contributes zeros; the depth is unchanged (G4).
+    Padding contributes zeros; the depth is unchanged (G4); ``stride`` defaults to the kernel.
+
+        >>> ref.l2_pool(np.array([[[3., 4., 0., 5.]]]), kernel=2)   # sqrt(9 + 16), sqrt(0 + 25)
+        array([[[5., 5.]]])
     """
     geometry, dtype = pool_geometry(x, kernel=kernel, stride=stride, padding=padding,
                                     ceil_mode=ceil_mode)
@@ -141,14 +146,19 @@ POOL_MODES = ("sum", "avg", "max")
 
 
 def trainable_pool(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, *,
-                   kernel: Sequence[int], stride: Sequence[int] | None = None,
+                   kernel: int | tuple[int, ...], stride: int | tuple[int, ...] | None = None,
                    mode: str = "sum",
                    activation: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """LeNet-5 style trainable pooling ``Y'^d = f(w^d · Y^d + b^d)`` (G5, C13; seed 002).
 
     ``Y^d`` pools each map ``d`` with ``mode`` ("sum" as in LeNet-5's subsampling, "avg" or
     "max", no padding); ``weight`` and ``bias`` hold one scalar per channel (shape ``(C,)``),
-    so the layer adds ``2C`` parameters; ``activation`` defaults to the identity.
+    so the layer adds ``2C`` parameters; ``activation`` defaults to the identity. Windows
+    summing to 3 and 7, times 2, plus 1:
+
+        >>> x = np.array([[[1., 2., 3., 4.]]])
+        >>> ref.trainable_pool(x, np.array([2.]), np.array([1.]), kernel=2)
+        array([[[ 7., 15.]]])
     """
     dtype = check_arrays(x=x, weight=weight, bias=bias)
     if mode not in POOL_MODES:

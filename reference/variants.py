@@ -3,19 +3,22 @@ depthwise (separable), pointwise, spatially separable, connection-table, locally
 tiled and deformable convolution.
 
 Each is written the way the notes describe it and is tested against the fast ``conv`` path.
+Keywords default as in :func:`~convspec.reference.ops.conv` (``stride=1``, ``padding=0``,
+``dilation=1``; an int stands for every axis). The examples run after ``import numpy as np``
+and ``from convspec import reference as ref``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from ..spec.errors import GeometryError
 from ..spec.geometry import ConvGeometry
-from .checks import conv_geometry, conv_transpose_geometry, spatial_rank_of
+from ..spec.sizes import Size
+from .checks import Padding, conv_geometry, conv_transpose_geometry, spatial_rank_of
 from .dtypes import check_arrays, to_compute, to_output
 from .grad import input_grad_by_wide_correlation, zero_insert
 from .literal import gather_tap
@@ -24,33 +27,53 @@ from .ops import add_bias, conv
 # -- E14, B10/F9: zero insertion -------------------------------------------------------------
 
 
-def dilate_kernel(w: np.ndarray, dilation: Sequence[int]) -> np.ndarray:
+def dilate_kernel(w: np.ndarray, dilation: int | tuple[int, ...]) -> np.ndarray:
     """The zero-inserted kernel: ``d−1`` zeros between taps, span ``m' = d(m−1)+1`` (E14, B7).
 
-    ``w`` is a weight ``(C_out, C_in/G, *K)``; seeds 000, 002, 003.
+    ``w`` is a weight ``(C_out, C_in/G, *K)``; seeds 000, 002, 003. Three taps at dilation 2
+    span ``2·(3−1) + 1 = 5``:
+
+        >>> ref.dilate_kernel(np.array([[[1., 2., 3.]]]), 2)
+        array([[[1., 0., 2., 0., 3.]]])
     """
     check_arrays(w=w)
-    return zero_insert(w, tuple(dilation))
+    return zero_insert(w, dilation)
 
 
-def dilated_conv_by_zero_insertion(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *,
-                                   stride: Any, padding: Any, dilation: Any,
-                                   groups: Any) -> np.ndarray:
-    """Dilated ``conv`` as an ordinary one with the zero-inserted kernel (E14)."""
+def dilated_conv_by_zero_insertion(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+                                   stride: int | tuple[int, ...] = 1,
+                                   padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+                                   dilation: int | tuple[int, ...] = 1,
+                                   groups: int = 1) -> np.ndarray:
+    """Dilated ``conv`` as an ordinary one with the zero-inserted kernel (E14; seeds 000, 002,
+    003): ``y[i] = w0·x[i] + w1·x[i+2] + w2·x[i+4]`` at dilation 2.
+
+        >>> x, w = np.arange(7.).reshape(1, 1, 7), np.array([[[1., 2., 3.]]])
+        >>> ref.dilated_conv_by_zero_insertion(x, w, dilation=2)   # 0 + 2·2 + 3·4 = 16, ...
+        array([[[16., 22., 28.]]])
+    """
     geometry, _ = conv_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
                                 groups=groups)
     return conv(x, dilate_kernel(w, geometry.dilation), b, stride=geometry.stride,
                 padding=geometry.padding, dilation=(1,) * geometry.ndim, groups=geometry.groups)
 
 
-def conv_transpose_by_zero_insertion(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *,
-                                     stride: Any, padding: Any, output_padding: Any,
-                                     dilation: Any, groups: Any) -> np.ndarray:
+def conv_transpose_by_zero_insertion(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+                                     stride: int | tuple[int, ...] = 1,
+                                     padding: int | tuple[int, ...] = 0,
+                                     output_padding: int | tuple[int, ...] = 0,
+                                     dilation: int | tuple[int, ...] = 1,
+                                     groups: int = 1) -> np.ndarray:
     """Transposed convolution as a fractionally strided one (B10, F9, D8; seed 002).
 
     Insert ``s−1`` zeros between the inputs, pad with ``d(k−1)`` zeros (wide correlation), and
     correlate with the flipped kernel: ``x = rot180(w) ~⊗ z`` in the notes' 1-D example, with
-    output length ``s(l−1) + m`` before cropping ``p`` and adding ``output_padding``.
+    output length ``s(l−1) + m`` before cropping ``p`` and adding ``output_padding``. Here
+    ``z = [1, 0, 2]`` correlated with ``[100, 10, 1]`` on ``[0, 0, 1, 0, 2, 0, 0]``:
+
+        >>> x = np.array([[[1., 2.]]])
+        >>> ref.conv_transpose_by_zero_insertion(x, np.array([[[1., 10., 100.]]]), stride=2)
+        array([[[  1.,  10., 102.,  20., 200.]]])
     """
     geometry, dtype = conv_transpose_geometry(x, w, b, stride=stride, padding=padding,
                                               output_padding=output_padding,
@@ -62,9 +85,21 @@ def conv_transpose_by_zero_insertion(x: np.ndarray, w: np.ndarray, b: np.ndarray
 
 # -- E8, E9, E10, E11: grouped, depthwise, pointwise, separable -------------------------------
 
-def grouped_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: Any,
-                 padding: Any, dilation: Any, groups: Any) -> np.ndarray:
-    """G independent convolutions on the channel groups, concatenated (E9, B14, C4; seed 003)."""
+def grouped_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, groups: int,
+                 stride: int | tuple[int, ...] = 1,
+                 padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+                 dilation: int | tuple[int, ...] = 1) -> np.ndarray:
+    """G independent convolutions on the channel groups, concatenated (E9, B14, C4; seed 003).
+
+    ``w`` is ``(C_out, C_in/G, *K)``: with two groups, output 0 reads only channel 0 and
+    output 1 only channel 1:
+
+        >>> x = np.array([[[1., 2., 3.], [10., 20., 30.]]])
+        >>> w = np.array([[[1., 1.]], [[1., -1.]]])
+        >>> ref.grouped_conv(x, w, groups=2)
+        array([[[  3.,   5.],
+                [-10., -10.]]])
+    """
     geometry, _ = conv_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
                                 groups=groups)
     g = geometry.groups
@@ -76,8 +111,17 @@ def grouped_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: 
 
 
 def depthwise_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
-                   stride: Any = 1, padding: Any = 0, dilation: Any = 1) -> np.ndarray:
-    """Depthwise convolution: grouped with ``G = C_in``, weight ``(C_in·mult, 1, *K)`` (E10, C8)."""
+                   stride: int | tuple[int, ...] = 1,
+                   padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+                   dilation: int | tuple[int, ...] = 1) -> np.ndarray:
+    """Depthwise convolution: grouped with ``G = C_in``, weight ``(C_in·mult, 1, *K)`` (E10, C8;
+    seeds 000, 003, 004): one filter per channel.
+
+        >>> x = np.array([[[1., 2., 3.], [10., 20., 30.]]])
+        >>> ref.depthwise_conv(x, np.array([[[1., 1.]], [[1., -1.]]]))
+        array([[[  3.,   5.],
+                [-10., -10.]]])
+    """
     spatial_rank_of("x", x)
     return grouped_conv(x, w, b, stride=stride, padding=padding, dilation=dilation,
                         groups=x.shape[1])
@@ -87,7 +131,11 @@ def pointwise_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) ->
     """1×1 convolution as a per-position matrix product across channels (E8; seeds 000, 001, 003).
 
     ``y[n, :, i] = W · x[n, :, i] + b`` with ``W`` of shape ``(C_out, C_in)`` (or the
-    ``(C_out, C_in, 1, …)`` conv weight).
+    ``(C_out, C_in, 1, …)`` conv weight). Summing the two channels at every position:
+
+        >>> x = np.array([[[1., 2., 3.], [10., 20., 30.]]])
+        >>> ref.pointwise_conv(x, np.array([[1., 1.]]))
+        array([[[11., 22., 33.]]])
     """
     dtype = check_arrays(x=x, w=w, b=b)
     rank = spatial_rank_of("x", x)
@@ -105,16 +153,30 @@ def pointwise_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) ->
 
 
 def depthwise_separable_conv(x: np.ndarray, w_depth: np.ndarray, w_point: np.ndarray,
-                             b_depth: np.ndarray | None = None,
-                             b_point: np.ndarray | None = None, *, stride: Any = 1,
-                             padding: Any = 0, dilation: Any = 1) -> np.ndarray:
-    """Depthwise convolution then a 1×1 convolution (E10, C8; seeds 000, 003, 004)."""
+                             b_depth: np.ndarray | None = None, b_point: np.ndarray | None = None,
+                             *, stride: int | tuple[int, ...] = 1,
+                             padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+                             dilation: int | tuple[int, ...] = 1) -> np.ndarray:
+    """Depthwise convolution then a 1×1 convolution (E10, C8; seeds 000, 003, 004).
+
+    The depthwise outputs ``[3, 5]`` and ``[−10, −10]`` (see :func:`depthwise_conv`), summed:
+
+        >>> x = np.array([[[1., 2., 3.], [10., 20., 30.]]])
+        >>> w_depth, w_point = np.array([[[1., 1.]], [[1., -1.]]]), np.array([[1., 1.]])
+        >>> ref.depthwise_separable_conv(x, w_depth, w_point)
+        array([[[-7., -5.]]])
+    """
     y = depthwise_conv(x, w_depth, b_depth, stride=stride, padding=padding, dilation=dilation)
     return pointwise_conv(y, w_point, b_point)
 
 
 def outer_kernel(factors: Sequence[np.ndarray]) -> np.ndarray:
-    """The rank-1 kernel ``k[u, v, …] = a[u]·b[v]·…`` of per-axis factors (E11, C9)."""
+    """The rank-1 kernel ``k[u, v, …] = a[u]·b[v]·…`` of per-axis factors (E11, C9; seed 003).
+
+        >>> ref.outer_kernel([np.array([1., 2.]), np.array([1., 0., -1.])])
+        array([[ 1.,  0., -1.],
+               [ 2.,  0., -2.]])
+    """
     if not factors:
         raise GeometryError("give one 1-D factor per spatial axis")
     dtype = check_arrays(**{f"factors[{i}]": f for i, f in enumerate(factors)})
@@ -130,7 +192,15 @@ def spatially_separable_conv(x: np.ndarray, factors: Sequence[np.ndarray]) -> np
     """Valid, stride-1 depthwise correlation with a rank-1 kernel, one 1-D pass per axis (E11).
 
     A 3×3 kernel ``a bᵀ`` becomes a 3×1 pass then a 1×3 pass: 6 weights instead of 9 (C9;
-    seed 003). Every channel uses the same factors.
+    seed 003). Every channel uses the same factors. The kernel ``[1, 1]ᵀ [1, −1]`` takes the
+    difference of neighbouring columns summed over two rows; on ``x[i, j] = 4i + j`` that
+    is ``−2`` everywhere:
+
+        >>> x = np.arange(16.).reshape(1, 1, 4, 4)
+        >>> ref.spatially_separable_conv(x, [np.array([1., 1.]), np.array([1., -1.])])
+        array([[[[-2., -2., -2.],
+                 [-2., -2., -2.],
+                 [-2., -2., -2.]]]])
     """
     rank = spatial_rank_of("x", x)
     dtype = check_arrays(x=x, **{f"factors[{i}]": f for i, f in enumerate(factors)})
@@ -154,13 +224,22 @@ def spatially_separable_conv(x: np.ndarray, factors: Sequence[np.ndarray]) -> np
 
 # -- E21: connection table --------------------------------------------------------------------
 
-def connection_table_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
-                          table: np.ndarray, *, stride: Any = 1, padding: Any = 0,
-                          dilation: Any = 1) -> np.ndarray:
+def connection_table_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, table: np.ndarray, *,
+                          stride: int | tuple[int, ...] = 1,
+                          padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+                          dilation: int | tuple[int, ...] = 1) -> np.ndarray:
     """``Y^p = Σ_{d: T_{p,d}=1} W^{p,d} ⊗ X^d + b^p`` (E21, C2; seeds 000, 002).
 
     ``table`` is the ``P × D`` boolean connection table; only the ``K`` connected pairs are
-    correlated, so the layer uses ``K·∏K + P`` parameters.
+    correlated, so the layer uses ``K·∏K + P`` parameters. Output 0 is connected to input 0
+    only, so its weights on input 1 (the 5s) are never read:
+
+        >>> x = np.array([[[1., 2., 3.], [10., 20., 30.]]])
+        >>> w = np.array([[[1., 1.], [5., 5.]], [[1., -1.], [1., -1.]]])
+        >>> table = np.array([[True, False], [True, True]])
+        >>> ref.connection_table_conv(x, w, None, table)
+        array([[[  3.,   5.],
+                [-11., -11.]]])
     """
     geometry, dtype = conv_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
                                     groups=1)
@@ -180,8 +259,8 @@ def connection_table_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
 
 # -- C10, E22: locally connected and tiled ----------------------------------------------------
 
-def _unshared_geometry(x: np.ndarray, w: np.ndarray, lead: int, *, stride: Any, padding: Any,
-                       dilation: Any) -> tuple[ConvGeometry, tuple[int, ...]]:
+def _unshared_geometry(x: np.ndarray, w: np.ndarray, lead: int, *, stride: Size,
+                       padding: Padding, dilation: Size) -> tuple[ConvGeometry, tuple[int, ...]]:
     rank = spatial_rank_of("x", x)
     if w.ndim != lead + 2 + rank:
         raise GeometryError(
@@ -195,11 +274,19 @@ def _unshared_geometry(x: np.ndarray, w: np.ndarray, lead: int, *, stride: Any, 
 
 
 def locally_connected(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
-                      stride: Any = 1, padding: Any = 0, dilation: Any = 1) -> np.ndarray:
+                      stride: int | tuple[int, ...] = 1,
+                      padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+                      dilation: int | tuple[int, ...] = 1) -> np.ndarray:
     """Local connectivity without weight sharing: a kernel per output position (C10, E22).
 
     ``w`` has shape ``(*out, C_out, C_in, *K)`` and ``b`` (if given) ``(C_out, *out)``:
     ``y[n,o,i] = b[o,i] + Σ_c Σ_u w[i,o,c,u] · x[n, c, i·s + u·d − p_before]`` (seed 000).
+    Position 0 sums its window, position 1 takes a difference:
+
+        >>> x = np.array([[[1., 2., 3.]]])
+        >>> w = np.array([[[[1., 1.]]], [[[1., -1.]]]])     # (out, C_out, C_in, k) = (2, 1, 1, 2)
+        >>> ref.locally_connected(x, w)
+        array([[[ 3., -1.]]])
     """
     dtype = check_arrays(x=x, w=w, b=b)
     rank = spatial_rank_of("x", x)
@@ -221,12 +308,20 @@ def locally_connected(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
     return to_output(y if b is None else y + to_compute(b, dtype), dtype)
 
 
-def tiled_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride: Any = 1,
-               padding: Any = 0, dilation: Any = 1) -> np.ndarray:
+def tiled_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+               stride: int | tuple[int, ...] = 1,
+               padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+               dilation: int | tuple[int, ...] = 1) -> np.ndarray:
     """Tiled convolution: ``t`` kernels per axis used in rotation (C10, E22; seed 000).
 
     ``w`` has shape ``(*t, C_out, C_in, *K)``; output position ``i`` uses kernel ``i mod t``.
-    Parameters grow by the factor ``∏t``; ``t = 1`` is ordinary convolution.
+    Parameters grow by the factor ``∏t``; ``t = 1`` is ordinary convolution. Two kernels,
+    a sum and a difference, alternate:
+
+        >>> x = np.array([[[1., 2., 3., 4., 5.]]])
+        >>> w = np.array([[[[1., 1.]]], [[[1., -1.]]]])     # (t, C_out, C_in, k) = (2, 1, 1, 2)
+        >>> ref.tiled_conv(x, w)
+        array([[[ 3., -1.,  7., -1.]]])
     """
     check_arrays(x=x, w=w, b=b)
     rank = spatial_rank_of("x", x)
@@ -243,7 +338,13 @@ def tiled_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, str
 def bilinear_sample(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Bilinear interpolation of ``image (N, C, H, W)`` at real positions ``(N, *P)``, zero outside.
 
-    Returns ``(N, C, *P)``; each of the four neighbours outside the image counts as zero.
+    Returns ``(N, C, *P)``; each of the four neighbours outside the image counts as zero
+    (E23; seeds 003, 004). Half-way between 0 and 10, between 0 and 20, and between 30 and
+    the zero outside:
+
+        >>> image = np.array([[[[0., 10.], [20., 30.]]]])
+        >>> ref.bilinear_sample(image, np.array([[0., 0.5, 1.]]), np.array([[0.5, 0., 1.5]]))
+        array([[[ 5., 10., 15.]]])
     """
     n, c, height, width = image.shape
     r0, c0 = np.floor(rows).astype(np.intp), np.floor(cols).astype(np.intp)
@@ -260,16 +361,27 @@ def bilinear_sample(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np
     return result
 
 
-def deformable_conv(x: np.ndarray, offsets: np.ndarray, w: np.ndarray, b: np.ndarray | None, *,
-                    stride: Any = 1, padding: Any = 0, dilation: Any = 1,
-                    groups: Any = 1) -> np.ndarray:
+def deformable_conv(x: np.ndarray, offsets: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
+                    *, stride: int | tuple[int, ...] = 1,
+                    padding: int | tuple[int, ...] | tuple[tuple[int, int], ...] = 0,
+                    dilation: int | tuple[int, ...] = 1, groups: int = 1) -> np.ndarray:
     """Deformable 2-D convolution with bilinear sampling (E23, B13; seeds 003, 004).
 
     Tap ``k = (u, v)`` of output ``(i, j)`` reads ``x`` at
     ``(i·s − p_top + u·d + Δr, j·s − p_left + v·d + Δc)`` with ``Δr = offsets[n, 2k, i, j]``
     and ``Δc = offsets[n, 2k+1, i, j]`` (torchvision's layout); ``offsets`` is
     ``(N, 2·kh·kw, H_out, W_out)`` (X [32,64,28,28] with a 3×3 kernel gives [32,18,28,28]).
-    Zero offsets give ordinary convolution; integer offsets shift the sampling grid.
+    Zero offsets give ordinary convolution; integer offsets shift the sampling grid. A 1×1
+    kernel whose column offset is 1 everywhere reads each pixel's right neighbour (zero past
+    the border):
+
+        >>> x = np.arange(9.).reshape(1, 1, 3, 3)
+        >>> offsets = np.zeros((1, 2, 3, 3))
+        >>> offsets[:, 1] = 1.                                # Δc = 1, Δr = 0
+        >>> ref.deformable_conv(x, offsets, np.ones((1, 1, 1, 1)))
+        array([[[[1., 2., 0.],
+                 [4., 5., 0.],
+                 [7., 8., 0.]]]])
     """
     geometry, dtype = conv_geometry(x, w, b, stride=stride, padding=padding, dilation=dilation,
                                     groups=groups)
