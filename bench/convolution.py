@@ -12,7 +12,8 @@ No timer runs inside a benchmark: GFLOP/s and the roofline percentage of a workl
 ``flops / time`` (``convspec bench`` prints them); the ceilings are ``machine.PeakFlops`` and
 ``machine.Bandwidth``. Backends: the built-ins, the names installed packages register in the
 entry-point group ``convspec.backends``, and the lines of ``bench/backends.txt`` (or the file
-``CONVSPEC_BENCH_BACKENDS_FILE`` names): built-in names, entry-point names or ``module:attr``.
+``CONVSPEC_BENCH_BACKENDS_FILE`` names): built-in names, entry-point names or ``module:attr``;
+``CONVSPEC_ASV_BACKENDS`` replaces that list (the kernel track sets it in its asv matrix).
 Unavailable backends and unsupported cases raise ``NotImplementedError`` in ``setup``: asv
 records them as skipped.
 
@@ -49,8 +50,18 @@ SUITE_VERSION = "2"
 BACKENDS_FILE = Path(__file__).resolve().parent / "backends.txt"
 
 
+def _listed(variable: str) -> list[str] | None:
+    """A space- or comma-separated list from the environment (``None`` when unset or empty)."""
+    text = os.environ.get(variable, "").replace(",", " ").split()
+    return text or None
+
+
 def configured_backends() -> list[str]:
-    """Built-ins, entry points, then the configuration file's names (comments and blanks skipped)."""
+    """Built-ins, entry points, then the configuration file's names (comments and blanks
+    skipped); or exactly the names ``CONVSPEC_ASV_BACKENDS`` lists (the kernel track)."""
+    only = _listed("CONVSPEC_ASV_BACKENDS")
+    if only:
+        return only
     names = known_backends()
     path = Path(os.environ.get("CONVSPEC_BENCH_BACKENDS_FILE") or BACKENDS_FILE)
     if path.is_file():
@@ -94,7 +105,11 @@ def _staged(suite_name: str, backend: str, name: str, dtype: str,
 
 
 def _params(suite_name: str) -> list[list[str]]:
-    return [list(BACKENDS), [w.name for w in suite(suite_name)], list(DTYPES), list(DIRECTIONS)]
+    """backend, workload, dtype, direction; ``CONVSPEC_ASV_DTYPES`` and
+    ``CONVSPEC_ASV_DIRECTIONS`` narrow the last two (the kernel track's configuration)."""
+    return [list(BACKENDS), [w.name for w in suite(suite_name)],
+            _listed("CONVSPEC_ASV_DTYPES") or list(DTYPES),
+            _listed("CONVSPEC_ASV_DIRECTIONS") or list(DIRECTIONS)]
 
 
 class _Suite:

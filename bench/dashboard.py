@@ -16,8 +16,6 @@ sets a first view that shows data and writes the nights' provenance page.
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import re
 import shutil
 import sys
@@ -25,6 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pages  # noqa: E402 - bench/ is not a package asv imports from here
+
+from convspec.perf.dashboard import serve  # noqa: E402
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 
@@ -76,17 +76,6 @@ def localize(html_dir: str | Path) -> list[Path]:
     return changed
 
 
-def serve(html_dir: str | Path, port: int) -> None:
-    """Serve ``html_dir`` on http://127.0.0.1:port/ until interrupted."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html_dir))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
-        print(f"dashboard: http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("html_dir", nargs="?", help="asv's html_dir (default: the config's)")
@@ -104,18 +93,20 @@ def main(argv: list[str] | None = None) -> int:
             base = Path(args.config).resolve().parent
             html_dir = Path(args.html_dir or (base / conf["html_dir"]).resolve())
             results_dir = (base / conf["results_dir"]).resolve()
+            repo = (base / conf["repo"]).resolve()
         else:
-            html_dir, results_dir = Path(args.html_dir), None
+            html_dir, results_dir, repo = Path(args.html_dir), None, None
         changed = localize(html_dir)
         if results_dir is not None:
-            pages.extend(html_dir, results_dir, results_dir.parent / "provenance")
+            pages.extend(html_dir, results_dir, results_dir.parent / "provenance", repo)
     except (FileNotFoundError, ValueError) as exc:
         print(f"dashboard: {exc}", file=sys.stderr)
         return 2
     print(f"dashboard: {len(changed)} page(s) load their scripts from {html_dir}/vendor; "
-          f"open {html_dir}/index.html, or serve it: python bench/dashboard.py {html_dir} --serve")
+          f"open {html_dir}/index.html, or serve it: convspec dashboard --html-dir {html_dir}")
     if args.serve is not None:
-        serve(html_dir, args.serve)
+        serve(html_dir, args.serve, lambda url: print(f"dashboard: {url} (Ctrl-C stops)",
+                                                      flush=True))
     return 0
 
 

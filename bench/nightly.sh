@@ -19,6 +19,10 @@
 #                        here but torch-compile, whose first call per shape compiles for tens of s)
 #   CONVSPEC_DTYPES      default "float32" (any of float64 float32 float16 bfloat16)
 #   CONVSPEC_DIRECTIONS  default "forward backward"
+#   CONVSPEC_WORKLOADS   workload names within the suites, space-separated (default: all), e.g.
+#                        "conv3x3 maxpool2x2" for Tiny
+#   CONVSPEC_NO_CALIBRATION=1  leave out the machine.* roofline ceilings (about 30 s of GEMM and
+#                        copy calibration per run)
 #   CONVSPEC_QUICK=1     asv run --quick (one sample each: a smoke test, not a measurement)
 #   CONVSPEC_RESULTS_DIR everything goes to $CONVSPEC_RESULTS_DIR/{ledger,results,provenance,html}
 #                        instead of .asv/ (with the asv config written there)
@@ -60,10 +64,13 @@ fi
 "$PYTHON" bench/nights.py config --root "$ROOT" --shared "$SHARED" --out "$CONFIG"
 
 alternatives() { local IFS='|'; printf '%s' "$*" | sed 's/[.:]/\\&/g'; }
-REGEXES=("^machine\\.")
+REGEXES=()
+[[ -z "${CONVSPEC_NO_CALIBRATION:-}" ]] && REGEXES+=("^machine\\.")
+WORKLOAD_RE="[^']+"
+[[ -n "${CONVSPEC_WORKLOADS:-}" ]] && WORKLOAD_RE="($(alternatives $CONVSPEC_WORKLOADS))"
 for suite in $SUITES; do
     # bench/convolution.py names each case Suite.time_call('backend', 'workload', 'dtype', 'direction')
-    REGEXES+=("^convolution\\.${suite}\\.\\w+\\('($(alternatives $CONVSPEC_BACKENDS))', '[^']+', '($(alternatives $DTYPES))', '($(alternatives $DIRECTIONS))'\\)")
+    REGEXES+=("^convolution\\.${suite}\\.\\w+\\('($(alternatives $CONVSPEC_BACKENDS))', '${WORKLOAD_RE}', '($(alternatives $DTYPES))', '($(alternatives $DIRECTIONS))'\\)")
 done
 BENCH_ARGS=()
 for regex in "${REGEXES[@]}"; do BENCH_ARGS+=(--bench "$regex"); done

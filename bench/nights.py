@@ -4,6 +4,8 @@
     python bench/nights.py prepare --root ROOT --config CONF --machine M --night YYYY-MM-DD
     python bench/nights.py machine --config CONF --machine M
     python bench/nights.py summary --config CONF --machine M --commit HASH --log LOG
+    python bench/nights.py kernel-config --root ROOT --repo KERNEL_REPO --backends SPEC
+                                         --shared DIR [--dtypes ..] [--directions ..]
 
 ``prepare`` prints tonight's ledger commit (:mod:`convspec.perf.ledger`), removes this
 machine's earlier results of that night (asv would merge a rerun into them: a narrowed rerun
@@ -16,14 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from asv.machine import Machine
+from asv.machine import Machine, MachineCollection
 from asv.util import load_json
 
-from convspec.perf import ledger, provenance
+from convspec.perf import asv_overlay, ledger, provenance
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -48,6 +51,48 @@ def write_config(root: Path, shared: Path, out: Path) -> None:
     out.write_text(json.dumps(conf, indent=2) + "\n", encoding="utf-8")
 
 
+def _branch(repo: Path) -> str:
+    done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--abbrev-ref", "HEAD"],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ledger.LedgerError(f"{repo} is not a git repository: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def kernel_config(root: Path, repo: Path, backends: str, shared: Path, *,
+                  dtypes: str = "float32", directions: str = "forward",
+                  project: str | None = None) -> Path:
+    """Write ``<shared>/asv.conf.json`` for the kernel track and return it.
+
+    asv's ``repo`` is the kernel repository (its current branch), so the x axis is its commits;
+    each commit is built as a wheel without build isolation and installed into a
+    ``convspec-overlay`` environment (:mod:`convspec.perf.asv_overlay`: this interpreter's
+    packages plus that commit). The suites are parameterized over ``backends`` only (the asv
+    matrix sets ``CONVSPEC_ASV_BACKENDS``, ``_DTYPES``, ``_DIRECTIONS`` for bench/convolution.py),
+    so ``asv run``/``continuous``/``find`` need no ``--bench`` regex beyond the suite."""
+    root, repo, shared = root.resolve(), repo.resolve(), shared.resolve()
+    if not backends.strip():
+        raise ledger.LedgerError("give the kernel's backend (--backends package.module:attr)")
+    conf = load_json(str(root / "asv.conf.json"), js_comments=True)
+    conf.update(
+        project=project or repo.name, repo=str(repo), branches=[_branch(repo)],
+        plugins=[".convspec.perf.asv_overlay"], environment_type=asv_overlay.TOOL_NAME,
+        pythons=[asv_overlay.current_python()],
+        matrix={"env_nobuild": {"CONVSPEC_ASV_BACKENDS": backends, "CONVSPEC_ASV_DTYPES": dtypes,
+                                "CONVSPEC_ASV_DIRECTIONS": directions}},
+        build_command=["python -m pip wheel --no-deps --no-build-isolation "
+                       "-w {build_cache_dir} {build_dir}"],
+        install_command=["in-dir={env_dir} python -m pip install --no-deps --force-reinstall "
+                         "{wheel_file}"],
+        uninstall_command=["return-code=any python -m pip uninstall -y {project}"],
+        benchmark_dir=str(root / "bench"), env_dir=str(shared / "env"),
+        results_dir=str(shared / "results"), html_dir=str(shared / "html"))
+    out = shared / "asv.conf.json"
+    shared.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(conf, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
 def prepare(root: Path, conf: dict[str, Any], machine: str, night_text: str,
             backends: str) -> str:
     night = ledger.parse_night(night_text)
@@ -65,23 +110,26 @@ def record_machine(machine: str) -> None:
     ``asv machine --machine NAME`` stores only the fields that differ from the host's defaults,
     so under any name but the host name it records no CPU, RAM or OS; this stores them all."""
     fields = {**Machine.get_defaults(), "machine": machine}
-    Machine.save(machine, fields)
+    MachineCollection.save(machine, fields)
 
 
 def summary(conf: dict[str, Any], machine: str, commit: str, log: str) -> str:
-    """One line per benchmark: cases measured, skipped (n/a), failed; then the log's path."""
+    """One line per benchmark: cases measured, failed, and not run; then the log's path.
+
+    asv records a case it measured as a number, one that failed as ``null`` and one it skipped
+    (``NotImplementedError`` in ``setup``: backend unavailable, case unsupported) or did not
+    select as NaN, shown as n/a."""
     lines = []
     for path in sorted((Path(conf["results_dir"]) / machine).glob(f"{commit[:8]}-*.json")):
         data = json.loads(path.read_text())
         columns = data["result_columns"]
         for name, row in sorted(data["results"].items()):
             values = dict(zip(columns, row))["result"] or []
-            measured = sum(v is not None and not (isinstance(v, float) and math.isnan(v))
-                           for v in values)
-            skipped = sum(v is None for v in values)
-            failed = len(values) - measured - skipped
-            lines.append(f"  {name}: {measured} measured, {skipped} n/a (skipped)"
-                         + (f", {failed} failed" if failed else ""))
+            failed = sum(v is None for v in values)
+            not_run = sum(isinstance(v, float) and math.isnan(v) for v in values)
+            measured = len(values) - failed - not_run
+            lines.append(f"  {name}: {measured} measured, {failed} failed, "
+                         f"{not_run} n/a (skipped or not selected)")
     return "\n".join([f"nightly: recorded {len(lines)} benchmark(s) for {machine} "
                       f"(ledger commit {commit[:8]}; full asv log: {log})", *lines])
 
@@ -104,9 +152,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backends", default="")
     s.add_argument("--commit", required=True)
     s.add_argument("--log", required=True)
+    k = sub.add_parser("kernel-config", help="the kernel track's asv config (prints its path)")
+    k.add_argument("--root", required=True, help="the convspec checkout (its bench/ suites)")
+    k.add_argument("--repo", required=True, help="the kernel's git repository")
+    k.add_argument("--backends", required=True,
+                   help="the kernel's backends, space-separated package.module:attr names")
+    k.add_argument("--shared", required=True, help="where results, html and envs go")
+    k.add_argument("--dtypes", default="float32")
+    k.add_argument("--directions", default="forward")
+    k.add_argument("--project", help="the kernel's distribution name (default: the repo's)")
     args = parser.parse_args(argv)
     try:
-        if args.step == "config":
+        if args.step == "kernel-config":
+            print(kernel_config(Path(args.root), Path(args.repo), args.backends,
+                                Path(args.shared), dtypes=args.dtypes,
+                                directions=args.directions, project=args.project))
+        elif args.step == "config":
             write_config(Path(args.root), Path(args.shared), Path(args.out))
         elif args.step == "prepare":
             print(prepare(Path(args.root), load_config(args.config), args.machine, args.night,

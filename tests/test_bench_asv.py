@@ -9,26 +9,27 @@ a half on a 2-core machine.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
+import importlib.util
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
+
+import dashboard_browser as browser  # noqa: E402
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("asv") is None, reason="asv is not installed"),
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: chromium)"),
+    pytest.mark.slow,
+    # nightly.sh runs `python -m asv`: the module must be installed, not the script on PATH
+    pytest.mark.skipif(importlib.util.find_spec("asv") is None, reason="asv is not installed"),
+    pytest.mark.skipif(browser.CHROMIUM is None,
+                       reason="chromium is not installed (Debian: chromium)"),
     pytest.mark.skipif(not (ROOT / ".git").exists(), reason="asv needs the git checkout"),
 ]
 
@@ -43,31 +44,6 @@ def _nightly(tmp: Path, machine: str, timeout: int = 300) -> str:
                           capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"nightly.sh failed:\n{done.stdout[-4000:]}\n{done.stderr}"
     return done.stdout
-
-
-@contextlib.contextmanager
-def _serve(directory: Path):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _chromium(tmp: Path, url: str, *mode: str) -> subprocess.CompletedProcess:
-    profile = tmp / "chromium-profile"
-    profile.mkdir(exist_ok=True)
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", f"--user-data-dir={profile}", "--virtual-time-budget=15000",
-         "--window-size=1400,900", *mode, url],
-        capture_output=True, text=True, timeout=120)
 
 
 def test_nightly_two_machines_one_dashboard(tmp_path: Path):
@@ -88,10 +64,11 @@ def test_nightly_two_machines_one_dashboard(tmp_path: Path):
     html = shared / "html"
     index = json.loads((html / "index.json").read_text())
     assert set(index["params"]["machine"]) == {"convspec-test-a", "convspec-test-b"}
-    with _serve(html) as url:
-        dom = _chromium(tmp_path, url, "--dump-dom").stdout
+    profile = tmp_path / "chromium-profile"
+    with browser.serve(html) as url:
+        dom = browser.chromium(profile, url, "--dump-dom").stdout
         shot = tmp_path / "dashboard.png"
-        _chromium(tmp_path, url + "#convolution.Tiny.time_call", f"--screenshot={shot}")
+        browser.chromium(profile, url + "#convolution.Tiny.time_call", f"--screenshot={shot}")
     assert "failed to load" not in dom, "the dashboard's scripts did not load"
     for name in ("convolution.Tiny.time_call", "machine.Bandwidth.track_gbs"):
         assert name in dom, f"{name} missing from the dashboard's benchmark list"

@@ -1,17 +1,18 @@
 """OpenVINO adapter: each call compiles a one-operation OpenVINO model for the CPU plugin.
 
-* ``conv``: ``opset16.convolution`` (``group_convolution`` when ``groups > 1``, its filters
+* ``conv``: ``opset14.convolution`` (``group_convolution`` when ``groups > 1``, its filters
   reshaped to ``(G, C_out/G, C_in/G, *K)``) with ``pads_begin``/``pads_end`` from the
   ``(before, after)`` pairs; the bias is an ``add`` of ``b`` reshaped to ``(1, C_out, 1, …)``.
 * ``conv_transpose``: ``convolution_backprop_data`` (``group_convolution_backprop_data``,
   filters ``(G, C_in/G, C_out/G, *K)``) with the symmetric padding on both sides and
   ``output_padding``; weight layouts are PyTorch's, as OpenVINO's are.
-* ``max_pool``: ``opset16.max_pool`` (MaxPool-14: values, indices), ``rounding_type
+* ``max_pool``: ``opset14.max_pool`` (MaxPool-14: values, indices), ``rounding_type
   "ceil_torch"`` for ``ceil_mode`` (PyTorch's rule that drops a last window starting in the
   right padding, which B9 follows).
-* ``avg_pool``: ``opset16.avg_pool`` with ``exclude_pad = not count_include_pad`` and explicit
-  ``dilations`` of 1: compiled without them, OpenVINO 2026.4's CPU plugin segfaults in
-  ``compile_model`` (``tests/test_known_defects_openvino.py`` reproduces it in a subprocess).
+* ``avg_pool``: ``opset14.avg_pool`` (AvgPool-14) with ``exclude_pad = not count_include_pad``
+  and the same rounding. Not AvgPool-16: compiled without its optional ``dilations``, OpenVINO
+  2026.4's CPU plugin segfaults in ``compile_model`` (``tests/test_known_defects_openvino.py``
+  reproduces it in a subprocess), and AvgPool-14 exists since OpenVINO 2024.0.
 
 Parameters carry every array (weights included), so a compiled model depends only on the
 operation, its attributes, the shapes and the dtype, which key a cache of compiled models.
@@ -29,6 +30,7 @@ inference runtime: it has no gradients, and the capabilities list the forward op
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.metadata
 from collections import OrderedDict
 from typing import Any
@@ -65,9 +67,9 @@ SMALL_INPUT = (
 #: the whole kernel, not by its taps inside the padded input; also through OpenVINO's own
 #: PyTorch importer (``avg_pool1d(x, 3, 2, 1, ceil_mode=True)``).
 AVG_POOL_CEIL_REPRO = (
-    "python -c \"import numpy as np, openvino as ov, openvino.opset16 as op; "
+    "python -c \"import numpy as np, openvino as ov, openvino.opset14 as op; "
     "x = op.parameter([1, 1, 4], ov.Type.f32); m = ov.Model([op.avg_pool(x, [2], [1], [1], [3], "
-    "False, 'ceil_torch', dilations=[1])], [x]); print(ov.Core().compile_model(m, 'CPU', "
+    "False, 'ceil_torch')], [x]); print(ov.Core().compile_model(m, 'CPU', "
     "{'INFERENCE_PRECISION_HINT': 'f32'})([np.array([[[1, 2, 3, 4]]], np.float32)])[0])\" "
     "(prints [[[1. 3. 1.3333334]]]; PyTorch and B9 give [[[1. 3. 2.]]])")
 
@@ -102,7 +104,7 @@ def _avg_pool_ceil_divisor_defect(version: str) -> KnownDefect:
 #: Found on OpenVINO 2026.4 (CPU, bfloat16 kernels on AVX512_BF16): a bfloat16 convolution
 #: whose windows read mostly padding returns zeros (3-D) or segfaults (1-D to 3-D).
 BF16_PADDING_REPRO = (
-    "python -c \"import numpy as np, openvino as ov, openvino.opset16 as op; "
+    "python -c \"import numpy as np, openvino as ov, openvino.opset14 as op; "
     "x = op.parameter([1, 1, 1, 1, 1], ov.Type.f32); w = op.parameter([1, 1, 3, 3, 3], "
     "ov.Type.f32); m = ov.Model([op.convolution(op.convert(x, 'bf16'), op.convert(w, 'bf16'), "
     "[1, 1, 1], [2, 2, 2], [2, 2, 2], [1, 1, 1])], [x, w]); "
@@ -137,7 +139,7 @@ def _bf16_padding_defect(version: str) -> KnownDefect:
 #: [1, .67, 1, .17, ...] instead of ones); float16, computed in float32, too. Only with
 #: INFERENCE_NUM_THREADS 1 (the adapter's default): 2 or 4 threads compute it right.
 STRIDED_UNIT_OUTPUT_REPRO = (
-    "python -c \"import numpy as np, openvino as ov, openvino.opset16 as op; "
+    "python -c \"import numpy as np, openvino as ov, openvino.opset14 as op; "
     "x = op.parameter([1, 1, 6, 5, 3], ov.Type.f32); w = op.parameter([1, 1, 1, 2, 3], "
     "ov.Type.f32); m = ov.Model([op.convolution(x, w, [2, 1, 2], [0, 0, 0], [0, 0, 0], "
     "[1, 1, 1])], [x, w]); print(ov.Core().compile_model(m, 'CPU', "
@@ -200,7 +202,7 @@ class OpenVinoBackend(ForwardOperations, VjpOperations):
             raise BackendUnavailable(
                 f"OpenVINO {ov.__version__} finds no {device} device; it offers "
                 f"{', '.join(core.available_devices) or 'none'}")
-        import openvino.opset16 as opset
+        opset = _opset14()
 
         self._ov, self._opset, self._core = ov, opset, core
         self._device_name = device
@@ -275,8 +277,7 @@ class OpenVinoBackend(ForwardOperations, VjpOperations):
                                list(g.padding), list(g.kernel), _rounding(g)).output(0)
         if operation == "avg_pool":
             return op.avg_pool(x, list(g.stride), list(g.padding), list(g.padding),
-                               list(g.kernel), not g.count_include_pad, _rounding(g),
-                               dilations=ones)
+                               list(g.kernel), not g.count_include_pad, _rounding(g))
         w = params[1]
         if g.groups > 1:
             w = op.reshape(w, _constant(op, _grouped_shape(g)), special_zero=False)
@@ -343,6 +344,14 @@ class OpenVinoBackend(ForwardOperations, VjpOperations):
     def _vjp(self, operation: str, geometry: Any, arrays: Arrays,
              dy: np.ndarray) -> tuple[np.ndarray | None, ...]:
         raise NotImplementedError(NO_GRADIENTS)
+
+
+def _opset14() -> Any:
+    """OpenVINO's opset 14 (``openvino.runtime.opset14`` before 2025)."""
+    try:
+        return importlib.import_module("openvino.opset14")
+    except ImportError:
+        return importlib.import_module("openvino.runtime.opset14")
 
 
 def _element(ov: Any, dtype: str) -> Any:
