@@ -57,3 +57,57 @@ def test_gate_ignores_a_new_version_and_noise(tmp_path: Path):
     _results(res / "m1" / "b.json", "2026-01-02", [0.030, 0.020], version="v2")
     assert gate.regressions(res, tmp_path / "none") == []
     assert gate.main(["--results-dir", str(res)]) == 0
+
+
+def _pages():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import pages
+
+    return pages
+
+
+def test_pruning_keeps_graphs_and_regressions_aligned(tmp_path: Path):
+    """Never-measured parameter values leave index.json; the graph files' flat values and
+    regressions.json's flat index follow the pruned product (asv's row-major order)."""
+    pages = _pages()
+    html, results = tmp_path / "html", tmp_path / "results"
+    name = "convolution.Tiny.time_call"
+    params = [["'a'", "'b'", "'c'"], ["'x'", "'y'"]]
+    graph = html / "graphs" / "machine-m1" / f"{name}.json"
+    graph.parent.mkdir(parents=True)
+    # values 0..5 are the flat indices of (a,x) (a,y) (b,x) (b,y) (c,x) (c,y)
+    graph.write_text(json.dumps([[7, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]]]))
+    (html / "index.json").write_text(json.dumps({"benchmarks": {
+        name: {"params": params, "param_names": ["backend", "workload"]},
+        "convolution.Tiny.never_run": {"params": params}}}))
+    (html / "regressions.json").write_text(json.dumps({"regressions": [
+        [f"{name}('c', 'y')", "graphs/...", {}, 5, 5.0, 4.0, [[None, 7, 4.0, 5.0]]]]}))
+    results_file = results / "m1" / "abc-existing.json"
+    results_file.parent.mkdir(parents=True)
+    nan = float("nan")
+    results_file.write_text(json.dumps({"result_columns": ["result", "params"], "results": {
+        name: [[0.1, 0.2, nan, nan, 0.3, 0.4], params]}}))
+    assert pages.first_view(html, results) == (
+        f"{name}?p-backend=%27a%27&p-backend=%27c%27&p-workload=%27x%27&p-workload=%27y%27")
+    index = json.loads((html / "index.json").read_text())
+    assert list(index["benchmarks"]) == [name]
+    assert index["benchmarks"][name]["params"] == [["'a'", "'c'"], ["'x'", "'y'"]]
+    assert json.loads(graph.read_text()) == [[7, [0.0, 1.0, 4.0, 5.0]]]
+    [item] = json.loads((html / "regressions.json").read_text())["regressions"]
+    assert item[3] == 3  # (c, y) in the pruned product
+
+
+def test_axis_names_nights_for_the_ledger_dates_otherwise(tmp_path: Path):
+    pages = _pages()
+    nights = {dt.date(2026, 1, 1) + dt.timedelta(days=i): f"h{i}" for i in range(10)}
+    index = {"revision_to_hash": {"3": "h3", "6": "h6"}, "revision_to_date": {}}
+    label, names = pages.axis_names(index, nights)
+    assert label == "night (UTC)"
+    assert names == {r: (dt.date(2026, 1, 1) + dt.timedelta(days=r)).isoformat()
+                     for r in range(3, 7)}
+    other = {"revision_to_hash": {"0": "k0", "1": "k1"},
+             "revision_to_date": {"0": 1790000000000, "1": 1790100000000}}
+    label, names = pages.axis_names(other, nights)
+    assert label == "commit date (UTC)" and names == {0: "2026-09-21", 1: "2026-09-22"}
