@@ -174,6 +174,67 @@ def _strided_unit_output_defect(version: str) -> KnownDefect:
                 f"computed in float32, too); repro: {STRIDED_UNIT_OUTPUT_REPRO}"))
 
 
+#: Found by the threshold shares (issue 14) in D8 on OpenVINO 2026.4 (CPU): a transposed
+#: convolution's time grows with the square of its stride, whatever the output size: x (1, 1,
+#: 4, 1), w (1, 1, 2, 1), stride (1, s), padding (1, 0), output_padding (0, 1) has a 3×2
+#: output and takes 0.1 s at s = 1,000, 0.4 s at 3,000, 4.9 s at 10,000 (inference, not
+#: compilation), and no answer within 120 s at 2^31 - 2. Slow, not wrong: strides from 4,096
+#: (about a second) are left out. Declared for the release it was found on (a probe would be
+#: a timing).
+STRIDE_COST_RELEASE = "2026.4."
+STRIDE_COST_LIMIT = 4096
+
+
+def large_stride(geometry: ConvGeometry, spatial: tuple[int, ...]) -> bool:
+    """Some stride is at least :data:`STRIDE_COST_LIMIT`."""
+    return max(geometry.stride) >= STRIDE_COST_LIMIT
+
+
+def _stride_cost_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="openvino-transposed-stride-cost", operations=frozenset({"conv_transpose"}),
+        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), applies=large_stride,
+        reason=(f"openvino {version} (CPU): a transposed convolution costs time growing with "
+                "the square of its stride whatever the output size (x (1, 1, 4, 1), w (1, 1, "
+                "2, 1), stride (1, 10000), padding (1, 0), output_padding (0, 1): 4.9 s for a "
+                f"3x2 output; no answer within 120 s at 2^31 - 2); strides of "
+                f"{STRIDE_COST_LIMIT} or more are left out"))
+
+
+#: Found by the threshold shares in G1 (the layout property) on OpenVINO 2026.4 (CPU): max
+#: pooling with a dilation above 2^31 has no CPU kernel ("Supported primitive descriptors list
+#: is empty for node: ... type: Pooling", raised by compile_model), although MaxPool-14 takes
+#: int64 dilations and shape inference accepts it: oneDNN stores a dilation as d - 1 in 32 bits.
+#: 2^31 runs; strides and convolution dilations above 2^31 run too.
+POOL_DILATION_LIMIT = 2 ** 31
+
+
+def pool_dilation_refused(backend: Any) -> bool:
+    """Whether ``backend`` refuses the smallest max pooling dilated past 2^31 (kernel 1)."""
+    try:
+        backend.max_pool(np.ones((1, 1, 1), np.float32), kernel=(1,), stride=(1,),
+                         padding=(0,), dilation=(POOL_DILATION_LIMIT + 1,), ceil_mode=False)
+    except RuntimeError:
+        return True
+    return False
+
+
+def dilated_past_limit(geometry: PoolGeometry, spatial: tuple[int, ...]) -> bool:
+    """Some dilation exceeds :data:`POOL_DILATION_LIMIT`."""
+    return max(geometry.dilation) > POOL_DILATION_LIMIT
+
+
+def _pool_dilation_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="openvino-max-pool-dilation-int32", operations=frozenset({"max_pool"}),
+        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), features=frozenset({"pool_dilation"}),
+        applies=dilated_past_limit,
+        reason=(f"openvino {version} (CPU): max pooling with a dilation above 2^31 has no CPU "
+                "kernel (compile_model raises \"Supported primitive descriptors list is empty "
+                "for node ... type: Pooling\" for x (1, 1, 1), kernel 1, dilation 2^31 + 1), "
+                "although MaxPool-14 takes int64 dilations and its shape inference accepts it"))
+
+
 def _import_openvino() -> Any:
     try:
         import openvino
@@ -264,6 +325,10 @@ class OpenVinoBackend(ForwardOperations, VjpOperations):
             found.append(_bf16_padding_defect(version))
         if strided_unit_output_wrong(self):
             found.append(_strided_unit_output_defect(version))
+        if pool_dilation_refused(self):
+            found.append(_pool_dilation_defect(version))
+        if version.startswith(STRIDE_COST_RELEASE):  # a probe would be a timing
+            found.append(_stride_cost_defect(version))
         return tuple(found)
 
     # -- the one-operation models -------------------------------------------------------
