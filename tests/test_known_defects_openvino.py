@@ -184,3 +184,20 @@ def test_max_pool_dilation_past_int32_is_declared_and_still_real(declared):
                        (1,), {"pool_dilation"})
     assert not defect.hits("max_pool", "float32", PoolGeometry.make((1,), dilation=2 ** 31),
                            (1,), {"pool_dilation"})
+
+
+def test_max_pool_of_nan_and_of_minus_inf_is_the_lowest_float():
+    """Behind the adapter's missing non-finite promise for max_pool: IEEE 754 maximum gives NaN
+    for a window of NaN and -inf for a window of -inf; OpenVINO gives the lowest float32 for
+    both. A fixed OpenVINO fails here: measure the promise again (properties/test_nonfinite)."""
+    done = _run("import numpy as np, openvino as ov, openvino.opset14 as op; "
+                "x = op.parameter([1, 1, 2], ov.Type.f32); "
+                "y = op.max_pool(x, [1], [1], [0], [0], [1]).output(0); "
+                "c = ov.Core().compile_model(ov.Model([y], [x]), 'CPU', "
+                "{'INFERENCE_PRECISION_HINT': 'f32'}); "
+                "print(c([np.array([[[np.nan, -np.inf]]], np.float32)])[0])")
+    got = _printed(done).astype(np.float32)  # printed to 8 digits
+    assert list(got) == [np.finfo(np.float32).min] * 2, (
+        f"OpenVINO's max pooling of [nan, -inf] now gives {got}: promise nonfinite max_pool "
+        "if properties/test_nonfinite.py agrees")
+    assert "nonfinite:max_pool" in ovb.OpenVinoBackend().capabilities().reasons

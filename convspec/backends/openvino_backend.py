@@ -50,6 +50,13 @@ _MODEL_CACHE_SIZE = 256
 PRECISION_HINT = {"float64": "f32", "float32": "f32", "float16": "f32", "bfloat16": "bf16"}
 _PROBED: dict[tuple[str, int], Capabilities] = {}  # one probe per device, threads, process
 
+#: Measured on OpenVINO 2026.4 (CPU) by properties/test_nonfinite.py: Convolution,
+#: ConvolutionBackpropData and AvgPool are IEEE arithmetic; MaxPool is not (below).
+NONFINITE = frozenset({"avg_pool", "conv", "conv_transpose"})
+NONFINITE_MAX_POOL = (
+    "OpenVINO's MaxPool specification says nothing of NaN, and openvino {version} (CPU) drops "
+    "it: a window of one NaN gives -3.4e38, the lowest float32, and so does a window of -inf "
+    "values (a bug: their maximum is -inf; reproduced in tests/test_known_defects_openvino.py)")
 NO_GRADIENTS = ("OpenVINO is an inference runtime: its operation sets have no gradient or "
                 "backward operations, and the adapter runs forward operations only")
 
@@ -291,8 +298,11 @@ class OpenVinoBackend(ForwardOperations, VjpOperations):
             operations=frozenset(FORWARD_OPERATIONS),
             devices=(self._device_name.lower(),),
             features=frozenset(FEATURES) - {"pool_small_input"},
+            nonfinite=NONFINITE,
             reasons={**{op: NO_GRADIENTS for op in VJP_OPERATIONS},
-                     "pool_small_input": SMALL_INPUT},
+                     "pool_small_input": SMALL_INPUT,
+                     "nonfinite:max_pool": NONFINITE_MAX_POOL.format(
+                         version=self.library_version)},
             precision={"float32": "float32 (INFERENCE_PRECISION_HINT=f32)",
                        "float16": "float16 storage, float32 arithmetic "
                                   "(INFERENCE_PRECISION_HINT=f32)",
