@@ -10,9 +10,7 @@ from __future__ import annotations
 import re
 
 import sitegen
-from sitegen.run import run_example
-
-EXEC_BLOCK = re.compile(r"^```python exec\n(.*?)^```$", re.S | re.M)
+from sitegen.run import EXEC_BLOCK, run_example
 
 
 # Before any plugin's on_config: mkdocstrings keeps only search paths that exist.

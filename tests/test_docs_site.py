@@ -1,5 +1,11 @@
-"""The documentation site: its generated sources (fast), and the whole build opened in headless
-Chromium (slow: ``mkdocs build --strict`` draws every picture and runs every example).
+"""The documentation site: its generated sources and every example on it (fast), every shell
+command on it run (slow), and the whole build opened in headless Chromium (slow: ``mkdocs build
+--strict`` draws every picture and runs every example).
+
+Every code example a reader sees runs: the worked examples of the section pages (run when the
+pages are generated), the ``python exec`` blocks of the hand-written pages, the docstring
+examples of the API pages (doctest), and the shell commands of every page (those a test cannot
+run are listed in :data:`sitegen.shell.NOT_RUN`, each with its reason).
 
 The browser checks what a reader sees: a section page's formulas typeset by MathJax (SVG output
 elements, no MathJax error), its pictures loaded, and nothing fetched from outside the site.
@@ -8,7 +14,9 @@ elements, no MathJax error), its pictures loaded, and nothing fetched from outsi
 from __future__ import annotations
 
 import contextlib
+import doctest
 import functools
+import importlib
 import http.server
 import os
 import re
@@ -21,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from convspec import reference
 from convspec.cli import build_parser
 from convspec.spec import inventory
 
@@ -29,9 +38,10 @@ sys.path.insert(0, str(ROOT / "docs"))
 pytest.importorskip("mkdocs")
 
 from sitegen.examples import EXAMPLES  # noqa: E402
-from sitegen.pages import generated, section_path  # noqa: E402
+from sitegen import shell  # noqa: E402
+from sitegen.pages import api_modules, generated, section_path  # noqa: E402
 from sitegen.pictures import PICTURES  # noqa: E402
-from sitegen.run import ExampleError, run_example  # noqa: E402
+from sitegen.run import EXEC_BLOCK, ExampleError, run_example  # noqa: E402
 from sitegen.tex import to_tex  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -95,24 +105,124 @@ def test_generated_pages_name_every_id():
     assert "| as the notes state it |" in errata and "**no**" in errata
 
 
-def _shell_lines(markdown: str) -> list[str]:
-    blocks = re.findall(r"^```sh\n(.*?)^```$", markdown, re.S | re.M)
-    return [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()
-            if line.startswith("convspec ")]
+@functools.cache
+def _site() -> dict[str, str]:
+    """Every page of the site by its path: the hand-written ones, then the generated ones."""
+    pages = {str(p.relative_to(ROOT / "docs" / "pages")): p.read_text(encoding="utf-8")
+             for p in sorted((ROOT / "docs" / "pages").rglob("*.md"))}
+    return {**pages, **generated()}
+
+
+def _commands() -> list[shell.Command]:
+    return [command for page, text in _site().items() for command in shell.commands(page, text)]
 
 
 def test_every_convspec_command_on_the_site_parses():
-    """The shell examples' command lines are accepted by the command's own parser (every
-    option exists and every value parses); the build runs every Python example."""
-    sources = [p.read_text() for p in (ROOT / "docs" / "pages").rglob("*.md")]
-    lines = [line for text in sources for line in _shell_lines(text)]
-    assert len(lines) >= 15
+    """The shell examples' ``convspec`` command lines are accepted by the command's own parser
+    (every option exists and every value parses), those not run included."""
+    lines = [c.text for c in _commands() if c.program == "convspec"]
+    assert len(lines) >= 20
     parser = build_parser()
     for line in lines:
+        words = shlex.split(line)
         try:
-            parser.parse_args(shlex.split(line)[1:])
+            parser.parse_args(words[words.index("convspec") + 1:])
         except SystemExit:
             pytest.fail(f"the site shows a command convspec rejects: {line}")
+
+
+def test_the_commands_not_run_are_on_the_site_each_with_a_reason():
+    shown = {c.text for c in _commands()}
+    stale = sorted(set(shell.NOT_RUN) - shown)
+    assert not stale, f"sitegen.shell.NOT_RUN names commands no page shows: {stale}"
+    assert all(reason.strip() for reason in shell.NOT_RUN.values())
+    run = [c for c in _commands() if c.text not in shell.NOT_RUN]
+    assert len(run) >= 15 and any(c.output for c in run) and any(c.exit_status == 2 for c in run)
+
+
+@pytest.mark.parametrize("markdown, expected", [
+    ("```sh\nconvspec errata          # the errata\nA=1 convspec x \\\n    --y 2  # exits 2\n```\n",
+     [("convspec errata", "the errata", None, 0), ("A=1 convspec x --y 2", "exits 2", None, 2)]),
+    ("```console\n$ convspec shape 1,1,5 conv -k 3\nlayer  conv\n\n$ convspec errata\n```\n",
+     [("convspec shape 1,1,5 conv -k 3", "", ("layer  conv",), 0),
+      ("convspec errata", "", (), 0)]),
+])
+def test_shell_blocks_become_commands(markdown, expected):
+    found = [(c.text, c.comment, c.output, c.exit_status) for c in shell.commands("p", markdown)]
+    assert found == expected
+
+
+def test_every_python_example_on_the_hand_written_pages_runs():
+    """The ``python exec`` blocks (the build runs them too; here without building)."""
+    blocks = [(page, code) for page, text in _site().items() if not page.startswith("api/")
+              for code in EXEC_BLOCK.findall(text)]
+    assert len(blocks) >= 5
+    for page, code in blocks:
+        assert ">>> " in run_example(code, page)
+
+
+@pytest.mark.parametrize("module", api_modules())
+def test_every_docstring_example_on_the_api_pages_runs(module):
+    """The API pages show each module's docstrings; their ``>>>`` examples run as doctests
+    (``convspec.reference``'s as ``tests/test_reference_doctests.py`` writes them, with ``ref``)."""
+    result = doctest.testmod(importlib.import_module(module), extraglobs={"ref": reference},
+                             optionflags=doctest.ELLIPSIS, report=False)
+    assert result.failed == 0, f"{module}: {result.failed} of {result.attempted} examples failed"
+
+
+def _environment() -> dict[str, str]:
+    """The reader's shell: this environment's ``bin`` (the repository's .venv) first on PATH, no
+    pytest variables leaking into the commands that run pytest themselves."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
+def _magic_ok(path: Path) -> bool:
+    head = path.read_bytes()[:512]
+    expected = {".png": b"\x89PNG", ".gif": b"GIF8", ".svg": b"<svg", ".json": b"{"}
+    want = expected.get(path.suffix)
+    return want is None or want in head
+
+
+def _run_command(command: shell.Command, cwd: Path, env: dict[str, str]) -> list[str]:
+    """What is wrong with one command's run: its exit status, output and files."""
+    done = subprocess.run(["bash", "-c", command.text], cwd=cwd, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    output = [line.rstrip() for line in done.stdout.rstrip("\n").splitlines()]
+    problems = []
+    if done.returncode != command.exit_status:
+        problems.append(f"{command}: exit status {done.returncode}, the page says "
+                        f"{command.exit_status}; its output ends:\n{done.stdout[-2000:]}")
+    if command.output is not None and output != list(command.output):
+        problems.append(f"{command}: printed\n" + "\n".join(output) + "\nbut the page shows\n"
+                        + "\n".join(command.output))
+    for name in command.written:
+        path = cwd / name
+        if not (path.is_file() and path.stat().st_size > 0 and _magic_ok(path)):
+            problems.append(f"{command}: did not write {name} (or wrote it empty or garbled)")
+    return problems
+
+
+@pytest.mark.slow
+def test_every_shell_command_on_the_site_runs(tmp_path):
+    """Each page's commands, in the page's order, in a fresh directory per page (a command may
+    read what one before it wrote: ``convspec report torch.json``). About 2.5 min on 2 cores,
+    most of it ``convspec backends`` (probes every backend) and the three ``verify`` runs."""
+    env = _environment()
+    problems, ran = [], 0
+    for page, text in _site().items():
+        page_commands = [c for c in shell.commands(page, text) if c.text not in shell.NOT_RUN]
+        if not page_commands:
+            continue
+        cwd = tmp_path / page.replace("/", "_").removesuffix(".md")
+        cwd.mkdir()
+        for command in page_commands:
+            problems += _run_command(command, cwd, env)
+            ran += 1
+    assert ran >= 15
+    assert not problems, "\n\n".join(problems)
 
 
 # -- the built site in a browser (slow) --------------------------------------------------------

@@ -7,8 +7,6 @@ shows it as a ``>>>`` session with the outputs the build computed.
 from __future__ import annotations
 
 X = "import numpy as np\nfrom convspec import reference as ref\n"
-CONV = "stride=(1,), padding=((0, 0),), dilation=(1,), groups=1"
-CONV2 = "stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1"
 
 EXAMPLES: dict[str, str] = {
     # -- A -------------------------------------------------------------------------------------
@@ -32,16 +30,15 @@ np.array_equal(ref.convolve(w, x), ref.correlate(ref.rot180(w), x))
 x, w = np.array([1., 2., 3.]), np.array([1., -1.])
 ref.convolve(w, x, mode="full"), ref.convolve(x, w, mode="full")   # full: commutes
 """,
-    "A6": X + f"""
+    "A6": X + """
 x, w = np.arange(5.).reshape(1, 1, 5), np.array([[[1., 2., 3.]]])
-ref.conv(x, w, None, {CONV})   # what a library calls conv
+ref.conv(x, w)                                          # what a library calls conv
 ref.correlate(w[0, 0], x[0, 0])
 """,
     "A7": X + """
 x = np.ones((1, 1, 3, 4, 4))                           # (N, C, D, H, W)
 w = np.ones((2, 1, 2, 2, 2))
-ref.conv(x, w, None, stride=(1, 1, 1), padding=((0, 0),) * 3, dilation=(1, 1, 1),
-         groups=1).shape
+ref.conv(x, w).shape
 """,
     "A8": """
 import numpy as np
@@ -92,7 +89,7 @@ erratum("B7").check().literal_holds                     # the notes' (d+1)xK+1 r
 """,
     "B8": X + """
 x, w = np.arange(49.).reshape(1, 1, 7, 7), np.ones((1, 1, 2, 2))
-y = ref.conv(x, w, None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(2, 2), groups=1)
+y = ref.conv(x, w, dilation=2)
 y[0, 0, 0, 0] == x[0, 0, 0, 0] + x[0, 0, 0, 2] + x[0, 0, 2, 0] + x[0, 0, 2, 2]
 """,
     "B9": """
@@ -197,9 +194,9 @@ k, image = np.array([[1., 2.], [3., 4.]]), np.arange(9.).reshape(3, 3)
 cs.doubly_block_circulant_shape((3, 3), (2, 2))
 np.allclose(ref.block_circulant_convolve(k, image), ref.convolve(k, image, mode="full"))
 """,
-    "D4": X + f"""
+    "D4": X + """
 x, w = np.random.default_rng(0).normal(size=(1, 3, 6, 6)), np.ones((4, 3, 3, 3))
-np.allclose(ref.im2col_conv(x, w, None, {CONV2}), ref.conv(x, w, None, {CONV2}))
+np.allclose(ref.im2col_conv(x, w), ref.conv(x, w))
 """,
     "D5": """
 import convspec as cs
@@ -218,8 +215,7 @@ cs.score_map_size(384)                                  # 6x6 positions, stride 
 import convspec as cs
 cs.transposed_matrix_shapes(5, 3)                       # C is 3 x 5; C^T maps 3 to 5
 z, w = np.array([[[1., 2., 3.]]]), np.array([[[1., 10., 100.]]])
-ref.conv_transpose(z, w, None, stride=(1,), padding=(0,), output_padding=(0,),
-                   dilation=(1,), groups=1)
+ref.conv_transpose(z, w)
 """,
     # -- E -------------------------------------------------------------------------------------
     "E1": X + """
@@ -231,16 +227,16 @@ from convspec.spec.errata import erratum
 check = erratum("E2").check()
 check.literal_holds, check.corrected_holds
 """,
-    "E3": X + f"""
+    "E3": X + """
 x, w = np.random.default_rng(1).normal(size=(1, 1, 12)), np.ones((1, 1, 3))
-y = ref.conv(x, w, None, {CONV})
-y_shifted = ref.conv(np.roll(x, 2, axis=-1), w, None, {CONV})
+y = ref.conv(x, w)
+y_shifted = ref.conv(np.roll(x, 2, axis=-1), w)
 np.allclose(y_shifted[..., 4:], y[..., 2:-2])           # shift, then conv = conv, then shift
 """,
-    "E4": X + f"""
+    "E4": X + """
 rng = np.random.default_rng(2)
 x1, x2, w = rng.normal(size=(1, 1, 6)), rng.normal(size=(1, 1, 6)), rng.normal(size=(1, 1, 3))
-f = lambda x: ref.conv(x, w, None, {CONV})
+f = lambda x: ref.conv(x, w)
 np.allclose(f(2 * x1 + 3 * x2), 2 * f(x1) + 3 * f(x2))
 """,
     "E5": """
@@ -248,10 +244,10 @@ import convspec as cs
 g = cs.ConvGeometry.make(1, 1, 3, stride=2, ndim=2)
 g.input_positions((1, 2), (7, 7))                       # rows 2..4, columns 4..6 only
 """,
-    "E6": X + f"""
+    "E6": X + """
 rng = np.random.default_rng(3)
 x, w, dy = rng.normal(size=(1, 1, 5)), rng.normal(size=(1, 1, 2)), rng.normal(size=(1, 1, 4))
-dx, dw, db = ref.conv_vjp(x, w, None, dy, {CONV})
+dx, dw, db = ref.conv_vjp(x, w, None, dy)
 per_position = [dy[0, 0, t] * x[0, 0, t:t + 2] for t in range(4)]
 np.allclose(dw[0, 0], np.sum(per_position, axis=0))
 """,
@@ -266,10 +262,8 @@ np.allclose(ref.pointwise_conv(x, w), np.einsum("oc,nchw->nohw", w[:, :, 0, 0], 
 """,
     "E9": X + """
 x, w = np.random.default_rng(6).normal(size=(1, 4, 5, 5)), np.ones((6, 2, 3, 3))
-kw = dict(stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1))
-halves = [ref.conv(x[:, 2 * g:2 * g + 2], w[3 * g:3 * g + 3], None, groups=1, **kw)
-          for g in range(2)]
-np.allclose(ref.conv(x, w, None, groups=2, **kw), np.concatenate(halves, axis=1))
+halves = [ref.conv(x[:, 2 * g:2 * g + 2], w[3 * g:3 * g + 3]) for g in range(2)]
+np.allclose(ref.conv(x, w, groups=2), np.concatenate(halves, axis=1))
 """,
     "E10": """
 import convspec as cs
@@ -298,10 +292,9 @@ import convspec as cs
 cs.has_gridding(cs.dilated_stack([2, 2, 2])), cs.missing_offsets(cs.dilated_stack([2, 2, 2]))
 cs.has_gridding(cs.dilated_stack([1, 2, 5])), cs.hdc_violations([1, 2, 5])
 """,
-    "E16": X + f"""
+    "E16": X + """
 x = np.ones((1, 8, 6, 6))
-branches = [ref.conv(x, np.ones((c, 8, k, k)), None, stride=(1, 1), padding=((k // 2,) * 2,) * 2,
-                     dilation=(1, 1), groups=1) for c, k in ((4, 1), (6, 3), (2, 5))]
+branches = [ref.conv(x, np.ones((c, 8, k, k)), padding=k // 2) for c, k in ((4, 1), (6, 3), (2, 5))]
 np.concatenate(branches, axis=1).shape                  # channels add up: 4 + 6 + 2
 """,
     "E17": X + """
@@ -322,81 +315,77 @@ ref.residual_unit(x, lambda a: 0.5 * a)                 # h(x) = x + f(x)
 x, w, b = np.ones((1, 2, 3, 3)), np.ones((1, 2, 2, 2)), np.array([0.5])
 ref.conv_layer(x, w, b, activation=ref.relu)            # Z = sum_d W ⊗ X^d + b, Y = f(Z)
 """,
-    "E21": X + f"""
+    "E21": X + """
 x, w = np.ones((1, 2, 4)), np.ones((2, 2, 3))
 table = np.array([[True, False], [True, True]])         # output 0 reads input 0 only
 ref.connection_table_conv(x, w, None, table)
 """,
-    "E22": X + f"""
+    "E22": X + """
 x, w = np.random.default_rng(8).normal(size=(1, 2, 6)), np.ones((3, 2, 3))
-np.allclose(ref.tiled_conv(x, w[None]), ref.conv(x, w, None, {CONV}))   # t = 1 tile
+np.allclose(ref.tiled_conv(x, w[None]), ref.conv(x, w))   # t = 1 tile
 """,
-    "E23": X + f"""
+    "E23": X + """
 x, w = np.random.default_rng(9).normal(size=(1, 1, 5, 5)), np.ones((1, 1, 3, 3))
 offsets = np.zeros((1, 18, 3, 3))
-np.allclose(ref.deformable_conv(x, offsets, w, None), ref.conv(x, w, None, {CONV2}))
+np.allclose(ref.deformable_conv(x, offsets, w), ref.conv(x, w))
 """,
     # -- F -------------------------------------------------------------------------------------
-    "F1": X + f"""
+    "F1": X + """
 rng = np.random.default_rng(10)
 x, w, dy = rng.normal(size=(1, 1, 6)), rng.normal(size=(1, 1, 3)), rng.normal(size=(1, 1, 4))
-dx, dw, db = ref.conv_vjp(x, w, None, dy, {CONV})
+dx, dw, db = ref.conv_vjp(x, w, None, dy)
 np.allclose(dw[0, 0], ref.correlate(dy[0, 0], x[0, 0]))    # dW = dY ⊗ X
 """,
-    "F2": X + f"""
+    "F2": X + """
 rng = np.random.default_rng(11)
 x, w, dy = rng.normal(size=(1, 1, 6)), rng.normal(size=(1, 1, 3)), rng.normal(size=(1, 1, 4))
-dx, dw, db = ref.conv_vjp(x, w, None, dy, {CONV})
+dx, dw, db = ref.conv_vjp(x, w, None, dy)
 np.allclose(dx[0, 0], ref.wide_correlate(ref.rot180(w[0, 0]), dy[0, 0]))  # rot180(W) ~⊗ dY
 """,
-    "F3": X + f"""
+    "F3": X + """
 x, w, dy = np.ones((1, 1, 5)), np.ones((2, 1, 3)), np.arange(6.).reshape(1, 2, 3)
-ref.conv_vjp(x, w, np.zeros(2), dy, {CONV})[2]       # db_p = sum of delta over positions
+ref.conv_vjp(x, w, np.zeros(2), dy)[2]                  # db_p = sum of delta over positions
 """,
-    "F4": X + f"""
+    "F4": X + """
 rng = np.random.default_rng(12)
 x, w, dy = rng.normal(size=(1, 2, 5)), rng.normal(size=(3, 2, 2)), rng.normal(size=(1, 3, 4))
-dw = ref.conv_vjp(x, w, None, dy, {CONV})[1]
+dw = ref.conv_vjp(x, w, None, dy)[1]
 np.allclose(dw[2, 1], ref.correlate(dy[0, 2], x[0, 1]))    # dW^(p,d) = delta^p ⊗ X^d
 """,
-    "F5": X + f"""
+    "F5": X + """
 rng = np.random.default_rng(13)
 x, w, dy = rng.normal(size=(1, 2, 5)), rng.normal(size=(3, 2, 2)), rng.normal(size=(1, 3, 4))
-dx = ref.conv_vjp(x, w, None, dy, {CONV})[0]
+dx = ref.conv_vjp(x, w, None, dy)[0]
 by_formula = sum(ref.wide_correlate(ref.rot180(w[p, 1]), dy[0, p]) for p in range(3))
 np.allclose(dx[0, 1], by_formula)                        # sum_p rot180(W^(p,d)) ~⊗ delta^p
 """,
     "F6": X + """
 x, dy = np.array([[[[1., 5.], [2., 3.]]]]), np.array([[[[10.]]]])
-kw = dict(kernel=(2, 2), stride=(2, 2), padding=(0, 0), ceil_mode=False)
-ref.max_pool_vjp(x, dy, dilation=(1, 1), **kw)[0, 0]       # routed to the arg-max
-ref.avg_pool_vjp(x, dy, count_include_pad=True, **kw)[0, 0]  # spread evenly
+ref.max_pool_vjp(x, dy, kernel=2)[0, 0]                 # routed to the arg-max
+ref.avg_pool_vjp(x, dy, kernel=2)[0, 0]                 # spread evenly
 """,
-    "F7": X + f"""
+    "F7": X + """
 rng = np.random.default_rng(14)
 x, w, dy = rng.normal(size=(1, 1, 6)), rng.normal(size=(1, 1, 3)), rng.normal(size=(1, 1, 4))
-dx = ref.conv_vjp(x, w, None, dy, {CONV})[0]
+dx = ref.conv_vjp(x, w, None, dy)[0]
 np.allclose(dx[0, 0], ref.convolve(w[0, 0], dy[0, 0], mode="full"))   # flipped filter
 """,
     "F8": X + """
 rng = np.random.default_rng(15)
 x, w, z = rng.normal(size=(1, 1, 7)), rng.normal(size=(1, 1, 3)), rng.normal(size=(1, 1, 3))
-kw = dict(stride=(2,), dilation=(1,), groups=1)
-cx = ref.conv(x, w, None, padding=((0, 0),), **kw)
-ctz = ref.conv_transpose(z, w, None, padding=(0,), output_padding=(0,), **kw)
+cx = ref.conv(x, w, stride=2)
+ctz = ref.conv_transpose(z, w, stride=2)
 np.isclose(np.vdot(cx, z), np.vdot(x, ctz))              # <Cx, z> = <x, C^T z>
 """,
     "F9": X + """
 z, w = np.array([[[1., 2.]]]), np.array([[[1., 1., 1.]]])
 ref.zero_insert(z, (2,))                                 # s - 1 zeros inserted
-ref.conv_transpose(z, w, None, stride=(2,), padding=(0,), output_padding=(0,),
-                   dilation=(1,), groups=1)
+ref.conv_transpose(z, w, stride=2)
 """,
     # -- G -------------------------------------------------------------------------------------
     "G1": X + """
 x = np.arange(16.).reshape(1, 1, 4, 4)
-kw = dict(kernel=(2, 2), stride=(2, 2), padding=(0, 0), ceil_mode=False)
-ref.max_pool(x, dilation=(1, 1), **kw)[0, 0], ref.avg_pool(x, count_include_pad=True, **kw)[0, 0]
+ref.max_pool(x, kernel=2)[0, 0], ref.avg_pool(x, kernel=2)[0, 0]   # stride = kernel
 """,
     "G2": """
 import convspec as cs
@@ -409,19 +398,17 @@ ref.l2_pool(x, kernel=(2, 2))                            # sqrt(sum of squares)
 """,
     "G4": X + """
 x = np.arange(32.).reshape(1, 2, 4, 4)
-kw = dict(kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), ceil_mode=False)
-np.array_equal(ref.max_pool(x, **kw)[:, 1:], ref.max_pool(x[:, 1:], **kw))   # per slice
+np.array_equal(ref.max_pool(x, kernel=2)[:, 1:], ref.max_pool(x[:, 1:], kernel=2))   # per slice
 """,
     "G5": X + """
 x = np.ones((1, 2, 4, 4))
 ref.trainable_pool(x, np.array([0.5, 2.]), np.array([0., 1.]), kernel=(2, 2))[0, :, 0, 0]
 """,
-    "G6": X + f"""
+    "G6": X + """
 x = np.arange(16.).reshape(1, 1, 4, 4)
 w = np.full((1, 1, 2, 2), 0.25)
-conv = ref.conv(x, w, None, stride=(2, 2), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1)
-pool = ref.avg_pool(x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), ceil_mode=False,
-                    count_include_pad=True)
+conv = ref.conv(x, w, stride=2)
+pool = ref.avg_pool(x, kernel=2)
 np.allclose(conv, pool)                                  # a strided conv can do the pooling
 """,
     # -- H -------------------------------------------------------------------------------------

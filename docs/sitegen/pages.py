@@ -111,7 +111,7 @@ def _pictures(ident: str) -> list[str]:
     lines = []
     for k, picture in enumerate(PICTURES.get(ident, ())):
         name = f"{ident}-{k + 1}.{picture.suffix}"
-        lines += [f"<figure markdown=\"span\" class=\"convspec-picture\">",
+        lines += ["<figure markdown=\"span\" class=\"convspec-picture\">",
                   f"  ![{picture.caption}](../pictures/{name}){{ loading=lazy }}",
                   f"  <figcaption>{picture.caption}<br><code>{picture.command(name)}</code>"
                   "</figcaption>",
@@ -134,7 +134,7 @@ def entry_markdown(entry: inventory.Entry) -> str:
     if entry.erratum:
         lines += ['!!! warning "Erratum: the notes state this wrongly"',
                   "    The spec implements the correct statement; the [errata page](../errata.md)"
-                  f" shows the notes' form failing on a counterexample.", ""]
+                  " shows the notes' form failing on a counterexample.", ""]
     lines += [statement_markdown(entry.statement), ""]
     formulas = [f.strip() for f in entry.statement.split("`")[1::2]]
     if formulas:

@@ -16,6 +16,9 @@ import textwrap
 
 import numpy as np
 
+#: A hand-written page's executed example: ```` ```python exec ```` ... ```` ``` ````.
+EXEC_BLOCK = re.compile(r"^```python exec\n(.*?)^```$", re.S | re.M)
+
 
 class ExampleError(RuntimeError):
     """An example on the site raised; the message names where and what."""
