@@ -4,8 +4,9 @@
   answering asv's ``$.ajax`` JSON requests from it, so ``index.html`` also opens from the file
   system (a browser refuses ``fetch`` of ``file://`` JSON; a ``<script>`` it loads).
 - :func:`first_view`: benchmarks that were never run leave the list, and a page opened without
-  a ``#`` shows a measured series (the first ``time_*`` benchmark with results, with the
-  parameter values that were measured) instead of asv's first-value defaults; parameter
+  a ``#`` shows measured series (the first ``time_*`` benchmark with results: a line per
+  measured backend, the first measured value of the other parameters) instead of asv's
+  first-value defaults; parameter
   values never measured on any machine (backends not installed or never selected) are pruned.
 - :func:`axis_names`: the x axis names nights (the ledger's) or commit dates, not blank ticks.
 - :func:`provenance_page`: ``provenance.html``, one table per machine: each night's provenance
@@ -167,7 +168,8 @@ def prune(html_dir: Path, measured: dict[str, list[list[str]]]) -> None:
 
 def first_view(html_dir: Path, results_dir: Path) -> str | None:
     """Prune the published data (:func:`prune`); return the default ``#`` address (or None):
-    the first ``time_*`` benchmark with every measured value selected, dates on the x axis."""
+    the first ``time_*`` benchmark, one line per measured backend (and machine) for the first
+    measured value of every other parameter (in asv's order); the side panel selects more."""
     measured = _measured(results_dir)
     prune(html_dir, measured)
     timed = sorted(k for k in measured if ".time_" in k) or sorted(measured)
@@ -175,9 +177,10 @@ def first_view(html_dir: Path, results_dir: Path) -> str | None:
         return None
     name = timed[0]
     index = json.loads((html_dir / "index.json").read_text(encoding="utf-8"))
-    names = index["benchmarks"][name].get("param_names") or []
-    query = "&".join(f"p-{quote(p)}={quote(v)}" for p, values in zip(names, measured[name])
-                     for v in values)
+    info = index["benchmarks"][name]
+    chosen = [(p, values if p == "backend" else values[:1])
+              for p, values in zip(info.get("param_names") or [], info.get("params") or [])]
+    query = "&".join(f"p-{quote(p)}={quote(v)}" for p, values in chosen for v in values)
     return f"{name}?{query}" if query else name
 
 

@@ -90,7 +90,7 @@ def test_pruning_keeps_graphs_and_regressions_aligned(tmp_path: Path):
     results_file.write_text(json.dumps({"result_columns": ["result", "params"], "results": {
         name: [[0.1, 0.2, nan, nan, 0.3, 0.4], params]}}))
     assert pages.first_view(html, results) == (
-        f"{name}?p-backend=%27a%27&p-backend=%27c%27&p-workload=%27x%27&p-workload=%27y%27")
+        f"{name}?p-backend=%27a%27&p-backend=%27c%27&p-workload=%27x%27")
     index = json.loads((html / "index.json").read_text())
     assert list(index["benchmarks"]) == [name]
     assert index["benchmarks"][name]["params"] == [["'a'", "'c'"], ["'x'", "'y'"]]
@@ -111,3 +111,19 @@ def test_axis_names_nights_for_the_ledger_dates_otherwise(tmp_path: Path):
              "revision_to_date": {"0": 1790000000000, "1": 1790100000000}}
     label, names = pages.axis_names(other, nights)
     assert label == "commit date (UTC)" and names == {0: "2026-09-21", 1: "2026-09-22"}
+
+
+def test_gate_says_when_a_case_was_measured_once(tmp_path: Path):
+    res = tmp_path / "results"
+    for name, night, seconds in (("a", "2026-01-01", 0.010), ("b", "2026-01-02", 0.030)):
+        _results(res / "m1" / f"{name}.json", night, [seconds, 0.020])
+        data = json.loads((res / "m1" / f"{name}.json").read_text())
+        data["result_columns"].append("stats_repeat")
+        data["results"]["convolution.Tiny.time_call"].append([1, 1])
+        (res / "m1" / f"{name}.json").write_text(json.dumps(data))
+    [found] = gate.regressions(res, tmp_path / "none")
+    assert found.single_sample and "measured once (asv run --quick)" in found.sentence()
+    _results(res / "m1" / "a.json", "2026-01-01", [0.010, 0.020])  # no sample counts
+    _results(res / "m1" / "b.json", "2026-01-02", [0.030, 0.020])
+    [found] = gate.regressions(res, tmp_path / "none")
+    assert not found.single_sample and "measured once" not in found.sentence()

@@ -8,7 +8,8 @@ version starts a new series and is not compared). A case regresses when
     tonight / previous > 1 + max(threshold, noise_factor · noise),
 
 where ``noise`` is the larger relative IQR ``(q75 - q25) / median`` of the two nights' samples
-(asv's ``stats_q_25``/``stats_q_75``). Only timings are judged (lower is better); ``track_*``
+(asv's ``stats_q_25``/``stats_q_75``); a case measured once (``asv run --quick``) has no
+spread, so only the threshold applies and its sentence says so. Only timings are judged (lower is better); ``track_*``
 values are never compared. Each regression is named with the machine, both nights and both
 nights' library versions from the provenance files (:mod:`convspec.perf.provenance`).
 
@@ -45,6 +46,7 @@ class Case:
     seconds: float
     noise: float
     version: str
+    samples: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,13 +59,16 @@ class Regression:
     after: float
     limit: float
     versions: tuple[str, str]
+    single_sample: bool = False
 
     def sentence(self) -> str:
+        caveat = ("; measured once (asv run --quick), so its noise is unknown and only the "
+                  "threshold applied" if self.single_sample else "")
         return (f"gate: {self.benchmark} on machine {self.machine} slowed from "
                 f"{_ms(self.before)} on {self.before_night} to {_ms(self.after)} on "
                 f"{self.after_night} ({self.after / self.before:.2f}x), beyond the allowed "
                 f"{1 + self.limit:.2f}x; versions {self.before_night}: {self.versions[0]}; "
-                f"{self.after_night}: {self.versions[1]}")
+                f"{self.after_night}: {self.versions[1]}{caveat}")
 
 
 def _ms(seconds: float) -> str:
@@ -86,13 +91,16 @@ def _cases(results: Mapping[str, Any]) -> dict[str, Case]:
         labels = [", ".join(combo) for combo in itertools.product(*entry.get("params") or [])]
         values = entry.get("result") or []
         q25s, q75s = entry.get("stats_q_25") or [], entry.get("stats_q_75") or []
+        repeats = entry.get("stats_repeat") or []
         for i, value in enumerate(values):
             if value is None or not math.isfinite(value) or value <= 0:
                 continue
             key = f"{name}({labels[i]})" if labels else name
             q25 = q25s[i] if i < len(q25s) and q25s[i] is not None else value
             q75 = q75s[i] if i < len(q75s) and q75s[i] is not None else value
-            cases[key] = Case(value, max(q75 - q25, 0.0) / value, str(entry.get("version")))
+            samples = repeats[i] if i < len(repeats) and repeats[i] is not None else None
+            cases[key] = Case(value, max(q75 - q25, 0.0) / value, str(entry.get("version")),
+                              int(samples) if samples is not None else None)
     return cases
 
 
@@ -148,7 +156,8 @@ def regressions(results_dir: str | Path, provenance_dir: str | Path, *, night: s
             if new.seconds > old.seconds * (1 + limit):
                 found.append(Regression(
                     key, machine, before_night, after_night, old.seconds, new.seconds, limit,
-                    (_versions(prov.get(before_night), key), _versions(prov.get(after_night), key))))
+                    (_versions(prov.get(before_night), key), _versions(prov.get(after_night), key)),
+                    single_sample=1 in (old.samples, new.samples)))
     return found
 
 
