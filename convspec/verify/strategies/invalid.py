@@ -422,8 +422,8 @@ def invalid_conv_cases(*, capabilities: Capabilities = ALL,
                        kinds: Sequence[str] | None = None,
                        transposed: bool | None = None) -> st.SearchStrategy[InvalidConvCase]:
     """Calls a correct backend must reject, drawn around a valid case (see the module's
-    docstring for the kinds; ``None``: every convolution kind the backend's operations,
-    features and limits allow). ``transposed=None``: transposed for ``output_padding`` (or when
+    docstring for the kinds; ``None``: every kind a forward call must reject that the
+    backend's operations, features and limits allow, so not ``cotangent``, a vjp's). ``transposed=None``: transposed for ``output_padding`` (or when
     the backend has only ``conv_transpose``), forward otherwise (always for
     ``extent_overflow``). Each case's ``dy_shape`` is what a careless vjp would expect."""
     conv_only = ("channels", "groups", "kernel_too_large", "rank", "output_padding",
@@ -431,8 +431,8 @@ def invalid_conv_cases(*, capabilities: Capabilities = ALL,
     if kinds is None:
         operations = capabilities.operations
         kinds = tuple(
-            k for k in conv_only
-            if _kind_feature(k, "conv") in capabilities.features | {""}
+            k for k in conv_only if k != "cotangent"
+            and _kind_feature(k, "conv") in capabilities.features | {""}
             and _kind_fits_limits(k, capabilities)
             and (k != "output_padding" or (transposed is not False
                                            and "conv_transpose" in operations))
