@@ -423,9 +423,10 @@ def invalid_conv_cases(*, capabilities: Capabilities = ALL,
                        transposed: bool | None = None) -> st.SearchStrategy[InvalidConvCase]:
     """Calls a correct backend must reject, drawn around a valid case (see the module's
     docstring for the kinds; ``None``: every kind a forward call must reject that the
-    backend's operations, features and limits allow, so not ``cotangent``, a vjp's). ``transposed=None``: transposed for ``output_padding`` (or when
-    the backend has only ``conv_transpose``), forward otherwise (always for
-    ``extent_overflow``). Each case's ``dy_shape`` is what a careless vjp would expect."""
+    backend's operations, features and limits allow, so not ``cotangent``, a vjp's).
+    ``transposed=None``: transposed for ``output_padding`` (or when the backend has only
+    ``conv_transpose``), forward otherwise (always for ``extent_overflow``). Each case's
+    ``dy_shape`` is what a careless vjp would expect."""
     conv_only = ("channels", "groups", "kernel_too_large", "rank", "output_padding",
                  "extent_overflow", "cotangent")
     if kinds is None:
@@ -531,7 +532,8 @@ def invalid_pool_cases(*, operation: str = "max_pool", capabilities: Capabilitie
     """Pooling calls a correct backend must reject, drawn around a valid case: padding above
     half the dilated window (in an input long enough that every output has a window), a window
     longer than the padded input by 1 (by a whole stride with ``ceil_mode``), an input of
-    another rank, a ``dy`` of another shape."""
+    another rank, (max pooling) a dilated window past 2^31 that int32 wraps to one the input
+    fits, a ``dy`` of another shape."""
     pool_only = ("pool_padding", "kernel_too_large", "rank", "extent_overflow", "cotangent")
     for kind in kinds:
         if kind not in pool_only:
