@@ -13,9 +13,9 @@ with :class:`ConvGeometry` / :class:`PoolGeometry`; a wide group's 18 channels w
 rather than two), keeps those the backend runs in some dtype (its capabilities and known
 defects decide), and picks greedily the candidate that covers the most features and feature
 pairs not yet covered (ties: fewer elements, then the pool's order) until every feature and pair
-some kept candidate has is covered. So a pair is "supported" (:func:`targets`) when a small case the backend runs has it;
-the pairs no case can have (two ranks, ``output_padding`` without stride or dilation above 1,
-...) are never targets. The result depends only on the capabilities, never on which examples
+some kept candidate has is covered. So a pair is "supported" (:func:`targets`) when a small
+case the backend runs has it; the pairs no case can have (two ranks, ``output_padding`` without
+stride or dilation above 1, ...) are never targets. The result depends only on the capabilities, never on which examples
 Hypothesis drew.
 """
 
