@@ -15,8 +15,8 @@ defects decide), and picks greedily the candidate that covers the most features 
 pairs not yet covered (ties: fewer elements, then the pool's order) until every feature and pair
 some kept candidate has is covered. So a pair is "supported" (:func:`targets`) when a small
 case the backend runs has it; the pairs no case can have (two ranks, ``output_padding`` without
-stride or dilation above 1, ...) are never targets. The result depends only on the capabilities, never on which examples
-Hypothesis drew.
+stride or dilation above 1, ...) are never targets. The result depends only on the
+capabilities, never on which examples Hypothesis drew.
 """
 
 from __future__ import annotations
