@@ -229,8 +229,10 @@ def api_markdown(module: str) -> str:
 
 
 def benchmarks_markdown() -> str:
-    """bench/README.md, the benchmark guide, as it is in the repository."""
+    """bench/README.md, the benchmark guide, as it is in the repository (its links into
+    docs/pages/, such as the dashboard's screenshots, made relative to the site's root)."""
     text = (ROOT / "bench" / "README.md").read_text(encoding="utf-8")
+    text = text.replace("](../docs/pages/", "](")
     return text + "\n\n*This page is `bench/README.md` of the repository.*\n"
 
 
