@@ -10,6 +10,15 @@
 - Matrix forms (:mod:`.matrices`, section D) and ``fft_conv``.
 - Variants (:mod:`.variants`, section E/C10), blocks (:mod:`.blocks`), pooling (:mod:`.pooling`)
   and the training formulas of section H (from :mod:`convspec.spec.training`).
+
+Every public function's docstring states its formula with the inventory IDs and seeds, and shows
+one example on small integer-valued arrays whose output can be checked by hand, written after
+``import numpy as np`` and ``from convspec import reference as ref`` (``help(ref.conv)``;
+``tests/test_reference_doctests.py`` runs them all). The keywords have the defaults a reader
+expects (no bias, ``stride=1``, ``padding=0``, ``dilation=1``, ``groups=1``,
+``output_padding=0``; pooling's ``stride`` is its kernel) and an int stands for every spatial
+axis, so ``ref.conv_transpose(x, w, stride=2, padding=1)`` works; the backend protocol still
+passes every argument in full (:mod:`convspec.backends.protocol`).
 """
 
 from ..spec.training import (

@@ -42,8 +42,29 @@ NOT_RUN: dict[str, str] = {
                         "runs the script end to end on a quick selection)",
     "CONVSPEC_NIGHT=2026-11-20 bench/nightly.sh": "a whole night of asv benchmarks, recorded "
                                                   "under a given date",
-    "python bench/dashboard.py --config .asv/asv.conf.json --serve":
-        "serves the dashboard until stopped",
+    "convspec dashboard": "serves the dashboard until stopped",
+    "convspec dashboard --html-dir /shared/convspec/html --port 0": "serves the dashboard until "
+                                                                    "stopped",
+    "K=.asv/kernel/asv.conf.json": "only names the kernel track's configuration for the "
+                                   "commands after it",
+    "python bench/nights.py kernel-config --root . --repo ~/src/mykernel "
+    "--backends mykernel.conv:Backend --shared .asv/kernel":
+        "~/src/mykernel and mykernel.conv stand for the reader's own kernel repository and "
+        "backend",
+    "python bench/nights.py machine --config $K --machine mybox":
+        "needs the kernel track's configuration, which kernel-config writes from the reader's "
+        "repository",
+    "asv run --config $K --machine mybox --bench Tiny ALL": "benchmarks every commit of the "
+                                                           "reader's kernel repository",
+    "asv run --config $K --machine mybox --bench Resnet50 NEW": "benchmarks the reader's kernel "
+                                                               "repository's new commits",
+    "asv continuous --config $K --machine mybox --bench Tiny main~1 main":
+        "benchmarks two commits of the reader's kernel repository",
+    'asv find --config $K --machine mybox v1.2..main "Tiny.time_call"':
+        "bisects the reader's kernel repository",
+    "asv publish --config $K && python bench/dashboard.py --config $K":
+        "needs the kernel track's results",
+    "convspec dashboard --html-dir .asv/kernel/html": "serves the dashboard until stopped",
     'CONVSPEC_SUITES=Tiny CONVSPEC_BACKENDS="reference torch" CONVSPEC_DTYPES=float32 '
     "CONVSPEC_DIRECTIONS=forward CONVSPEC_QUICK=1 bench/nightly.sh":
         "runs asv in the repository and publishes into its .asv/; tests/test_bench_asv.py runs "
