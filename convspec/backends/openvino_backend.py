@@ -22,9 +22,13 @@ is ``bf16``, which computes float32 models in bfloat16), ``bf16`` for bfloat16 (
 kernels), and ``f32`` for float16: the documented CPU behaviour for float16 models is to
 compute them in float32, but a ``f16`` hint on a CPU without float16 arithmetic silently
 becomes ``bf16`` (measured on an AMD EPYC with AVX512_BF16: 11 float16 ulps off on one
-product), so the adapter checks every compiled model's hint and raises if it was replaced. bfloat16 crosses the boundary as uint16 bit views (OpenVINO's Python API exposes a
-bf16 tensor's memory as a float16 array; the bits are copied, never converted). OpenVINO is an
-inference runtime: it has no gradients, and the capabilities list the forward operations only.
+product), so the adapter checks every compiled model's hint and raises if it was replaced.
+float64 has no CPU arithmetic (a float64 model runs in float32): the probe measures it and
+declares the dtype missing. Every array crosses the boundary as raw bytes into an
+``ov.Tensor`` of its element type: bfloat16 has no numpy type in OpenVINO's Python API (its
+tensor memory reads as a float16 array), so its bits are copied, never converted. OpenVINO is
+an inference runtime: it has no gradients, and the capabilities list the forward operations
+only. The probes and defects below are this machine's: each probe is one call that returns.
 """
 
 from __future__ import annotations
