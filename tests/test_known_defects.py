@@ -330,6 +330,58 @@ def test_bf16_transposed_output_padding_defect_is_declared_and_still_real():
     assert forward_excess(1, 2) == 0.0
 
 
+def test_max_pool_empty_window_backward_defect_is_declared_and_still_real():
+    """torch 2.13 (CPU): the max_pool backward of a window holding no input cell puts the
+    gradient into the previous channel (1-D) and aborts the process (3-D), run in subprocesses;
+    the declaration covers exactly the calls with such a window (a fixed torch fails this
+    test: drop the declaration)."""
+    torch = pytest.importorskip("torch")
+    from convspec.backends import torch_backend
+    from convspec.spec.geometry import PoolGeometry
+
+    if not torch.__version__.startswith(torch_backend.INDUCTOR_DEFECTS_TORCH):
+        pytest.skip(f"declared for torch {torch_backend.INDUCTOR_DEFECTS_TORCH}x only")
+    caps = torch_backend.TorchBackend().capabilities()
+    empty = PoolGeometry.make((2,), stride=1, padding=1, dilation=2, ceil_mode=True)
+    assert caps.case_skip_reason("max_pool_vjp", "float32", empty, spatial=(1,))
+    assert not caps.case_skip_reason("max_pool_vjp", "float32", empty, spatial=(3,))
+    assert not caps.case_skip_reason("max_pool", "float32", empty, spatial=(1,))
+
+    one_d = ("import torch; x = torch.tensor([[[0.], [-2.]], [[-1.], [1.]]], requires_grad=True); "
+             "y = torch.nn.functional.max_pool1d(x, 2, 1, 1, 2, ceil_mode=True); "
+             "dy = torch.tensor([[[5.], [-7.]], [[-5.], [-4.]]]); "
+             "print(torch.autograd.grad(y, x, dy)[0].flatten().tolist())")
+    done = subprocess.run([sys.executable, "-c", one_d], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0 or done.stdout.split() != ["[0.0,", "0.0,", "0.0,", "0.0]"], \
+        done.stdout
+    three_d = torch_backend.MAX_POOL_EMPTY_WINDOW_REPRO.split('"')[1]
+    crashed = subprocess.run([sys.executable, "-c", three_d], capture_output=True, text=True,
+                             timeout=300)
+    assert crashed.returncode != 0, "max_pool3d backward of an all-padding window survived"
+
+
+def test_avg_pool3d_small_input_refusal_is_declared_where_probed():
+    """torch refuses avg_pool3d on an input shorter than its (padded-to-fit) window while
+    avg_pool2d takes the same case; the backend declares it only for 3-D calls using
+    pool_small_input."""
+    torch = pytest.importorskip("torch")
+    from convspec.backends import torch_backend
+    from convspec.spec.geometry import PoolGeometry
+
+    f = torch.nn.functional
+    with pytest.raises(RuntimeError, match="smaller than kernel size"):
+        f.avg_pool3d(torch.ones(1, 1, 1, 3, 3), (2, 1, 1), 1, (1, 0, 0))
+    assert f.avg_pool2d(torch.ones(1, 1, 1, 3), (2, 1), 1, (1, 0)).shape == (1, 1, 2, 3)
+    caps = torch_backend.TorchBackend().capabilities()
+    small = PoolGeometry.make((2, 1, 1), stride=1, padding=(1, 0, 0))
+    assert caps.case_skip_reason("avg_pool", "float64", small, spatial=(1, 3, 3))
+    assert not caps.case_skip_reason("avg_pool", "float64", small, spatial=(2, 3, 3))
+    assert not caps.case_skip_reason("max_pool", "float64", small, spatial=(1, 3, 3))
+    flat = PoolGeometry.make((2, 1), stride=1, padding=(1, 0))
+    assert not caps.case_skip_reason("avg_pool", "float64", flat, spatial=(1, 3))
+
+
 # -- non-finite defects: value-dependent, so not KnownDefects (those skip geometries) but holes
 # -- in Capabilities.nonfinite, reproduced here so that a fix shows up ------------------------
 

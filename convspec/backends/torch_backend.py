@@ -370,6 +370,74 @@ def _bf16_transposed_output_padding_defect(version: str) -> KnownDefect:
                 f"{BF16_TRANSPOSED_OUTPUT_PADDING_REPRO}"))
 
 
+#: Found by the property suite once ``pool_small_input`` was declared only where torch refuses
+#: it (issue 17): torch 2.13.0+cpu's max_pool backward writes outside the window when a
+#: window holds no input cell (dilated taps stepping over a short input into the padding): its
+#: arg-max index stays -1, so the gradient lands in the previous channel's last input (1-D:
+#: x (2, 2, 1), kernel 2, padding 1, dilation 2, ceil_mode: dx [[0, 5], [-7, -5]] where 0 is
+#: exact) or before the buffer, and the process aborts ("double free or corruption",
+#: "corrupted size vs. prev_size"; 2-D and 3-D, float64, float32 and bfloat16). The forward
+#: pass is right (-inf).
+MAX_POOL_EMPTY_WINDOW_REPRO = (
+    "python -c \"import torch; [torch.autograd.grad((y := torch.nn.functional.max_pool3d("
+    "(x := torch.randn(1, 1, 1, 3, 3, dtype=torch.float64, requires_grad=True)), (2, 1, 1), "
+    "(2, 1, 1), (1, 0, 0), (2, 1, 1))), x, torch.ones_like(y)) for _ in range(300)]\" "
+    "(aborts: double free or corruption)")
+
+
+def _window_without_input(geometry: PoolGeometry, spatial: tuple[int, ...]) -> bool:
+    """Some window reads padding only: an empty axis of :meth:`PoolGeometry.input_positions`."""
+    out = geometry.output_spatial(spatial)
+    return any(not reads for o in range(max(out))
+               for reads in geometry.input_positions(tuple(min(o, m - 1) for m in out), spatial))
+
+
+def _max_pool_empty_window_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="cpu-max-pool-empty-window-backward", operations=frozenset({"max_pool_vjp"}),
+        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), applies=_window_without_input,
+        reason=(f"torch {version} on the CPU: the max_pool backward of a window that holds no "
+                "input cell (dilated taps stepping over a short input into the padding) writes "
+                "its gradient outside the window, into the previous channel (1-D: x (2, 2, 1), "
+                "kernel 2, padding 1, dilation 2, ceil_mode: dx [[0, 5], [-7, -5]] where 0 is "
+                "exact) or before the buffer, corrupting the heap and aborting the process "
+                f"(2-D, 3-D); repro: {MAX_POOL_EMPTY_WINDOW_REPRO}"))
+
+
+#: torch 2.13: avg_pool3d (forward and backward, CPU) refuses an input shorter than the window
+#: even when the padding makes the window fit, which avg_pool1d/2d and max_pool3d accept and B9
+#: allows: "input image (T: 1 H: 3 W: 3) smaller than kernel size (kT: 2 kH: 1 kW: 1)".
+AVG_POOL3D_SMALL_INPUT_REPRO = (
+    "python -c \"import torch; print(torch.nn.functional.avg_pool3d(torch.ones(1, 1, 1, 3, 3), "
+    "(2, 1, 1), 1, (1, 0, 0)).shape)\" (RuntimeError: input image smaller than kernel size; "
+    "avg_pool2d(torch.ones(1, 1, 1, 3), (2, 1), 1, (1, 0)) gives (1, 1, 2, 3))")
+
+
+def _avg_pool3d_refuses_small_input(torch: Any, device: Any) -> bool:
+    """Whether this build refuses the smallest case above (the padded window fits)."""
+    try:
+        torch.nn.functional.avg_pool3d(torch.ones((1, 1, 1, 3, 3), device=device), (2, 1, 1), 1,
+                                       (1, 0, 0))
+    except RuntimeError:
+        return True
+    return False
+
+
+def _always(geometry: Any, spatial: tuple[int, ...]) -> bool:
+    return True
+
+
+def _avg_pool3d_small_input_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="avg-pool3d-small-input-refused",
+        operations=frozenset({"avg_pool", "avg_pool_vjp"}), dtypes=frozenset(DTYPES),
+        ranks=frozenset({3}), features=frozenset({"pool_small_input"}), applies=_always,
+        reason=(f"torch {version}: avg_pool3d rejects an input shorter than the window even "
+                "when the padding makes the window fit (\"input image smaller than kernel "
+                "size\"), which avg_pool1d/2d and max_pool3d accept and B9 allows; repro: "
+                f"{AVG_POOL3D_SMALL_INPUT_REPRO}"))
+
+
 def _with_limits(caps: Capabilities, version: str, *, cuda: bool) -> Capabilities:
     """``caps`` with the call limits of this torch build and device, and why."""
     reasons = {**caps.reasons, "max_integer_parameter": INT32_PARAMETERS.format(version=version)}
@@ -448,15 +516,12 @@ class TorchBackend(ForwardOperations, VjpOperations):
         # precision, outside the tolerance model, so these cases are skipped with the reason.
         reasons.update({case_key("avg_pool_vjp", d): f"torch {self.library_version}: "
                         f"{HALF_AVG_POOL_VJP}" for d in HALF_DTYPES})
-        reasons["pool_small_input"] = (
-            "PyTorch's avg_pool3d rejects an input shorter than the window even when the padding "
-            "makes the window fit (\"input image smaller than kernel size\"), which B9 allows")
         nonfinite, why_not = _nonfinite(self.library_version, cuda=cuda,
                                         compiled=self._compiled)
         base = Capabilities(
             ranks=frozenset(ranks), devices=(self._device.type,),
             reasons={**reasons, **why_not}, nonfinite=nonfinite,
-            features=frozenset(FEATURES) - {"pool_wide_padding", "pool_small_input"},
+            features=frozenset(FEATURES) - {"pool_wide_padding"},
             precision={"float64": "float64", "float32": f32,
                        **{d: f"{d} storage, {half}" for d in HALF_DTYPES}},
         )
@@ -469,12 +534,15 @@ class TorchBackend(ForwardOperations, VjpOperations):
                                                 operations=OPERATIONS, dtypes=DTYPES,
                                                 ranks=ranks), self.library_version, cuda=cuda)
         defects = []
+        if _avg_pool3d_refuses_small_input(self._torch, self._device):
+            defects.append(_avg_pool3d_small_input_defect(self.library_version))
         if not cuda and _onednn_bf16_reads_garbage(self._torch):
             defects.append(_onednn_bf16_defect(self.library_version))
         if not cuda and _onednn_bf16_unit_output_wrong(self._torch):
             defects.append(_onednn_bf16_unit_output_defect(self.library_version))
         # A probe would hang: declared for the release it was found on.
         if not cuda and self.library_version.startswith(INDUCTOR_DEFECTS_TORCH):
+            defects.append(_max_pool_empty_window_defect(self.library_version))
             defects.append(_half_stride_cost_defect(self.library_version))
             defects.append(_bf16_transposed_output_padding_defect(self.library_version))
         if self._compiled and not cuda and self.library_version.startswith(
