@@ -59,8 +59,8 @@ def serve(html_dir: str | Path, port: int,
     """Serve ``html_dir`` on http://127.0.0.1:port/ until interrupted (Ctrl-C ends quietly);
     ``announce`` gets the address once the socket is bound."""
     with make_server(html_dir, port) as server:
-        announce(f"http://127.0.0.1:{server.server_address[1]}/")
-        try:
+        try:  # from the announcement on, Ctrl-C is the way to stop
+            announce(f"http://127.0.0.1:{server.server_address[1]}/")
             server.serve_forever()
         except KeyboardInterrupt:
             print("", file=sys.stderr)
