@@ -9,7 +9,6 @@ a half on a 2-core machine.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -26,10 +25,7 @@ import dashboard_browser as browser  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
-    # nightly.sh runs `python -m asv`: the module must be installed, not the script on PATH
-    pytest.mark.skipif(importlib.util.find_spec("asv") is None, reason="asv is not installed"),
-    pytest.mark.skipif(browser.CHROMIUM is None,
-                       reason="chromium is not installed (Debian: chromium)"),
+    *browser.NEEDS_ASV_AND_CHROMIUM,
     pytest.mark.skipif(not (ROOT / ".git").exists(), reason="asv needs the git checkout"),
 ]
 

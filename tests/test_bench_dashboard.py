@@ -10,7 +10,6 @@ float32, forward, ``asv run --quick``), no roofline calibration: about 80 s on 2
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -27,9 +26,7 @@ import dashboard_browser as browser  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("asv") is None, reason="asv is not installed"),
-    pytest.mark.skipif(browser.CHROMIUM is None,
-                       reason="chromium is not installed (Debian: chromium)"),
+    *browser.NEEDS_ASV_AND_CHROMIUM,
     pytest.mark.skipif(not (ROOT / ".git").exists(), reason="asv needs the git checkout"),
 ]
 

@@ -23,12 +23,10 @@ import dashboard_browser as browser  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("asv") is None, reason="asv is not installed"),
+    *browser.NEEDS_ASV_AND_CHROMIUM,
     # the kernel's wheel is built without build isolation, with this interpreter's setuptools
     pytest.mark.skipif(importlib.util.find_spec("setuptools") is None,
                        reason="setuptools is not installed (the kernel track builds with it)"),
-    pytest.mark.skipif(browser.CHROMIUM is None,
-                       reason="chromium is not installed (Debian: chromium)"),
 ]
 
 PYPROJECT = """\
