@@ -3,8 +3,8 @@ tiny suite into one results directory, `asv publish` makes one dashboard of both
 Chromium loads it (it must list the benchmarks).
 
 Everything asv writes goes to a temporary directory (CONVSPEC_RESULTS_DIR), and HOME is
-redirected so ``asv machine`` does not touch the user's ~/.asv-machine.json. About a minute and
-a half on a 2-core machine.
+redirected so ``asv machine`` does not touch the user's ~/.asv-machine.json. 210 s at load 12-15
+on 2 cores (the roofline calibration included), so it is marked slow.
 """
 
 from __future__ import annotations
