@@ -355,6 +355,17 @@ def bf16_avg_pool_grad_rounds(tf: Any) -> bool:
     return float(dx.numpy()[0, 2, 0]) != 0.0
 
 
+def f16_avg_pool_grad_rounds(tf: Any) -> bool:
+    """Whether the float16 gradient of a kernel-3 average pool of dy = 7 everywhere is not 7
+    at an input under three windows (TensorFlow 2.21: 6.996, the sum of three f16(7/3))."""
+    x = tf.zeros((1, 7, 1), tf.float16)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.nn.avg_pool1d(x, 3, 1, "VALID", data_format="NWC")
+    dx = tape.gradient(y, x, tf.constant(np.full((1, 5, 1), 7.0, np.float16)))
+    return float(dx.numpy()[0, 3, 0]) != 7.0
+
+
 #: TensorFlow's integer attributes (strides, dilations, ksize) are int32.
 INT32_ATTRIBUTES = (
     "tensorflow {version} keeps strides, dilations and window sizes in int32 attributes: 2^31 "
@@ -501,6 +512,11 @@ class TensorFlowBackend(ForwardOperations, VjpOperations):
         if bf16_avg_pool_grad_rounds(self._tf):
             reasons[case_key("avg_pool_vjp", "bfloat16")] = (
                 f"tensorflow {self.library_version}: {HALF_AVG_POOL_VJP}")
+        if f16_avg_pool_grad_rounds(self._tf):
+            reasons[case_key("avg_pool_vjp", "float16")] = (
+                f"tensorflow {self.library_version}: avg_pool_vjp rounds each dy/divisor term "
+                "to float16 and sums in it (kernel 3, dy = 7: 6.996 where 7 is exact, 2.332 "
+                "where 7/3 rounds to 2.334)")
         caps = dataclasses.replace(caps, reasons=reasons, max_integer_parameter=2 ** 31 - 1)
         return dataclasses.replace(caps, defects=tuple(defects))
 
