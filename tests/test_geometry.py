@@ -292,3 +292,30 @@ def test_window_counts_are_the_taps_an_average_divides_by() -> None:
     # windows [-1, 2), [1, 4), [3, 6) over input [0, 4) padded to [-1, 5): 5 is the overhang
     assert g.window_counts((4,)) == ((3, 3, 2),)
     assert dataclasses.replace(g, count_include_pad=False).window_counts((4,)) == ((2, 3, 1),)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_reads_padding_only_is_an_output_with_no_input_cell(transposed) -> None:
+    """reads_padding_only agrees with a scan of every output's input_positions."""
+    for n, k, s, p, d in itertools.product((1, 2, 4), (1, 2, 3), (1, 2), (0, 1, 2), (1, 3)):
+        try:
+            g = ConvGeometry.make(1, 1, (k,), stride=s, padding=p, dilation=d,
+                                  transposed=transposed)
+            out = g.output_spatial((n,))
+        except GeometryError:
+            continue
+        scan = any(not reads for o in range(out[0])
+                   for reads in g.input_positions((o,), (n,)))
+        assert g.reads_padding_only((n,)) is scan, (g, n)
+
+
+def test_pool_overhangs_padding_only_with_ceil_mode_and_counted_padding() -> None:
+    """x of length 4, kernel 3, stride 2, padding 1, ceil_mode: the last window reaches past
+    the right padding; floor mode, or the padding left out of the divisor, do not count."""
+    overhang = PoolGeometry.make((3,), stride=2, padding=1, ceil_mode=True)
+    assert overhang.window_padding((4,)) == ((1, 2),)
+    assert overhang.overhangs_padding((4,))
+    assert not overhang.overhangs_padding((5,))
+    assert not PoolGeometry.make((3,), stride=2, padding=1).overhangs_padding((4,))
+    assert not PoolGeometry.make((3,), stride=2, padding=1, ceil_mode=True,
+                                 count_include_pad=False).overhangs_padding((4,))

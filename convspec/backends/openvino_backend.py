@@ -92,20 +92,11 @@ def avg_pool_ceil_divisor_wrong(backend: Any) -> bool:
     return bool(y[0, 0, 2] != 2)
 
 
-def overhangs_padding(geometry: PoolGeometry, spatial: tuple[int, ...]) -> bool:
-    """With ceil_mode and count_include_pad, a window reaches past the right padding (the
-    ``after`` of :meth:`PoolGeometry.window_padding` exceeds the padding) on some axis."""
-    if not (geometry.ceil_mode and geometry.count_include_pad):
-        return False
-    pads = geometry.window_padding(spatial)
-    return any(after > p for (_, after), p in zip(pads, geometry.padding))
-
-
 def _avg_pool_ceil_divisor_defect(version: str) -> KnownDefect:
     return KnownDefect(
         name="openvino-avg-pool-ceil-divisor", operations=frozenset({"avg_pool"}),
         dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), features=frozenset({"ceil_mode"}),
-        applies=overhangs_padding,
+        applies=PoolGeometry.overhangs_padding,
         reason=(f"openvino {version} (CPU): average pooling with ceil_mode and "
                 "count_include_pad divides the window that overhangs the right padding by the "
                 f"whole kernel instead of its taps inside the padded input; repro: "

@@ -37,7 +37,6 @@ from ._convert import (
     dtype_name,
     probed_capabilities,
 )
-from .windows import window_layout
 from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDefect, PreparedCall
 from .registry import BackendUnavailable
 
@@ -83,9 +82,7 @@ def reads_mostly_padding(geometry: ConvGeometry, spatial: tuple[int, ...]) -> bo
     if not any(d > n or keff <= max(before, after) for (n, before, after), d, keff
                in zip(sides, forward.dilation, forward.effective_kernel)):
         return False
-    out = forward.output_spatial(inputs)
-    return any(not reads for o in range(max(out))
-               for reads in forward.input_positions(tuple(min(o, m - 1) for m in out), inputs))
+    return forward.reads_padding_only(inputs)
 
 
 def _onednn_bf16_defect(version: str) -> KnownDefect:
@@ -143,19 +140,10 @@ INDUCTOR_DEFECTS_TORCH = "2.13."
 #: gradient of a ceil_mode window that overhangs the right padding by the full kernel size,
 #: not by the window clipped to the padded input (x of length 8, kernel 3, stride 2, padding 1:
 #: the last input's gradient is 1/3 + 1/3 instead of 1/3 + 1/2). Eager PyTorch is right.
-
-
-def _overhangs_padding(geometry: PoolGeometry, spatial: tuple[int, ...]) -> bool:
-    if not (geometry.ceil_mode and geometry.count_include_pad):
-        return False
-    layout = window_layout(geometry, spatial)
-    return any(after > p for (_, after), p in zip(layout.pads, geometry.padding))
-
-
 def _inductor_avg_pool_defect(version: str) -> KnownDefect:
     return KnownDefect(
         name="inductor-avg-pool-ceil-vjp", operations=frozenset({"avg_pool_vjp"}),
-        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), applies=_overhangs_padding,
+        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), applies=PoolGeometry.overhangs_padding,
         reason=(f"torch {version}: torch.compile (Inductor, CPU) avg_pool backward divides a "
                 "ceil_mode window overhanging the padding by the full kernel size "
                 "(count_include_pad=True); eager is right"))
@@ -385,17 +373,10 @@ MAX_POOL_EMPTY_WINDOW_REPRO = (
     "(aborts: double free or corruption)")
 
 
-def _window_without_input(geometry: PoolGeometry, spatial: tuple[int, ...]) -> bool:
-    """Some window reads padding only: an empty axis of :meth:`PoolGeometry.input_positions`."""
-    out = geometry.output_spatial(spatial)
-    return any(not reads for o in range(max(out))
-               for reads in geometry.input_positions(tuple(min(o, m - 1) for m in out), spatial))
-
-
 def _max_pool_empty_window_defect(version: str) -> KnownDefect:
     return KnownDefect(
         name="cpu-max-pool-empty-window-backward", operations=frozenset({"max_pool_vjp"}),
-        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), applies=_window_without_input,
+        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), applies=PoolGeometry.reads_padding_only,
         reason=(f"torch {version} on the CPU: the max_pool backward of a window that holds no "
                 "input cell (dilated taps stepping over a short input into the padding) writes "
                 "its gradient outside the window, into the previous channel (1-D: x (2, 2, 1), "

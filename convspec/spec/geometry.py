@@ -105,6 +105,13 @@ class _ReadsInputs:
                                    self.output_spatial(spatial))
         return tuple(self._reads(axis, o, spatial[axis]) for axis, o in enumerate(position))
 
+    def reads_padding_only(self, spatial: Sequence[int]) -> bool:
+        """Whether some output reads padding only: an empty axis of :meth:`input_positions`
+        (per axis independently, so one scan of each axis's outputs decides)."""
+        spatial = tuple(spatial)
+        return any(not self._reads(axis, o, spatial[axis])
+                   for axis, m in enumerate(self.output_spatial(spatial)) for o in range(m))
+
     def output_positions(self, input_position: Sequence[int],
                          spatial: Sequence[int]) -> tuple[tuple[int, ...], ...]:
         """The output cells that read one input cell (E5, C12; G2: several windows where they
@@ -544,6 +551,15 @@ class PoolGeometry(_ReadsInputs):
         out = self.output_spatial(spatial)
         return tuple((p, max(p, (o - 1) * s + keff - n - p)) for n, o, keff, s, p
                      in zip(spatial, out, self.effective_kernel, self.stride, self.padding))
+
+    def overhangs_padding(self, spatial: Sequence[int]) -> bool:
+        """Whether, with ``ceil_mode`` and ``count_include_pad``, some window reaches past the
+        right padding: the ``after`` of :meth:`window_padding` exceeds ``p`` on some axis (the
+        windows whose divisor counts padding but not the overhang, G1)."""
+        if not (self.ceil_mode and self.count_include_pad):
+            return False
+        pads = self.window_padding(spatial)
+        return any(after > p for (_, after), p in zip(pads, self.padding))
 
     def _reads(self, axis: int, o: int, n: int) -> tuple[int, ...]:
         """:func:`_window_axis`: ``o·s - p + j·d`` inside ``[0, n)`` (G1)."""
