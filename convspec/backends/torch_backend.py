@@ -233,26 +233,63 @@ INDUCTOR_MAX_POOL_REPRO = (
     "f(x, 3, 1, 1).sum().backward()\" (RuntimeError: index -1 is out of bounds)")
 
 
-def _nonfinite(version: str, *, cuda: bool, compiled: bool) -> tuple[frozenset[str],
-                                                                     dict[str, str]]:
-    """The operations whose IEEE propagation this variant promises, and why not the rest."""
+def _bf16_groups_leak(torch: Any) -> bool:
+    """Whether this CPU's oneDNN lets an infinity of group 2 reach groups 0 and 1 in a bfloat16
+    transposed convolution (:data:`NONFINITE_BF16_GROUPS_REPRO`; seen with avx512_core_bf16
+    and AMX kernels, not with ``ONEDNN_MAX_CPU_ISA=AVX512_CORE``)."""
+    x = torch.zeros((1, 3, 2, 2), dtype=torch.bfloat16)
+    x[0, 2, 0, 0] = float("inf")
+    y = torch.nn.functional.conv_transpose2d(x, torch.ones((3, 2, 2, 2), dtype=torch.bfloat16),
+                                             stride=2, groups=3)
+    return not bool(y[0, :4].isfinite().all())
+
+
+def _bf16_conv_nan_before_window(torch: Any) -> bool:
+    """Whether a bfloat16 conv2d puts 0·∞ into the window before an infinity's own
+    (:data:`NONFINITE_BF16_CONV_REPRO`; seen with avx512_core kernels and up, not AVX2)."""
+    x = torch.zeros((1, 1, 3, 3), dtype=torch.bfloat16)
+    x[0, 0, 0, 1] = float("inf")
+    y = torch.nn.functional.conv2d(x, torch.zeros((1, 1, 2, 1), dtype=torch.bfloat16))
+    return not bool(y.flatten()[0] == 0)
+
+
+def _bf16_dw_mixes_taps(torch: Any) -> bool:
+    """Whether a bfloat16 weight gradient carries a NaN of ``x[1]`` into tap 0, which reads only
+    ``x[0] = 0`` (:data:`NONFINITE_BF16_DW_REPRO`; seen with AMX kernels only)."""
+    x = torch.tensor([[[0.0, float("nan")]]], dtype=torch.bfloat16)
+    w = torch.zeros((1, 1, 2), dtype=torch.bfloat16, requires_grad=True)
+    torch.nn.functional.conv1d(x, w).sum().backward()
+    return not bool(w.grad.flatten()[0] == 0)
+
+
+def _nonfinite(torch: Any, *, cuda: bool, compiled: bool) -> tuple[frozenset[str],
+                                                                   dict[str, str]]:
+    """The operations whose IEEE propagation this variant promises, and why not the rest.
+
+    The bfloat16 holes are oneDNN's and depend on the kernels it picks for this CPU, so each
+    is declared where its smallest case, run here, is wrong."""
+    version = torch.__version__
     if cuda:
         why = (f"torch {version} on CUDA: non-finite propagation not measured on a GPU yet "
                "(the CPU kernels are; run properties/test_nonfinite.py there to declare it)")
         return frozenset(), {f"nonfinite:{op}": why for op in OPERATIONS}
-    reasons = {"nonfinite:conv_transpose:dtype:bfloat16": (
-        f"torch {version} on CPU (oneDNN): a bfloat16 grouped transposed convolution with a "
-        "stride above 1 computes the other groups' inputs with zero weights, so a NaN or "
-        "infinity of one group reaches the other groups' outputs (0·∞ = NaN; finite values "
-        f"are right); repro: {NONFINITE_BF16_GROUPS_REPRO}"),
-        "nonfinite:conv:dtype:bfloat16": (
+    reasons = {}
+    if _bf16_groups_leak(torch):
+        reasons["nonfinite:conv_transpose:dtype:bfloat16"] = (
+            f"torch {version} on CPU (oneDNN): a bfloat16 grouped transposed convolution with a "
+            "stride above 1 computes the other groups' inputs with zero weights, so a NaN or "
+            "infinity of one group reaches the other groups' outputs (0·∞ = NaN; finite values "
+            f"are right); repro: {NONFINITE_BF16_GROUPS_REPRO}")
+    if _bf16_conv_nan_before_window(torch):
+        reasons["nonfinite:conv:dtype:bfloat16"] = (
             f"torch {version} on CPU (oneDNN): a bfloat16 2-D or 3-D convolution whose kernel "
             "is 2 long on the first axis puts NaN (0·∞) into the output just before an "
-            f"infinity's own window (finite values are right); repro: {NONFINITE_BF16_CONV_REPRO}")}
-    reasons["nonfinite:conv_vjp:dtype:bfloat16"] = (
-        f"torch {version} on CPU (oneDNN): a bfloat16 weight gradient mixes neighbouring "
-        "taps, so a NaN of x reaches dw at taps that never read it (finite values are right); "
-        f"repro: {NONFINITE_BF16_DW_REPRO}")
+            f"infinity's own window (finite values are right); repro: {NONFINITE_BF16_CONV_REPRO}")
+    if _bf16_dw_mixes_taps(torch):
+        reasons["nonfinite:conv_vjp:dtype:bfloat16"] = (
+            f"torch {version} on CPU (oneDNN): a bfloat16 weight gradient mixes neighbouring "
+            "taps, so a NaN of x reaches dw at taps that never read it (finite values are "
+            f"right); repro: {NONFINITE_BF16_DW_REPRO}")
     promised = NONFINITE_CPU
     if compiled:
         promised = promised - {"max_pool_vjp"}
@@ -497,8 +534,7 @@ class TorchBackend(ForwardOperations, VjpOperations):
         # precision, outside the tolerance model, so these cases are skipped with the reason.
         reasons.update({case_key("avg_pool_vjp", d): f"torch {self.library_version}: "
                         f"{HALF_AVG_POOL_VJP}" for d in HALF_DTYPES})
-        nonfinite, why_not = _nonfinite(self.library_version, cuda=cuda,
-                                        compiled=self._compiled)
+        nonfinite, why_not = _nonfinite(self._torch, cuda=cuda, compiled=self._compiled)
         base = Capabilities(
             ranks=frozenset(ranks), devices=(self._device.type,),
             reasons={**reasons, **why_not}, nonfinite=nonfinite,
