@@ -31,12 +31,23 @@ def f64(a: np.ndarray | None) -> np.ndarray | None:
     return None if a is None else np.asarray(a).astype(np.float64)
 
 
-def full_convolution(backend, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+def correlate(backend, x: np.ndarray, w: np.ndarray,
+              padding: int | tuple[int, ...] = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The backend's correlation of one signal by one kernel (any rank), and the transform
+    scale of that call (:func:`convspec.verify.conformance.transform_scales`: an FFT or
+    Winograd backend's error is bounded by the operands' norms, not elementwise)."""
+    g = ConvGeometry.make(1, 1, w.shape, padding=padding, bias=False)
+    arrays = (x[None, None], w[None, None].copy(), None)
+    kwargs = g.conv_kwargs()
+    return (call(backend, "conv", *arrays, **kwargs)[0, 0],
+            transform_scales("conv", arrays, kwargs)[0][0, 0])
+
+
+def full_convolution(backend, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The backend's full true convolution of one signal by one kernel (any rank): its
-    correlation with the rotated kernel and ``m-1`` zeros of padding on every side (A4, E1)."""
-    g = ConvGeometry.make(1, 1, w.shape, padding=tuple(m - 1 for m in w.shape), bias=False)
-    return call(backend, "conv", x[None, None], reference.rot180(w)[None, None].copy(), None,
-                **g.conv_kwargs())[0, 0]
+    correlation with the rotated kernel and ``m-1`` zeros of padding on every side (A4, E1),
+    and the call's transform scale."""
+    return correlate(backend, x, reference.rot180(w), tuple(m - 1 for m in w.shape))
 
 
 def _matrix_product_check(got, matrix, vector, tolerance, what, *, bias=None, transform=None):
@@ -74,19 +85,19 @@ def test_one_dimensional_convolution_is_a_toeplitz_and_a_circulant_product(backe
     assert_equal(f"toeplitz_shape({n}, {m}, padding={m - 1})",
                  shapes.toeplitz_shape(n, m, padding=m - 1), (n + m - 1, n))
     assert_array_equal("T[1:, 1:]", full[1:, 1:], full[:-1, :-1], call=where)  # diagonals
-    backend_full = full_convolution(backend, x, w)
+    backend_full, full_scale = full_convolution(backend, x, w)
     _matrix_product_check(backend_full, full, f64(x), tol,
-                          "full convolution differs from the Toeplitz product (D1)")
+                          "full convolution differs from the Toeplitz product (D1)",
+                          transform=full_scale)
     valid = reference.toeplitz_matrix(f64(w), n, mode="valid")
     where = f"toeplitz_matrix(w of {m} taps, {n}, mode='valid')"
     assert_shape("T", valid.shape, (n - m + 1, n), call=where)
     assert_equal(f"toeplitz_shape({n}, {m})", shapes.toeplitz_shape(n, m), (n - m + 1, n))
     assert_array_equal("T", valid, full[m - 1:n], call=where)
-    g = ConvGeometry.make(1, 1, (m,), bias=False)
-    backend_valid = call(backend, "conv", x[None, None], w[::-1][None, None].copy(), None,
-                         **g.conv_kwargs())
+    backend_valid, valid_scale = correlate(backend, x, w[::-1])
     _matrix_product_check(backend_valid, valid, f64(x), tol,
-                          "valid convolution differs from the Toeplitz product (D1)")
+                          "valid convolution differs from the Toeplitz product (D1)",
+                          transform=valid_scale)
     length = shapes.circulant_size(m, n)
     assert_equal(f"circulant_size({m}, {n})", length, m + n - 1)
     circulant = reference.circulant_matrix(f64(w), length)
@@ -96,7 +107,8 @@ def test_one_dimensional_convolution_is_a_toeplitz_and_a_circulant_product(backe
     x_p = np.zeros(length)
     x_p[:n] = f64(x)
     _matrix_product_check(backend_full, circulant, x_p, tol,
-                          "full convolution differs from the circulant product (D2)")
+                          "full convolution differs from the circulant product (D2)",
+                          transform=full_scale)
     assert_array_equal("circulant_convolve(w, x)", reference.circulant_convolve(f64(w), f64(x)),
                        circulant @ x_p, call=f"w of {m} taps, x of {n}")
 
@@ -132,8 +144,10 @@ def test_two_dimensional_full_convolution_is_a_doubly_block_circulant_product(ba
             assert_array_equal(f"block {(i, j)}", block, 0.0, call=where)
     f_p = np.zeros((m, n))
     f_p[:image_shape[0], :image_shape[1]] = f64(image)
-    _matrix_product_check(full_convolution(backend, image, kernel), g_b, f_p.reshape(-1),
-                          tolerance(dtype), "full 2-D convolution differs from G_b f_p (D3)")
+    backend_full, full_scale = full_convolution(backend, image, kernel)
+    _matrix_product_check(backend_full, g_b, f_p.reshape(-1), tolerance(dtype),
+                          "full 2-D convolution differs from G_b f_p (D3)",
+                          transform=full_scale)
     assert_array_equal("block_circulant_convolve(kernel, image)",
                        reference.block_circulant_convolve(f64(kernel), f64(image)),
                        (g_b @ f_p.reshape(-1)).reshape(m, n), call=where)
