@@ -12,11 +12,16 @@ import sys
 import numpy as np
 import pytest
 
-from convspec import ConvGeometry, GeometryError
-from convspec.backends import Capabilities, KnownDefect
-from convspec.backends.torch_backend import reads_mostly_padding
-from convspec.reference import conv_vjp, ops, zero_insert
-from convspec.reference.grad import flipped_transposed_weight
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from cpu_kernels import NOT_AMX, amx_kernels  # noqa: E402
+
+from convspec import ConvGeometry, GeometryError  # noqa: E402
+from convspec.backends import Capabilities, KnownDefect  # noqa: E402
+from convspec.backends.torch_backend import reads_mostly_padding  # noqa: E402
+from convspec.reference import conv_vjp, ops, zero_insert  # noqa: E402
+from convspec.reference.grad import flipped_transposed_weight  # noqa: E402
 
 GRADIENT_CASES = [  # kernel, stride, padding, dilation, groups, input spatial
     ((3,), (1,), ((1, 1),), (1,), 1, (7,)),
@@ -248,6 +253,8 @@ def test_half_transposed_stride_cost_is_declared_and_still_real():
     10^7 takes seconds (its cost grows with the stride; float32 answers at once), the torch
     backends declare it, and its region holds the calls that hung verify and spares ordinary
     strides and float32 (a fixed torch fails this test: drop the declaration)."""
+    if not amx_kernels():
+        pytest.skip(NOT_AMX)
     torch = pytest.importorskip("torch")
     from convspec.backends import torch_backend
 
@@ -288,6 +295,8 @@ def test_bf16_transposed_output_padding_defect_is_declared_and_still_real():
     float32 is exact, and output_padding below the stride is right; the forward pass of such a
     layer errs beyond its rounding too; the torch backends declare both for the region (a
     fixed torch fails this test: drop the declaration)."""
+    if not amx_kernels():
+        pytest.skip(NOT_AMX)
     torch = pytest.importorskip("torch")
     from convspec.backends import torch_backend
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +21,9 @@ tf = pytest.importorskip("tensorflow")
 
 from convspec.backends import tensorflow_backend  # noqa: E402
 from convspec.backends.registry import load_backend  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from cpu_kernels import NOT_AMX, amx_kernels  # noqa: E402
 
 #: The release the defects were found on: there, a defect that no longer reproduces fails.
 FOUND_ON = "2.21."
@@ -33,11 +37,18 @@ DROP = "drop its declaration from convspec/backends/tensorflow_backend.py"
 
 
 def _absent(what: str, fix: str = DROP) -> None:
-    """A defect that does not reproduce: a failure on the release it was found on (``fix``
-    says what to change), a skip elsewhere."""
-    if _found_here():
+    """A defect that does not reproduce: a failure on the release and the CPU kernels it was
+    found on (``fix`` says what to change), a skip elsewhere."""
+    if _found_here() and amx_kernels():
         pytest.fail(f"tensorflow {tf.__version__} no longer shows {what}: {fix}")
     pytest.skip(f"tensorflow {tf.__version__} does not show {what}")
+
+
+def _amx_or_skip() -> None:
+    """The bfloat16 and float32 oneDNN defects were measured with AMX kernels; without AVX-512
+    TensorFlow has no bfloat16 convolution at all."""
+    if not amx_kernels():
+        pytest.skip(NOT_AMX)
 
 
 def _defect(name: str):
@@ -89,6 +100,7 @@ def test_strided_unit_output_is_declared_and_still_real(dtype):
     length everywhere) is wrong in float32 and bfloat16 and right in float64; the backend
     declares the region, which holds that call and the transposed input gradient found by
     verify, and spares stride 1, float64, 1-D and the transposed convolution itself."""
+    _amx_or_skip()
     (x1, w1), (x2, w2) = tensorflow_backend._UNIT_OUTPUT_CASES
     wrong = tensorflow_backend.unit_output_wrong_dtypes(tf)
     for x, w in ((x1, w1), (x2, w2)):
@@ -119,6 +131,7 @@ def test_bf16_bias_gradient_drift_is_declared_and_still_real():
     """The bfloat16 bias gradient of 16,384 samples of 2x2 (65,536 elements) is off by far
     more than bfloat16 rounding, 4,096 samples and float32 are exact; the backend declares it
     for calls whose batch times output positions reach 2^16, with a bias only."""
+    _amx_or_skip()
     rng = np.random.default_rng(0)
 
     def bias_grad(n: int, dtype) -> tuple[float, float]:
@@ -180,6 +193,7 @@ def test_bf16_avg_pool_gradient_sums_in_bfloat16():
     """Three windows of 3 meeting on one input with dy -1, 2, -1 (three channels) give a
     bfloat16 input gradient of -0.0013 where 0 is exact (float32: 0); the backend declares
     bfloat16 avg_pool_vjp a hole (reduced accumulation precision, as PyTorch's half types)."""
+    _amx_or_skip()
     if not tensorflow_backend.bf16_avg_pool_grad_rounds(tf):
         _absent("the bfloat16 avg_pool_vjp rounding", "drop the avg_pool_vjp:dtype:bfloat16 "
                 "hole from convspec/backends/tensorflow_backend.py")
