@@ -168,6 +168,17 @@ def test_a_torch_defect_report_quotes_the_declaration_and_its_found_by(
         assert "Not declared on this machine" in out
 
 
+def test_a_user_backends_declared_defect_is_reported_from_its_declaration(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = _report(capsys, "--backend", "broken_backends:declared_garbage",
+                               "--defect", "strided-nan")
+    assert status == 0, err
+    assert out.startswith("# broken_backends:declared_garbage: strided conv returns NaN")
+    assert "No one-line reproduction is recorded" in _section(out, "Reproduction")
+    assert "declares it to convspec as known defect `strided-nan`" in out
+    assert "file it where its author takes reports" in out
+
+
 # -- failures of verify ----------------------------------------------------------------------------
 @pytest.mark.slow  # 32 s: a verify run, then its report
 def test_a_user_backends_failure_report_quotes_its_convspec_repro(

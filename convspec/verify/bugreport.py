@@ -280,6 +280,7 @@ def defect_report(entry: CatalogEntry, *, backend: str, reason: str | None,
     repros = parse_repros(entry.repro)
     workaround = workaround or entry.workaround
     what = _section("What happens", f"In short: {entry.summary}.",
+                    "" if reason and reason_without_repro(reason) == entry.summary else
                     f"In full, as convspec declares it: {reason_without_repro(reason)}."
                     if reason else f"(Not declared on this machine: {declared_why}.)")
     parts = [f"# {versions}: {entry.summary}\n", _tracker(library), what]
@@ -312,12 +313,15 @@ def defect_report(entry: CatalogEntry, *, backend: str, reason: str | None,
                           else "None known.",
                           _run_block(avoided, f"The first reproduction with `{workaround}`")
                           if avoided is not None else ""))
-    parts.append(_section(
-        "How it was found",
-        f"convspec (property-based verification of convolution "
-        f"against an executable specification) found it with {entry.found_by}; its `{backend}` "
-        f"adapter declares it as known defect `{entry.name}` since {entry.since} "
-        f"(status: {entry.status})."))
+    if entry.library in TRACKERS:
+        found = (f"convspec (property-based verification of convolution against an executable "
+                 f"specification) found it with {entry.found_by}; its `{backend}` adapter "
+                 f"declares it as known defect `{entry.name}` since {entry.since} (status: "
+                 f"{entry.status}).")
+    else:
+        found = (f"The backend `{backend}` declares it to convspec as known defect "
+                 f"`{entry.name}`, so `convspec verify` leaves its calls out.")
+    parts.append(_section("How it was found", found))
     return "\n".join(parts)
 
 
@@ -348,16 +352,30 @@ def find_script(path: str, json_path: Path) -> Path | None:
 def pick_failure(failed: list[dict[str, Any]]) -> dict[str, Any]:
     """The failure best to report first: one with a library-only script, else one with a
     single failing call, else the first."""
-    return next((t for t in failed if t.get("upstream")),
-                next((t for t in failed if t.get("worst_values")), failed[0]))
+    for wanted in (lambda t: t.get("upstream"),
+                   lambda t: t.get("worst_values") and t.get("counterexample"),
+                   lambda t: t.get("worst_values")):
+        found = next((t for t in failed if wanted(t)), None)
+        if found is not None:
+            return found
+    return failed[0]
 
 
 def failure_title(document: dict[str, Any], entry: dict[str, Any], versions: str) -> str:
     call = entry.get("call", "")
-    operation = entry.get("operation") or ", ".join(entry.get("operations", [])) or "a call"
+    called = re.match(r"(\w+)\(", call)
+    operation = (entry.get("operation") or (called.group(1) if called else "")
+                 or ", ".join(entry.get("operations", [])) or "a call")
     dtype = call.rsplit(" in ", 1)[-1] if " in " in call else ""
-    reason = entry.get("reason", "fails").split(";")[0].split(" | ")[0]
-    short = re.sub(r"\s+on (covering case|case|external case).*$", "", reason)
+    reason = entry.get("reason", "fails")
+    if reason.startswith("hung:"):
+        short = "hangs" + (f" (no answer within {m.group(1)} s)"
+                           if (m := re.search(r"within ([\d.]+) s", reason)) else "")
+    elif re.match(r"(crashed|segfault|aborted|killed)", reason):
+        short = reason.split(":")[0]
+    else:
+        short = re.sub(r"\s+on (covering case|case|external case).*$", "",
+                       reason.split(";")[0].split(" | ")[0])
     head = f"{operation}" + (f" in {dtype}" if dtype else "")
     return f"{versions}: {head}: {short}"
 
@@ -392,7 +410,12 @@ def failure_report(document: dict[str, Any], entry: dict[str, Any], json_path: P
         parts.append(_section(
             "Reproduction",
             f"convspec's replay of the failing call (`python {name}`; needs convspec and the "
-            f"backend `{spec}` importable; no library-only script exists for this backend).",
+            f"backend `{spec}` importable). No library-only script: "
+            + (entry.get("upstream_missing") or (
+                "verify writes one for a single call with a result to compare, not for a hang, "
+                "a crash or a law between calls" if library in DISTRIBUTIONS else
+                "this is a backend of one's own, so its convspec replay is the one to share"))
+            + ".",
             fence(script, "python")))
     worst = entry.get("worst_values")
     lines = []
@@ -403,24 +426,31 @@ def failure_report(document: dict[str, Any], entry: dict[str, Any], json_path: P
                      f"{worst.get('allowed'):.3g}).")
     elif entry.get("worst"):
         lines.append(f"Worst element: {entry['worst']}.")
-    lines.append("How the expected values were computed: convspec's reference implementation "
-                 "(`convspec.reference`, numpy) in float64 from the same inputs (every input is "
-                 "exact in the call's dtype); the allowed error per element is convspec's "
-                 "error model for that dtype (accumulation, mixed-magnitude and output-rounding "
-                 "terms), stated in the script.")
+    if worst or entry.get("worst"):
+        lines.append("How the expected values were computed: convspec's reference "
+                     "implementation (`convspec.reference`, numpy) in float64 from the same "
+                     "inputs (every input is exact in the call's dtype); the allowed error per "
+                     "element is convspec's error model for that dtype (accumulation, "
+                     "mixed-magnitude and output-rounding terms), stated in the script.")
+    else:
+        lines.append("Expected: the call returns, with the values of convspec's float64 "
+                     "reference (`convspec.reference`), which computes this case. Actual: "
+                     f"{reason_without_repro(entry.get('reason', 'it fails'))}.")
     lines.append(_run_block(result, "The reproduction's output"))
     parts.append(_section("Expected and actual", *lines))
     parts.append(_section("Environment", _bullets(environment(library, device))))
     parts.append(_section("Workaround", "None known."))
     found = [f"convspec property `{entry.get('name')}`"
              + (f" (inventory IDs {', '.join(entry['ids'])})" if entry.get("ids") else "")
-             + f", `convspec verify --backend {spec} --profile {document.get('profile', '?')}`"
-             + "; the minimal counterexample Hypothesis found:"]
+             + f", `convspec verify --backend {spec} --profile {document.get('profile', '?')}`"]
     counterexample = "\n".join(entry.get("counterexample") or [])
-    none = ("(none: a designed case, not a drawn one)" if entry.get("cases") else
-            "(none recorded)")
-    parts.append(_section("How it was found", *found,
-                          fence(counterexample) if counterexample else none))
+    if counterexample:
+        found[0] += "; the minimal counterexample Hypothesis found:"
+        found.append(fence(counterexample))
+    else:
+        found[0] += (" on a designed case (not drawn by Hypothesis)." if entry.get("cases")
+                     else "; no Hypothesis counterexample was recorded.")
+    parts.append(_section("How it was found", *found))
     return "\n".join(parts)
 
 
