@@ -3,13 +3,14 @@
 Nothing here computes a convolution or a pooling. :class:`ForwardOperations` and
 :class:`VjpOperations` give an adapter the protocol's methods with their exact signatures and
 argument checks, so an adapter only maps a validated geometry onto its library's call; the
-other helpers name dtypes, translate arguments into the forms libraries take, and record which
-(operation, dtype, rank) combinations a library lacks.
+other helpers name dtypes and translate arguments into the forms libraries take. Probing what
+a library lacks is :mod:`convspec.backends.probe` (public); the names here that predate it
+(``CaseCapabilities``, ``declared``, ``fold_cases``, ``probe_cases``, ``probe_call``,
+``probed_capabilities``) keep working for adapters written against them.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -20,7 +21,8 @@ from ..spec.dtypes import dtype_name as _dtype_name
 from ..spec.dtypes import numpy_dtype
 from ..spec.geometry import PoolGeometry
 from ..reference import checks
-from .protocol import RANKS, Capabilities
+from .probe import declared, fold_cases, probe_capabilities
+from .protocol import RANKS, Capabilities, reason_key
 
 
 def dtype_name(array: Any, what: str = "x") -> str:
@@ -32,81 +34,31 @@ def dtype_name(array: Any, what: str = "x") -> str:
 
 
 def case_key(operation: str, dtype: str, rank: int | None = None) -> str:
-    """The ``reasons`` key of one unsupported (operation, dtype[, rank]) combination."""
-    return f"{operation}:dtype:{dtype}" + ("" if rank is None else f":rank:{rank}")
+    """The ``reasons`` key of one unsupported (operation, dtype[, rank]) combination
+    (:func:`convspec.backends.protocol.reason_key`)."""
+    return reason_key(operation, dtype, rank)
 
 
-@dataclasses.dataclass(frozen=True)
-class CaseCapabilities(Capabilities):
-    """:class:`Capabilities` that can also rule out single (operation, dtype, rank) cases.
-
-    Libraries have holes that the per-axis sets cannot state (PyTorch 2.13 on CPU has no
-    float16 ``avg_pool3d``, but float16 everywhere else). Such a hole is a ``reasons`` entry
-    keyed by :func:`case_key`; :meth:`skip_reason` consults it after the general sets.
-    """
-
-    def skip_reason(self, operation: str, dtype: str | None = None, rank: int | None = None,
-                    features: Iterable[str] = ()) -> str | None:
-        general = super().skip_reason(operation, dtype, rank, features)
-        if general is not None or dtype is None:
-            return general
-        keys = [case_key(operation, dtype)] + ([case_key(operation, dtype, rank)] if rank else [])
-        return next((self.reasons[k] for k in keys if k in self.reasons), None)
+#: Deprecated: the public :class:`Capabilities` states per-case gaps itself.
+CaseCapabilities = Capabilities
 
 
 def probe_cases(operations: Iterable[str], dtypes: Iterable[str],
                 attempt: Callable[[str, str, int], None],
                 ranks: Iterable[int] = RANKS) -> dict[str, str]:
-    """Run ``attempt(operation, dtype, rank)`` for every case; the failures' messages by key.
-
-    Probing is how an adapter learns which kernels its library version really has, instead of
-    hard-coding a table that goes stale with the next release.
-    """
+    """Deprecated (any exception counts as a gap; :mod:`convspec.backends.probe` tells a
+    refusal from a crash): run ``attempt(operation, dtype, rank)`` for every case; the
+    failures' messages by :func:`case_key`."""
     failures: dict[str, str] = {}
     for operation in operations:
         for dtype in dtypes:
             for rank in ranks:
                 try:
                     attempt(operation, dtype, rank)
-                except Exception as exc:  # noqa: BLE001 - any failure means "not supported"
+                except Exception as exc:  # noqa: BLE001 - the old contract
                     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                     failures[case_key(operation, dtype, rank)] = first_line[:200]
     return failures
-
-
-def fold_cases(failures: dict[str, str], operations: Iterable[str], dtypes: Iterable[str],
-               ranks: Iterable[int] = RANKS, *, library: str) -> dict[str, str]:
-    """Merge per-rank failures into per-operation or per-dtype ``reasons`` where they cover all.
-
-    Returns ``reasons`` entries: ``"dtype:NAME"`` when a dtype failed for every operation and
-    rank, :func:`case_key` ``(op, dtype)`` when it failed for every rank of one operation,
-    and per-rank keys otherwise. Each message starts with ``library``.
-    """
-    operations, dtypes, ranks = list(operations), list(dtypes), list(ranks)
-    reasons: dict[str, str] = {}
-    for dtype in dtypes:
-        per_op = {op: [failures.get(case_key(op, dtype, r)) for r in ranks] for op in operations}
-        if all(all(msgs) for msgs in per_op.values()):
-            sample = next(iter(per_op.values()))[0]
-            reasons[f"dtype:{dtype}"] = f"{library} has no {dtype} kernels here ({sample})"
-            continue
-        for op, msgs in per_op.items():
-            if all(msgs):
-                reasons[case_key(op, dtype)] = f"{library} has no {dtype} {op} ({msgs[0]})"
-                continue
-            for rank, msg in zip(ranks, msgs):
-                if msg:
-                    reasons[case_key(op, dtype, rank)] = (
-                        f"{library} has no {dtype} {rank}-D {op} ({msg})"
-                    )
-    return reasons
-
-
-def declared(reasons: dict[str, str], base: Capabilities) -> CaseCapabilities:
-    """``base`` narrowed by probe ``reasons`` from :func:`fold_cases`."""
-    lost_dtypes = [k.split(":", 1)[1] for k in reasons if k.startswith("dtype:")]
-    caps = CaseCapabilities(**{**base.__dict__, "reasons": {**base.reasons, **reasons}})
-    return caps.without(dtypes=lost_dtypes)
 
 
 Arrays = tuple[Any, ...]
@@ -192,7 +144,8 @@ class VjpOperations:
 
 
 def probe_call(backend: Any, operation: str, dtype: str, rank: int, *, batch: int = 1) -> None:
-    """Call ``backend.operation`` once on a tiny valid case (stride, padding, ceil_mode)."""
+    """Call ``backend.operation`` once on a tiny valid case (stride, padding, ceil_mode);
+    deprecated: :class:`convspec.backends.probe.ProbeCase` also checks the result."""
     from ..spec.geometry import ConvGeometry
 
     rng = np.random.default_rng(0)
@@ -222,24 +175,13 @@ def probe_call(backend: Any, operation: str, dtype: str, rank: int, *, batch: in
 
 def probed_capabilities(base: Capabilities, target: Any, *, library: str,
                         operations: Sequence[str], dtypes: Sequence[str],
-                        ranks: Sequence[int]) -> CaseCapabilities:
-    """``base`` narrowed to what ``target`` really runs: every (operation, dtype, rank) is
-    tried once with :func:`probe_call`, and a batch of zero samples once per operation."""
-    failures = probe_cases(operations, dtypes, lambda op, dt, r: probe_call(target, op, dt, r),
-                           ranks=ranks)
-    caps = declared(fold_cases(failures, operations, dtypes, ranks, library=library), base)
-    if "empty_batch" in caps.features:
-        dtype = "float32" if "float32" in caps.dtypes else min(caps.dtypes)
-        empty = probe_cases(operations, [dtype],
-                            lambda op, dt, r: probe_call(target, op, dt, r, batch=0),
-                            ranks=[min(ranks)])
-        if empty:
-            key, message = next(iter(empty.items()))
-            caps = dataclasses.replace(
-                caps.without(features=["empty_batch"]),
-                reasons={**caps.reasons, "empty_batch": f"{library} fails on a batch of zero "
-                                                        f"samples ({key}: {message})"})
-    return caps
+                        ranks: Sequence[int]) -> Capabilities:
+    """``base`` narrowed to what ``target`` really runs (:func:`probe.probe_capabilities`:
+    every (operation, dtype, rank) once, pooling with ``ceil_mode`` where ``base`` has it,
+    and a batch of zero samples once per operation)."""
+    pool = ("ceil_mode",) if "ceil_mode" in base.features else ()
+    return probe_capabilities(target, base, library=library, operations=operations,
+                              dtypes=dtypes, ranks=ranks, pool_features=pool)
 
 
 class _GeometryOnly(ForwardOperations, VjpOperations):
@@ -260,3 +202,10 @@ def call_geometry(operation: str, *args: Any, **kwargs: Any) -> Any:
     probe = _GeometryOnly()
     getattr(probe, operation)(*args, **kwargs)
     return probe.geometry
+
+
+__all__ = [
+    "Arrays", "CaseCapabilities", "ForwardOperations", "HALF_DTYPES", "VjpOperations",
+    "call_geometry", "case_key", "declared", "dtype_name", "fold_cases", "probe_call",
+    "probe_cases", "probed_capabilities",
+]

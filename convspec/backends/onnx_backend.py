@@ -141,6 +141,11 @@ class OnnxRuntimeBackend(ForwardOperations, VjpOperations):
                          "nonfinite:max_pool": NONFINITE_MAX_POOL.format(
                              version=self._ort.__version__)},
                 nonfinite=NONFINITE,
+                # ONNX Runtime's exceptions derive from Exception only ("NotImplemented: Could
+                # not find an implementation for Conv(22)" is a refusal, not a crash).
+                rejects_with=tuple(getattr(self._ort.capi.onnxruntime_pybind11_state, name)
+                                   for name in ("Fail", "InvalidArgument", "NotImplemented",
+                                                "InvalidGraph", "RuntimeException")),
                 precision={"float64": "float64", "float32": "float32",
                            "float16": "float16 storage, float32 accumulation (MLAS)",
                            "bfloat16": "bfloat16 storage"},

@@ -26,7 +26,8 @@ product), so the adapter checks every compiled model's hint and raises if it was
 float64 has no CPU arithmetic (a float64 model runs in float32): the probe measures it and
 declares the dtype missing. Every array crosses the boundary as raw bytes into an
 ``ov.Tensor`` of its element type: bfloat16 has no numpy type in OpenVINO's Python API (its
-tensor memory reads as a float16 array), so its bits are copied, never converted. OpenVINO is
+tensor memory reads as a float16 array), so its bits are copied, never converted
+(:mod:`convspec.backends.bits`). OpenVINO is
 an inference runtime: it has no gradients, and the capabilities list the forward operations
 only. The probes and defects below are this machine's: each probe is one call that returns.
 """
@@ -44,6 +45,7 @@ import numpy as np
 from ..spec.dtypes import numpy_dtype
 from ..spec.geometry import ConvGeometry, PoolGeometry
 from ._convert import Arrays, ForwardOperations, VjpOperations, dtype_name, probed_capabilities
+from .bits import as_bits, copy_bits, from_bits
 from .protocol import DTYPES, FEATURES, FORWARD_OPERATIONS, RANKS, VJP_OPERATIONS, Capabilities
 from .protocol import KnownDefect
 from .torch_backend import reads_mostly_padding
@@ -395,9 +397,8 @@ class OpenVinoBackend(ForwardOperations, VjpOperations):
 
     def _tensor(self, array: np.ndarray, dtype: str) -> Any:
         tensor = self._ov.Tensor(_element(self._ov, dtype), list(array.shape))
-        if array.size:
-            bits = np.ascontiguousarray(array).view(np.uint8).reshape(-1)
-            tensor.data.view(np.uint8).reshape(-1)[...] = bits
+        if array.size:  # bfloat16 memory reads as float16 in OpenVINO: copy bits, not values
+            copy_bits(array, tensor.data)
         return tensor
 
     def _forward(self, operation: str, geometry: Any, arrays: Arrays) -> np.ndarray:
@@ -406,10 +407,7 @@ class OpenVinoBackend(ForwardOperations, VjpOperations):
         request = self._compiled(operation, geometry, inputs, dtype)
         request.infer([self._tensor(a, dtype) for a in inputs])
         out = request.get_output_tensor(0)
-        y = np.empty(tuple(out.shape), numpy_dtype(dtype))
-        if y.size:
-            y.view(np.uint8).reshape(-1)[...] = out.data.view(np.uint8).reshape(-1)
-        return y
+        return from_bits(as_bits(out.data).copy(), dtype).reshape(tuple(out.shape))
 
     def _vjp(self, operation: str, geometry: Any, arrays: Arrays,
              dy: np.ndarray) -> tuple[np.ndarray | None, ...]:

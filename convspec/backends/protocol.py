@@ -36,12 +36,13 @@ exception on a valid case is a refusal: declare the gap in the capabilities if i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from ..spec.dtypes import DTYPES
-from ..spec.geometry import ConvGeometry, PoolGeometry
+from ..spec.geometry import ConvGeometry, PoolGeometry, volume
 
 FORWARD_OPERATIONS = ("conv", "conv_transpose", "max_pool", "avg_pool")
 VJP_OPERATIONS = ("conv_vjp", "conv_transpose_vjp", "max_pool_vjp", "avg_pool_vjp")
@@ -108,12 +109,148 @@ class KnownDefect:
                 and self.applies(geometry, tuple(spatial)))
 
 
+@dataclass(frozen=True)
+class SummedDefect(KnownDefect):
+    """A :class:`KnownDefect` of a sum over the batch: it hits a call in its region only where
+    the batch times the output positions reaches ``terms`` (TensorFlow 2.21's bfloat16 bias
+    gradient drifts past 2^16 terms). Geometry alone cannot say, so :meth:`hits` is false and
+    :meth:`Capabilities.case_skip_reason` asks :meth:`hits_call`, which knows the batch."""
+
+    terms: int = 0
+
+    def hits(self, operation: str, dtype: str, geometry: Any, spatial: Sequence[int],
+             features: Iterable[str] = ()) -> bool:
+        return False
+
+    def hits_call(self, operation: str, dtype: str, geometry: Any, batch: int,
+                  spatial: Sequence[int], features: Iterable[str] = ()) -> bool:
+        """Whether a call of ``batch`` samples is in the region and sums ``terms`` or more."""
+        return (super().hits(operation, dtype, geometry, spatial, features)
+                and batch * volume(geometry.output_spatial(tuple(spatial))) >= self.terms)
+
+
 #: The limits a backend may declare on one call (:class:`Capabilities` fields, ``None``: none).
 LIMITS = ("max_channels", "max_groups", "max_batch", "max_integer_parameter")
 
 
 #: The ``reasons`` key of a missing operation, dtype, rank or feature.
 _REASON_KEY = {"operations": "{}", "dtypes": "dtype:{}", "ranks": "rank:{}", "features": "{}"}
+
+#: ``reasons`` keys that name a field of :class:`Capabilities` rather than a gap.
+FIELD_REASON_KEYS = (*LIMITS, "example_fraction", "accepts_views")
+
+#: Every form a ``reasons`` key may take (quoted by the error for a key of none of them).
+REASON_KEY_FORMS = (
+    "OPERATION, dtype:DTYPE, rank:RANK or FEATURE: why that operation, dtype, rank or "
+    "feature is missing from the sets",
+    "a gap of some cases only, at least two of [OPERATION:][dtype:DTYPE:][rank:RANK:][FEATURE] "
+    "in that order (\"avg_pool:dtype:float16\", \"avg_pool:dtype:bfloat16:rank:3\", "
+    "\"conv_vjp:dtype:float64:conv_dilation\", \"dtype:float16:groups\", "
+    "\"conv_transpose:groups\")",
+    "nonfinite:OPERATION or nonfinite:OPERATION:dtype:DTYPE: why IEEE 754 propagation is not "
+    "promised there",
+    f"a field's reason: {', '.join(FIELD_REASON_KEYS)}",
+)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A parsed ``reasons`` key that rules out some cases: every part given must match (the
+    operation, the dtype, the rank, and the feature among the case's features)."""
+
+    operation: str | None = None
+    dtype: str | None = None
+    rank: int | None = None
+    feature: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The ``reasons`` key of this gap (:func:`reason_key`)."""
+        return reason_key(self.operation, self.dtype, self.rank, self.feature)
+
+    def matches(self, operation: str, dtype: str | None, rank: int | None,
+                features: Iterable[str]) -> bool:
+        """Whether a case (``None``: not known, so no part naming it matches) is in the gap."""
+        return ((self.operation is None or self.operation == operation)
+                and (self.dtype is None or self.dtype == dtype)
+                and (self.rank is None or self.rank == rank)
+                and (self.feature is None or self.feature in set(features)))
+
+
+def reason_key(operation: str | None = None, dtype: str | None = None, rank: int | None = None,
+               feature: str | None = None) -> str:
+    """The ``reasons`` key of a gap: ``reason_key("avg_pool", "float16")`` is
+    ``"avg_pool:dtype:float16"``, ``reason_key("conv_vjp", "float64", feature="groups")``
+    ``"conv_vjp:dtype:float64:groups"``; with one part only, the key of a missing set entry."""
+    parts = [*([operation] if operation else []), *(["dtype", dtype] if dtype else []),
+             *(["rank", str(rank)] if rank else []), *([feature] if feature else [])]
+    if not parts:
+        raise ValueError("reason_key: give at least one of operation, dtype, rank, feature")
+    return ":".join(parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_reason_key(key: str) -> Gap | None:
+    """A ``reasons`` key parsed: the :class:`Gap` of a key naming two parts or more of
+    (operation, dtype, rank, feature), ``None`` for the other valid forms (a set entry's or a
+    field's reason, a ``nonfinite:`` key). ``ValueError`` naming the key and listing
+    :data:`REASON_KEY_FORMS` for anything else, so a misspelt key never goes unnoticed."""
+    if not isinstance(key, str):
+        raise ValueError(f"Capabilities.reasons key {key!r} is not a str; "
+                         + _accepted_forms())
+    parts = key.split(":")
+    if parts[0] == "nonfinite":
+        if (len(parts) == 2 and parts[1] in OPERATIONS) or (
+                len(parts) == 4 and parts[1] in OPERATIONS and parts[2] == "dtype"
+                and parts[3] in DTYPES):
+            return None
+        raise ValueError(f"Capabilities.reasons key {key!r} is malformed; " + _accepted_forms())
+    if len(parts) == 1 and key in FIELD_REASON_KEYS:
+        return None
+    values: dict[str, Any] = {}
+    rest = list(parts)
+    if rest and rest[0] in OPERATIONS:
+        values["operation"] = rest.pop(0)
+    if len(rest) >= 2 and rest[0] == "dtype" and rest[1] in DTYPES:
+        values["dtype"] = rest[1]
+        rest = rest[2:]
+    if len(rest) >= 2 and rest[0] == "rank" and rest[1] in {str(r) for r in RANKS}:
+        values["rank"] = int(rest[1])
+        rest = rest[2:]
+    if len(rest) == 1 and rest[0] in FEATURES:
+        values["feature"] = rest.pop(0)
+    if rest or not values:
+        unknown = ", ".join(repr(p) for p in rest) or repr(key)
+        raise ValueError(f"Capabilities.reasons key {key!r} is not understood (at {unknown}); "
+                         + _accepted_forms())
+    return Gap(**values) if len(values) > 1 else None
+
+
+def _accepted_forms() -> str:
+    return ("accepted forms: " + "; ".join(REASON_KEY_FORMS) + f". OPERATION is one of "
+            f"{list(OPERATIONS)}, DTYPE of {list(DTYPES)}, RANK of {list(RANKS)}, FEATURE of "
+            f"{list(FEATURES)}")
+
+
+@dataclass(frozen=True)
+class ProbeFinding:
+    """What a capability probe saw that is no gap: a valid probe call that ``crashed`` (raised
+    an exception that is no refusal), returned a ``wrong`` shape or values, or during which
+    the process ``died`` (a segfault, an abort, a hang). The case stays in the capabilities, so
+    the properties judge it; ``verify`` and ``convspec backends`` list the finding."""
+
+    operation: str
+    dtype: str
+    rank: int
+    kind: str
+    message: str
+    features: frozenset[str] = frozenset()
+
+    def describe(self) -> str:
+        """One line: the case, what happened and the message."""
+        extra = f" with {', '.join(sorted(self.features))}" if self.features else ""
+        return (f"{self.operation} {self.dtype} {self.rank}-D{extra}: {self.kind}: "
+                f"{self.message}")
 
 
 @dataclass(frozen=True)
@@ -123,7 +260,16 @@ class Capabilities:
     ``precision`` maps a dtype name to what the backend really computes in for it (for
     example ``"float32"`` or ``"tf32 (reduced, declared)"``); ``reasons`` maps an operation,
     dtype (``"dtype:float16"``), rank (``"rank:3"``) or feature name to why it is missing, and
-    the suite quotes it when it skips. ``example_fraction`` scales the profile's Hypothesis
+    the suite quotes it when it skips. A key naming two or more of those parts in the order
+    operation, dtype, rank, feature is a gap of its own, for what the per-axis sets cannot
+    state: ``"avg_pool:dtype:float16"`` (no float16 average pooling, float16 elsewhere),
+    ``"avg_pool:dtype:bfloat16:rank:3"``, ``"conv_vjp:dtype:float64:conv_dilation"`` (a feature
+    missing in one dtype's gradients), ``"dtype:float16:groups"``, ``"conv_transpose:groups"``.
+    Every key is parsed when the capabilities are made (:func:`parse_reason_key`): an unknown
+    or malformed one raises ``ValueError`` naming it and listing :data:`REASON_KEY_FORMS`.
+    ``findings`` are what a capability probe (:mod:`convspec.backends.probe`) saw go wrong on a
+    valid call (crashed, wrong result, process died), listed by ``verify``, never a gap.
+    ``example_fraction`` scales the profile's Hypothesis
     examples per property (never below one) for a backend whose every new case is expensive,
     such as one that compiles each shape; ``reasons["example_fraction"]`` says why, and
     ``verify`` reports the budget it ran with.
@@ -159,8 +305,13 @@ class Capabilities:
     max_groups: int | None = None
     max_batch: int | None = None
     max_integer_parameter: int | None = None
+    #: What the capability probe found wrong on valid calls (:class:`ProbeFinding`).
+    findings: tuple[ProbeFinding, ...] = ()
 
     def __post_init__(self) -> None:
+        for key in self.reasons:
+            parse_reason_key(key)
+        object.__setattr__(self, "findings", tuple(self.findings))
         for name in LIMITS:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -224,12 +375,28 @@ class Capabilities:
             return self.reasons.get(f"dtype:{dtype}", f"dtype {dtype} is not supported")
         if rank is not None and rank not in self.ranks:
             return self.reasons.get(f"rank:{rank}", f"{rank}-D {operation} is not supported")
+        features = tuple(features)
         for feature in features:
             if feature not in self.features:
                 return self.reasons.get(
                     feature, f"{FEATURES.get(feature, feature)} is not supported"
                 )
+        for key, why in self.reasons.items():
+            gap = parse_reason_key(key)
+            if gap is not None and gap.matches(operation, dtype, rank, features):
+                return why
         return None
+
+    def gaps(self) -> dict[str, Gap]:
+        """The gaps of some cases only (``reasons`` keys of two parts or more), by key."""
+        return {key: gap for key in self.reasons
+                if (gap := parse_reason_key(key)) is not None}
+
+    def open_findings(self) -> tuple[ProbeFinding, ...]:
+        """The :attr:`findings` whose case these capabilities still run (a finding in a dtype
+        or rank declared missing afterwards is moot)."""
+        return tuple(f for f in self.findings
+                     if self.skip_reason(f.operation, f.dtype, f.rank, f.features) is None)
 
     def nonfinite_skip_reason(self, operation: str, dtype: str | None = None) -> str | None:
         """Why a non-finite property of ``operation`` (in ``dtype``) cannot run here: the
@@ -255,7 +422,9 @@ class Capabilities:
         reason = self.skip_reason(operation, dtype, geometry.ndim, features)
         if reason is None and spatial is not None:
             reason = next((d.reason for d in self.defects
-                           if d.hits(operation, dtype, geometry, spatial, features)), None)
+                           if d.hits(operation, dtype, geometry, spatial, features)
+                           or (isinstance(d, SummedDefect) and d.hits_call(
+                               operation, dtype, geometry, batch, spatial, features))), None)
         return reason
 
     def example_budget(self, profile_examples: int) -> int:
@@ -284,7 +453,6 @@ def capabilities_of(backend: Any) -> Capabilities:
     reasons = dict(declared.reasons)
     for op in absent:
         reasons.setdefault(op, f"the backend has no {op} method")
-    # replace() keeps a subclass (CaseCapabilities) and its per-case holes.
     return replace(declared, reasons=reasons).without(operations=absent)
 
 

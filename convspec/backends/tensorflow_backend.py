@@ -52,30 +52,29 @@ import contextlib
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..spec.dtypes import numpy_dtype
-from ..spec.geometry import ConvGeometry, PoolGeometry, volume
-from ._convert import (
-    Arrays,
-    CaseCapabilities,
-    ForwardOperations,
-    VjpOperations,
-    case_key,
-    declared,
-    fold_cases,
+from ..spec.geometry import ConvGeometry, PoolGeometry
+from ._convert import Arrays, ForwardOperations, VjpOperations
+from .probe import (
+    REFUSED,
+    WRONG,
+    Prober,
+    ProbeCase,
+    fold_feature_holes,
+    probe_capabilities,
 )
 from .protocol import (
     DTYPES,
     FEATURES,
-    OPERATIONS,
     RANKS,
     Capabilities,
     KnownDefect,
-    required_features,
+    SummedDefect,
+    reason_key,
 )
 from .registry import BackendUnavailable
 
@@ -104,84 +103,12 @@ NO_TRANSPOSED_GROUPS = ("tf.nn.conv_transpose / conv2d_transpose / conv3d_transp
 def feature_key(operation: str, feature: str, dtype: str | None = None,
                 rank: int | None = None) -> str:
     """The ``reasons`` key of a feature one operation lacks, in one dtype and/or rank or all:
-    ``"conv_vjp:dtype:float64:groups"``, ``"conv:rank:3:groups"``, ``"conv_transpose:groups"``."""
-    return ":".join([operation, *(["dtype", dtype] if dtype else []),
-                     *(["rank", str(rank)] if rank else []), feature])
+    ``"conv_vjp:dtype:float64:groups"``, ``"conv:rank:3:groups"``, ``"conv_transpose:groups"``
+    (:func:`convspec.backends.protocol.reason_key`)."""
+    return reason_key(operation, dtype, rank, feature)
 
 
-@dataclasses.dataclass(frozen=True)
-class FeatureCapabilities(CaseCapabilities):
-    """:class:`CaseCapabilities` whose ``reasons`` can also rule out one feature of one
-    operation (in one dtype, one rank, or both), keyed by :func:`feature_key`.
-
-    TensorFlow's CPU kernels differ per dtype (oneDNN runs float32 and bfloat16, Eigen float64
-    and float16): dilated and grouped gradients exist in the first two only, so a per-backend
-    feature set cannot state them without dropping what works.
-    """
-
-    def skip_reason(self, operation: str, dtype: str | None = None, rank: int | None = None,
-                    features: Iterable[str] = ()) -> str | None:
-        features = tuple(features)
-        general = super().skip_reason(operation, dtype, rank, features)
-        if general is not None:
-            return general
-        for feature in features:
-            keys = [feature_key(operation, feature)]
-            if dtype:
-                keys.append(feature_key(operation, feature, dtype))
-            if rank:
-                keys.append(feature_key(operation, feature, rank=rank))
-            if dtype and rank:
-                keys.append(feature_key(operation, feature, dtype, rank))
-            why = next((self.reasons[k] for k in keys if k in self.reasons), None)
-            if why is not None:
-                return why
-        return None
-
-    def case_skip_reason(self, operation: str, dtype: str, geometry: ConvGeometry | PoolGeometry,
-                         *, batch: int = 1, spatial: Sequence[int] | None = None) -> str | None:
-        """:meth:`Capabilities.case_skip_reason`, and the :class:`SummedDefect` s the call's
-        batch reaches."""
-        reason = super().case_skip_reason(operation, dtype, geometry, batch=batch,
-                                          spatial=spatial)
-        if reason is not None or spatial is None:
-            return reason
-        features = required_features(geometry, operation=operation, batch=batch,
-                                     spatial=spatial)
-        return next((d.reason for d in self.defects if isinstance(d, SummedDefect)
-                     and d.hits_call(operation, dtype, geometry, batch, spatial, features)),
-                    None)
-
-
-def fold_feature_holes(failures: dict[tuple[str, str, int, str], str], *,
-                       ranks: Sequence[int], dtypes: Sequence[str],
-                       library: str) -> dict[str, str]:
-    """``reasons`` for features that raised, from ``{(operation, dtype, rank, feature):
-    message}``: one key for all dtypes and ranks, per dtype, per rank, or per both."""
-    reasons: dict[str, str] = {}
-    for operation, feature in sorted({(op, f) for op, _, _, f in failures}):
-        failed = {(d, r): m for (op, d, r, f), m in failures.items()
-                  if (op, f) == (operation, feature)}
-        sample = next(iter(failed.values()))
-        what = f"{library} has no {feature} in {operation}"
-        if len(failed) == len(dtypes) * len(ranks):
-            reasons[feature_key(operation, feature)] = f"{what} ({sample})"
-            continue
-        left = dict(failed)
-        for dtype in dtypes:
-            if all((dtype, r) in failed for r in ranks):
-                reasons[feature_key(operation, feature, dtype)] = (
-                    f"{what} in {dtype} ({failed[dtype, ranks[0]]})")
-                left = {k: m for k, m in left.items() if k[0] != dtype}
-        for rank in ranks:
-            if all((d, rank) in failed for d in dtypes):
-                reasons[feature_key(operation, feature, rank=rank)] = (
-                    f"{what} in {rank}-D ({failed[dtypes[0], rank]})")
-                left = {k: m for k, m in left.items() if k[1] != rank}
-        for (dtype, rank), message in left.items():
-            reasons[feature_key(operation, feature, dtype, rank)] = (
-                f"{what} in {rank}-D {dtype} ({message})")
-    return reasons
+__all__ = ["SummedDefect", "TensorFlowBackend", "feature_key", "fold_feature_holes"]
 
 
 # -- known defects ----------------------------------------------------------------------------
@@ -275,25 +202,6 @@ def _stride_cost_defect(version: str) -> KnownDefect:
                 f"{STRIDE_COST_REPRO}"))
 
 
-@dataclasses.dataclass(frozen=True)
-class SummedDefect(KnownDefect):
-    """A :class:`KnownDefect` of a sum over the batch: it hits a call in its region only where
-    the batch times the output positions reaches ``terms``. Geometry alone cannot say, so
-    :meth:`hits` is false and :meth:`FeatureCapabilities.case_skip_reason` asks
-    :meth:`hits_call`."""
-
-    terms: int = 0
-
-    def hits(self, operation: str, dtype: str, geometry: Any, spatial: Sequence[int],
-             features: Iterable[str] = ()) -> bool:
-        return False
-
-    def hits_call(self, operation: str, dtype: str, geometry: Any, batch: int,
-                  spatial: Sequence[int], features: Iterable[str] = ()) -> bool:
-        return (super().hits(operation, dtype, geometry, spatial, features)
-                and batch * volume(geometry.output_spatial(tuple(spatial))) >= self.terms)
-
-
 #: Found by the batch threshold share (F, ``verify --profile ci``: 65,549 samples, db -64 where
 #: 163 is exact) on TensorFlow 2.21 (CPU): the bfloat16 bias gradient (BiasAddGrad) of 2^16
 #: or more elements per channel is summed in bfloat16 blocks; 16,384 (1, 2, 2) samples: 60 where
@@ -372,6 +280,13 @@ INT32_ATTRIBUTES = (
     "raises (\"Attr strides has value 2147483648 out of range for an int32\") or, in oneDNN's "
     "graph pass, aborts the process (\"Check failed: ... out of range for an int32\" for "
     "tf.nn.conv2d with strides [1, 1, 2**31, 1]); parameters up to 2^31 - 1 are drawn")
+
+
+def _refusal_line(exc: BaseException) -> str:
+    """The first line of a TensorFlow error without its ``{{function_node ...}}`` prefix and
+    trailing ``name:``."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return _TRAILING_NAME.sub("", _FUNCTION_NODE.sub("", first))[:200]
 
 
 # -- the adapter ------------------------------------------------------------------------------
@@ -477,24 +392,13 @@ class TensorFlowBackend(ForwardOperations, VjpOperations):
             precision={"float64": "float64 (Eigen)", "float32": "float32 (oneDNN)",
                        "float16": "float16 storage (Eigen)",
                        "bfloat16": "bfloat16 storage (oneDNN)"})
-        holes = self._refusals(lambda op, dt, r: self._probe_call(op, dt, r))
-        caps = declared(fold_cases({case_key(*k): m for k, m in holes.items()}, OPERATIONS,
-                                   DTYPES, RANKS, library=library), base)
-        feature_holes = {}
-        for feature in ("dilation", "groups"):
-            for (op, dt, r), message in self._refusals(
-                    lambda op, dt, r: self._probe_call(op, dt, r, feature=feature),
-                    skip=lambda op, dt, r: caps.skip_reason(op, dt, r) is not None,
-                    operations=CONV_OPERATIONS if feature == "dilation"
-                    else ("conv", "conv_vjp")).items():
-                name = feature if feature == "groups" else (
-                    "transposed_dilation" if op.startswith("conv_transpose") else "conv_dilation")
-                feature_holes[op, dt, r, name] = message
-        caps = FeatureCapabilities(**{**caps.__dict__, "reasons": {
-            **caps.reasons, **fold_feature_holes(feature_holes, ranks=RANKS, dtypes=DTYPES,
-                                                 library=library)}})
+        prober = Prober(self, rejects_with=base.rejects_with, describe=_refusal_line)
+        # Kernels per (operation, dtype, rank), then dilation and groups where those run.
+        caps = probe_capabilities(
+            self, base, library=library, prober=prober, empty_batch=False, size=6,
+            features=("conv_dilation", "transposed_dilation", "groups"))
         defects: list[KnownDefect] = []
-        empty = self._empty_batch_failures(caps)
+        empty = self._empty_batch_failures(caps, prober)
         if empty:
             defects.append(_empty_batch_defect(self.library_version,
                                                frozenset(op for op, _ in empty),
@@ -504,96 +408,48 @@ class TensorFlowBackend(ForwardOperations, VjpOperations):
         def has(op: str, dtype: str, rank: int) -> bool:
             return caps.skip_reason(op, dtype, rank) is None
 
-        unit = unit_output_wrong_dtypes(self._tf, [d for d in DTYPES if has("conv", d, 2)])
+        tf = self._tf
+        conv2d = [d for d in DTYPES if has("conv", d, 2)]
+        unit = frozenset(prober.value(f"tf-unit-output:{','.join(conv2d)}",
+                                      lambda: sorted(unit_output_wrong_dtypes(tf, conv2d)), []))
         if unit:
             defects.append(_unit_output_defect(self.library_version, unit))
-        if has("conv_vjp", "bfloat16", 2) and bf16_bias_grad_drifts(self._tf):
+        if has("conv_vjp", "bfloat16", 2) and prober.value(
+                "tf-bf16-bias-grad", lambda: bf16_bias_grad_drifts(tf), False):
             defects.append(_bf16_bias_grad_defect(self.library_version))
         # A probe would hang: declared for the release it was found on.
         if self.library_version.startswith(STRIDE_COST_DEFECT_TF):
             defects.append(_stride_cost_defect(self.library_version))
         reasons = dict(caps.reasons)
         reasons["max_integer_parameter"] = INT32_ATTRIBUTES.format(version=self.library_version)
-        if has("avg_pool_vjp", "bfloat16", 1) and bf16_avg_pool_grad_rounds(self._tf):
-            reasons[case_key("avg_pool_vjp", "bfloat16")] = (
+        if has("avg_pool_vjp", "bfloat16", 1) and prober.value(
+                "tf-bf16-avg-pool-grad", lambda: bf16_avg_pool_grad_rounds(tf), False):
+            reasons[reason_key("avg_pool_vjp", "bfloat16")] = (
                 f"tensorflow {self.library_version}: {HALF_AVG_POOL_VJP}")
-        if has("avg_pool_vjp", "float16", 1) and f16_avg_pool_grad_rounds(self._tf):
-            reasons[case_key("avg_pool_vjp", "float16")] = (
+        if has("avg_pool_vjp", "float16", 1) and prober.value(
+                "tf-f16-avg-pool-grad", lambda: f16_avg_pool_grad_rounds(tf), False):
+            reasons[reason_key("avg_pool_vjp", "float16")] = (
                 f"tensorflow {self.library_version}: avg_pool_vjp rounds each dy/divisor term "
                 "to float16 and sums in it (kernel 3, dy = 7: 6.996 where 7 is exact, 2.332 "
                 "where 7/3 rounds to 2.334)")
-        caps = dataclasses.replace(caps, reasons=reasons, max_integer_parameter=2 ** 31 - 1)
-        return dataclasses.replace(caps, defects=tuple(defects))
+        return dataclasses.replace(caps, reasons=reasons, max_integer_parameter=2 ** 31 - 1,
+                                   defects=tuple(defects), findings=tuple(
+                                       f for f in prober.findings if "empty_batch" not in
+                                       f.features or (f.operation, f.dtype) not in empty))
 
-    def _refusals(self, attempt: Callable[[str, str, int], None],
-                  skip: Callable[[str, str, int], bool] = lambda op, dt, r: False,
-                  operations: Sequence[str] = OPERATIONS) -> dict[tuple[str, str, int], str]:
-        """``attempt`` for every (operation, dtype, rank): the first line of each refusal
-        (a ``tf.errors.OpError``: TensorFlow has no such kernel), by ``case_key``-like tuple.
-        Any other exception is a crash, not a gap, and propagates."""
-        refused: dict[tuple[str, str, int], str] = {}
-        for op in operations:
-            for dtype in DTYPES:
-                for rank in RANKS:
-                    if skip(op, dtype, rank):
-                        continue
-                    try:
-                        attempt(op, dtype, rank)
-                    except self._tf.errors.OpError as exc:
-                        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                        first = _TRAILING_NAME.sub("", _FUNCTION_NODE.sub("", first))
-                        refused[op, dtype, rank] = first[:200]
-        return refused
-
-    def _empty_batch_failures(self, caps: Capabilities) -> set[tuple[str, str]]:
+    def _empty_batch_failures(self, caps: Capabilities,
+                              prober: Prober) -> set[tuple[str, str]]:
         """(operation, dtype) of the convolutions whose 2-D probe call on a batch of zero
-        samples raises or returns a wrong shape."""
+        samples is refused or returns a wrong shape."""
         failed = set()
         for op in CONV_OPERATIONS:
             for dtype in DTYPES:
                 if caps.skip_reason(op, dtype, 2) is not None:
                     continue
-                try:
-                    right = self._probe_call(op, dtype, 2, batch=0)
-                except self._tf.errors.OpError:
-                    right = False
-                if not right:
+                outcome = prober.case(ProbeCase(op, dtype, 2, {"empty_batch"}, size=6))
+                if outcome.status in (REFUSED, WRONG):
                     failed.add((op, dtype))
         return failed
-
-    def _probe_call(self, operation: str, dtype: str, rank: int, feature: str = "",
-                    batch: int = 1) -> bool:
-        """One tiny valid call of ``operation`` (stride 2, padding 1; with ``feature``
-        ``"dilation"`` or ``"groups"``, that too); whether its results have the right shapes."""
-        rng = np.random.default_rng(0)
-
-        def array(shape: tuple[int, ...] | None) -> np.ndarray | None:
-            return None if shape is None else rng.integers(-2, 3, size=shape).astype(
-                numpy_dtype(dtype))
-
-        base = operation.removesuffix("_vjp")
-        x = array((batch, 2, *(6,) * rank))
-        if base in ("conv", "conv_transpose"):
-            g = ConvGeometry.make(2, 4, (2,) * rank, stride=2, padding=1,
-                                  dilation=2 if feature == "dilation" else 1,
-                                  groups=2 if feature == "groups" else 1,
-                                  transposed=base == "conv_transpose")
-            args: tuple[Any, ...] = (x, array(g.weight_shape), array(g.bias_shape))
-            kwargs = g.kwargs()
-            out = g.output_shape(x.shape)
-        else:
-            pool = PoolGeometry.make((3,) * rank, stride=2, padding=1)
-            args = (x,)
-            kwargs = pool.max_pool_kwargs() if base == "max_pool" else pool.avg_pool_kwargs()
-            out = pool.output_shape(x.shape)
-        if operation != base:
-            args += (array(out),)
-        results = getattr(self, operation)(*args, **kwargs)
-        results = results if isinstance(results, tuple) else (results,)
-        wanted = [out] if operation == base else [None if a is None else a.shape
-                                                  for a in args[:-1]]
-        return all(shape is None or r.shape == tuple(shape)
-                   for r, shape in zip(results, wanted))
 
     # -- running --------------------------------------------------------------------------
     def _tensors(self, op: str, arrays: Arrays) -> list[Any]:

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from ..spec.dtypes import numpy_dtype
 from ..spec.errors import GeometryError
 from ..spec.geometry import ConvGeometry, PoolGeometry
 from ._convert import (
@@ -37,6 +36,7 @@ from ._convert import (
     dtype_name,
     probed_capabilities,
 )
+from .bits import as_bits, from_bits
 from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDefect, PreparedCall
 from .registry import BackendUnavailable
 
@@ -584,7 +584,7 @@ class TorchBackend(ForwardOperations, VjpOperations):
         # and torch.from_numpy rejects negative strides.
         contiguous = np.array(array, order="C", copy=True)
         if dtype_name(array, what) == "bfloat16":
-            host = torch.from_numpy(contiguous.view(np.int16)).view(torch.bfloat16)
+            host = torch.from_numpy(as_bits(contiguous, signed=True)).view(torch.bfloat16)
         else:
             host = torch.from_numpy(contiguous)
         tensor = host.to(self._device)
@@ -599,7 +599,7 @@ class TorchBackend(ForwardOperations, VjpOperations):
         torch = self._torch
         host = tensor.detach().to("cpu").contiguous()
         if host.dtype == torch.bfloat16:
-            return host.view(torch.int16).numpy().view(numpy_dtype("bfloat16"))
+            return from_bits(host.view(torch.int16).numpy(), "bfloat16")
         return host.numpy()
 
     @contextlib.contextmanager

@@ -318,6 +318,8 @@ def _state(config: pytest.Config) -> _State:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if _uses_backend(session.config):
         state = _state(session.config)
+        if not hasattr(session.config, "workerinput"):
+            _probe_once(session.config, state.spec)
         state.backend()  # on the controller: fail fast, exit 2, before any worker starts
         _load_example_budget(state)  # in every process, before it collects the properties
         if not hasattr(session.config, "workerinput") and not (
@@ -332,6 +334,40 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         status = session.config.pluginmanager.get_plugin("terminaldistreporter")
         if status is not None:  # xdist also calls it directly, so silence it, not unregister
             status.write_line = status.rewrite = lambda *args, **kwargs: None
+
+
+def _probe_once(config: pytest.Config, spec: str) -> None:
+    """Have the backend's capability probes (:mod:`convspec.backends.probe`) run once for the
+    run, in a child process that may crash, journaled in a directory the workers inherit
+    through the environment (under ``--convspec-breadcrumbs`` when given; removed with it or
+    at the end of the session)."""
+    import shutil
+    import tempfile
+
+    from ..backends import probe
+
+    if (os.environ.get(probe.PROBE_SPEC_ENV) == spec
+            and os.path.isdir(os.environ.get(probe.PROBE_DIR_ENV, ""))):
+        return  # `convspec verify` set it up before loading the backend
+    saved = {k: os.environ.get(k) for k in (probe.PROBE_DIR_ENV, probe.PROBE_SPEC_ENV)}
+    breadcrumbs = config.getoption("convspec_breadcrumbs")
+    if breadcrumbs:
+        directory = os.path.join(breadcrumbs, "probes")
+        os.makedirs(directory, exist_ok=True)
+    else:
+        directory = tempfile.mkdtemp(prefix="convspec-probes-")
+    os.environ[probe.PROBE_DIR_ENV] = directory
+    os.environ[probe.PROBE_SPEC_ENV] = spec
+
+    def restore() -> None:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if not breadcrumbs:
+            shutil.rmtree(directory, ignore_errors=True)
+    config.add_cleanup(restore)
 
 
 def _terminate_as_interrupt(state: _State) -> None:
@@ -660,6 +696,8 @@ def _announce(state: _State) -> None:
     writer.write_line(f"convspec: {state.planned} {noun} to run against backend "
                       f"{state.spec} (profile {state.profile}, {budget['per_property']} "
                       f"examples each{defects})")
+    for finding in state.capabilities().open_findings():
+        writer.write_line(f"convspec: the capability probe found: {finding.describe()}")
 
 
 def _live_failure(config: pytest.Config, entry: dict[str, Any]) -> None:
@@ -834,6 +872,7 @@ def results_document(state: _State) -> dict[str, Any]:
         "precision": precision,
         "include_known_defects": state.include_defects,
         "known_defects": defects,
+        "probe_findings": [f.describe() for f in state.capabilities().open_findings()],
         "shrink_seconds": state.config.getoption("convspec_shrink_seconds"),
         "examples": example_budget(state),
         "summary": section_summary(state.results),
