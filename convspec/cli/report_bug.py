@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "failures")
     parser.add_argument("--test", metavar="NAME",
                         help="which failure of RESULTS.json (a test name such as "
-                             "test_covering[conv]; default: the first)")
+                             "test_covering[conv]; default: one with a library-only script, "
+                             "else one with a single failing call; the others are listed)")
     parser.add_argument("--backend", metavar="NAME",
                         help="report a known defect this backend declares (with --defect)")
     parser.add_argument("--defect", metavar="NAME",
