@@ -14,7 +14,7 @@ import pytest
 from convspec.backends.registry import BUILTIN_BACKENDS
 from convspec.cli import main
 
-BLOCKED = ("torch", "jax", "jaxlib", "onnx", "onnxruntime", "openvino", "tensorflow", "scipy", "cupy", "cupyx")
+BLOCKED = ("torch", "jax", "jaxlib", "onnx", "onnxruntime", "openvino", "tensorflow", "tinygrad", "scipy", "cupy", "cupyx")
 
 #: A base install, simulated: importing any of BLOCKED fails as if it were not installed.
 BASE_INSTALL = textwrap.dedent(f"""

@@ -47,6 +47,7 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "onnxruntime": f"{_ADAPTERS}.onnx_backend:OnnxRuntimeBackend",
     "openvino": f"{_ADAPTERS}.openvino_backend:OpenVinoBackend",
     "tensorflow": f"{_ADAPTERS}.tensorflow_backend:TensorFlowBackend",
+    "tinygrad": f"{_ADAPTERS}.tinygrad_backend:TinygradBackend",
     "cupy": f"{_ADAPTERS}.cupy_backend:CupyBackend",
 }
 

@@ -1,0 +1,401 @@
+"""tinygrad adapter: ``Tensor`` operations on tinygrad's CPU device, gradients by
+``Tensor.gradient``.
+
+tinygrad's convolution and pooling methods take any number of spatial axes, channels-first, with
+PyTorch's weight layouts, so the adapter maps arguments and calls:
+
+* ``conv``: ``Tensor.conv2d(w, b, groups, stride, dilation, padding)`` with the padding flat in
+  tinygrad's order (``before, after`` of the *last* axis first, as ``torch.nn.functional.pad``).
+* ``conv_transpose``: ``Tensor.conv_transpose2d(w, b, groups, stride, dilation, padding,
+  output_padding)`` with one symmetric padding per axis.
+* ``max_pool``: ``Tensor.max_pool2d(kernel, stride, dilation, padding, ceil_mode)``.
+* ``avg_pool``: ``Tensor.avg_pool2d(kernel, stride, 1, padding, ceil_mode, count_include_pad)``.
+* Gradients: ``y.gradient(*inputs, gradient=dy)``, tinygrad's reverse mode on the same graph.
+
+tinygrad's CPU device compiles every kernel from C with clang (``$CC``, default ``clang``; the
+device's own queue programs too, so without clang there is no CPU device at all; gcc does not
+take tinygrad's ``--target`` flags). When ``CC`` is unset and no ``clang`` is on ``PATH``, the
+adapter sets ``CC`` to the newest versioned ``clang-N`` it finds there (Debian installs
+``clang-19`` without a ``clang``), before tinygrad first reads it; with none, the backend is
+unavailable and says how to install one. Each dtype is probed with one tiny kernel: a compiler
+that cannot build a dtype's kernels (bfloat16 needs ``__bf16`` support where tinygrad renders
+it natively) leaves that dtype out with the compiler's message and the fix.
+
+Arrays cross as numpy buffers; bfloat16, which tinygrad's numpy bridge does not know, crosses
+as its uint16 bits (``Tensor.bitcast``), copied, never converted. Every call runs on the
+device named ``"CPU"`` explicitly (tinygrad's default device would be a GPU where one exists),
+with ``NUM_CPU_THREADS`` threads (default 1: test workers run in parallel). tinygrad compiles
+each new shape (kernels are cached on disk, ``~/.cache/tinygrad``), so the backend asks for a
+quarter of a profile's examples. Its clang writes warnings to the process's standard error for
+every kernel (``-march=native`` on a CPU newer than the compiler); the adapter keeps that
+output and shows it only when a call fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..spec.dtypes import HALF_DTYPES, numpy_dtype
+from ..spec.geometry import PoolGeometry
+from ._convert import Arrays, CaseCapabilities, ForwardOperations, VjpOperations, case_key
+from ._convert import dtype_name
+from .protocol import DTYPES, RANKS, Capabilities, KnownDefect
+from .registry import BackendUnavailable
+
+INSTALL = "pip install tinygrad (or pip install 'convspec[tinygrad]')"
+CLANG_INSTALL = ("install clang (Debian/Ubuntu: apt-get install clang-19; any clang on PATH "
+                 "as clang or clang-N is found) or point CC at a clang binary")
+#: tinygrad's share of a profile's examples (see TinygradBackend.capabilities).
+EXAMPLE_FRACTION = 0.25
+_CLANG_N = re.compile(r"^clang-(\d+)$")
+_PROBED: dict[tuple[str, str, int], Capabilities] = {}  # one probe per compiler, threads
+
+
+# -- the compiler -----------------------------------------------------------------------------
+def versioned_clangs(path: str | None = None) -> list[str]:
+    """The ``clang-N`` executables on ``path`` (default ``$PATH``), newest first."""
+    found: dict[int, str] = {}
+    for folder in (os.environ.get("PATH", "") if path is None else path).split(os.pathsep):
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for name in names:
+            match = _CLANG_N.match(name)
+            full = os.path.join(folder, name)
+            if match and int(match[1]) not in found and os.access(full, os.X_OK):
+                found[int(match[1])] = name
+    return [found[n] for n in sorted(found, reverse=True)]
+
+
+def choose_compiler() -> str:
+    """The C compiler tinygrad will run: ``$CC``, else ``clang``, else the newest ``clang-N``
+    on ``PATH`` (then written to ``CC`` for tinygrad); :class:`BackendUnavailable` naming
+    what is missing and how to install it when there is none."""
+    cc = os.environ.get("CC")
+    if cc:
+        if shutil.which(cc) is None:
+            raise BackendUnavailable(
+                f"tinygrad's CPU device compiles its kernels with CC={cc!r}, which is not an "
+                f"executable on PATH: {CLANG_INSTALL}")
+        return cc
+    if shutil.which("clang"):
+        return "clang"
+    versioned = versioned_clangs()
+    if not versioned:
+        raise BackendUnavailable(
+            "tinygrad's CPU device compiles every kernel with clang (CC, default 'clang'), and "
+            f"no clang is on PATH (gcc cannot take tinygrad's --target flags): {CLANG_INSTALL}")
+    os.environ["CC"] = versioned[0]
+    return versioned[0]
+
+
+def compiler_version(cc: str) -> str:
+    """The first line of ``cc --version`` (e.g. ``Debian clang version 19.1.7``)."""
+    try:
+        done = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"{cc} (no version: {exc})"
+    return (done.stdout.strip().splitlines() or [cc])[0]
+
+
+@contextlib.contextmanager
+def compiler_output() -> Iterator[list[str]]:
+    """Standard error (file descriptor 2, where tinygrad's clang writes) kept in a temporary
+    file for the block; the list yielded holds it afterwards. An exception leaving the block
+    carries the text in its notes, so a compile error still says what the compiler said."""
+    kept: list[str] = []
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield kept
+        return
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield kept
+        except BaseException as exc:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            text = sink.read().decode(errors="replace").strip()
+            if text:
+                kept.append(text)
+                exc.add_note(f"compiler output: {text[-2000:]}")
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        kept.append(sink.read().decode(errors="replace").strip())
+
+
+# -- conventions and defects ------------------------------------------------------------------
+#: tinygrad's gradient of a maximum (``mixin/gradient.py``, ``reduce_gradient``: ``mask /
+#: count``) splits the cotangent evenly among tied maxima of a window, where the specification
+#: (F4, as PyTorch's max_pool) sends it to the first arg-max. The property suite draws distinct
+#: inputs for the max-pool gradient, so only tied windows (the adapter sweep's integers) differ.
+MAX_POOL_TIES = (
+    "tinygrad's max gradient splits dy evenly among a window's tied maxima (reduce_gradient: "
+    "mask / count; x (1, 3, 3, 0), kernel 4: dx (0, .5, .5, 0)), where F4 sends it to the first "
+    "arg-max (0, 1, 0, 0)")
+
+#: Found by the adapter sweep and the property suite's half-type average pooling on tinygrad
+#: 0.14 (CPU): with ceil_mode or count_include_pad=False, Tensor.avg_pool2d takes a sum / count
+#: path whose kernel rounds the float32 window sum to the storage type and multiplies it by the
+#: count's reciprocal rounded there too (``(__fp16)(sum) * (__fp16)(0.333251953125f)``), where
+#: its plain path (Tensor.mean) divides the float32 sum in float32; the gradient of that path
+#: rounds alike (float16: dy = (-4, -3, 2) meeting on one input with ceil_mode gives -1.666
+#: where -5/3 rounds to -1.667).
+HALF_AVG_POOL_REPRO = (
+    "python -c \"import numpy as np; from tinygrad import Tensor; x = Tensor(np.full((1, 1, 7), "
+    "0.1, np.float16), device='CPU'); print(x.avg_pool2d((3,), stride=1, ceil_mode=True)"
+    ".numpy().ravel()[0], x.avg_pool2d((3,), stride=1).numpy().ravel()[0])\" (prints 0.0999 "
+    "0.1: ceil_mode changes no window here; the mean of three float16(0.1) is float16(0.1), "
+    "0.09998, and the first result is one ulp below)")
+#: dy of three windows of 3 (stride 1, padding 1) meeting on the middle of three inputs: its
+#: gradient is -5/3, which float16 rounds to -1.667 and bfloat16 to -1.664.
+_MEETING_DY = (-4.0, -3.0, 2.0)
+
+
+def half_avg_pool_rounds(backend: Any, dtype: str, operation: str = "avg_pool") -> bool:
+    """Whether ``backend`` misses the correctly rounded result on the sum / count path
+    (ceil_mode that changes no window): for ``avg_pool`` the mean of three equal values 0.1,
+    for ``avg_pool_vjp`` the gradient of :data:`_MEETING_DY`."""
+    kind = numpy_dtype(dtype)
+    if operation == "avg_pool":
+        x = np.full((1, 1, 7), 0.1, kind)
+        y = backend.avg_pool(x, kernel=(3,), stride=(1,), padding=(0,), ceil_mode=True,
+                             count_include_pad=True)
+        return bool((y != x[..., :5]).any())
+    return meeting_gradient(backend, dtype, ceil_mode=True) != np.asarray(-5 / 3, kind)
+
+
+def meeting_gradient(backend: Any, dtype: str, *, ceil_mode: bool) -> Any:
+    """The average pooling gradient at the input where :data:`_MEETING_DY`'s windows meet."""
+    kind = numpy_dtype(dtype)
+    dx = backend.avg_pool_vjp(np.zeros((1, 1, 3), kind), np.array([[_MEETING_DY]], kind),
+                              kernel=(3,), stride=(1,), padding=(1,), ceil_mode=ceil_mode,
+                              count_include_pad=True)
+    return dx[0, 0, 1]
+
+
+def _divides_in_storage(geometry: PoolGeometry, spatial: tuple[int, ...]) -> bool:
+    """The calls that take Tensor.avg_pool2d's sum / count path: ceil_mode, or padding left out
+    of the divisor."""
+    return geometry.ceil_mode or not geometry.count_include_pad
+
+
+def _half_avg_pool_defect(version: str, operations: frozenset[str],
+                          dtypes: frozenset[str]) -> KnownDefect:
+    return KnownDefect(
+        name="tinygrad-half-avg-pool-divisor", operations=operations,
+        dtypes=dtypes, ranks=frozenset(RANKS), applies=_divides_in_storage,
+        reason=(f"tinygrad {version} (CPU): half-type average pooling (and its gradient) with "
+                "ceil_mode or count_include_pad=False rounds the float32 window sum to the "
+                "storage type and multiplies it by the count's reciprocal rounded there too "
+                "(about one ulp off; its plain path divides the float32 sum in float32); "
+                "repro: " + HALF_AVG_POOL_REPRO))
+
+
+#: Measured on tinygrad 0.14 (CPU, properties/test_f_gradients.py F6 and the probe below):
+#: bfloat16 has no C type on tinygrad's CPU device and is emulated, every bfloat16 value a
+#: kernel computes rounded to it; the average pooling gradient rounds each dy/count term
+#: before the overlapping windows are summed. Reduced precision, outside the tolerance model,
+#: as TensorFlow's and PyTorch's half-type avg_pool_vjp.
+BF16_AVG_POOL_VJP = (
+    "avg_pool_vjp rounds each dy/count term to bfloat16 before summing the windows that meet "
+    "on an input (kernel 3, stride 1, padding 1, dy -4, -3, 2: -1.672 where -5/3 rounds to "
+    "-1.664)")
+
+
+#: Found by verify (F2 in test_vjp_accepts_every_geometry_its_forward_accepts, float64) on
+#: tinygrad 0.14 (CPU): when every window along some axis reads padding only, the convolution
+#: does not depend on x and dx is zero, but Tensor.gradient returns non-zero values, depending
+#: on what the process computed before (the same call right in a fresh process, wrong after
+#: the forward convolution was realized; 3 of 140 random such 2-D/3-D cases wrong here, none
+#: with an axis that reads some input). Not probed: it depends on the process's history.
+PADDING_ONLY_AXIS_RELEASE = "0.14."
+PADDING_ONLY_AXIS_REPRO = (
+    "python -c \"import numpy as np; from tinygrad import Tensor; T = lambda s: "
+    "Tensor(np.ones(s, np.float32), device='CPU'); conv = lambda x: x.conv2d(T((1, 1, 1, 2)), "
+    "dilation=(1, 3), padding=(1, 1, 0, 0)); dx = lambda x: conv(x).gradient(x, gradient="
+    "T((1, 1, 1, 1)))[0].numpy().ravel(); a = dx(T((1, 1, 1, 2))); "
+    "conv(T((1, 1, 1, 2))).numpy(); print(a, dx(T((1, 1, 1, 2))))\" (prints [0. 0.] [1. 1.]: both taps of "
+    "the one window fall in the padding, so dx is zero; the second gradient, after the forward "
+    "was realized, is not)")
+
+
+def padding_only_axis(geometry: Any, spatial: tuple[int, ...]) -> bool:
+    """Some axis on which every output window reads padding only (the convolution ignores x)."""
+    out = geometry.output_spatial(spatial)
+    return any(all(not geometry.input_positions(
+        tuple(o if a == axis else 0 for a in range(geometry.ndim)), spatial)[axis]
+        for o in range(out[axis])) for axis in range(geometry.ndim))
+
+
+def _padding_only_axis_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="tinygrad-padding-only-axis-input-gradient", operations=frozenset({"conv_vjp"}),
+        dtypes=frozenset(DTYPES), ranks=frozenset({2, 3}), applies=padding_only_axis,
+        reason=(f"tinygrad {version} (CPU): the input gradient of a convolution whose windows "
+                "along some axis all read padding only (dx is zero) comes back non-zero, "
+                "depending on what the process computed before; repro: "
+                + PADDING_ONLY_AXIS_REPRO))
+
+
+# -- conversion -------------------------------------------------------------------------------
+def _flat_padding(pairs: Sequence[tuple[int, int]]) -> tuple[int, ...]:
+    """``((before, after), ...)`` per axis in tinygrad's flat order: the last axis first."""
+    return tuple(v for pair in reversed(tuple(pairs)) for v in pair)
+
+
+class TinygradBackend(ForwardOperations, VjpOperations):
+    """tinygrad's ``Tensor`` operations on its CPU device behind the convspec backend protocol
+    (name ``"tinygrad"``). ``threads`` is tinygrad's ``NUM_CPU_THREADS`` for every call."""
+
+    def __init__(self, *, threads: int = 1, name: str = "tinygrad") -> None:
+        try:  # tinygrad reads CC when it first compiles, after choose_compiler()
+            from tinygrad import Device, Tensor, dtypes
+            from tinygrad.helpers import Context, getenv
+        except ImportError as exc:
+            raise BackendUnavailable(f"tinygrad is not installed ({exc}); install it with "
+                                     f"{INSTALL}") from None
+        self._compiler = choose_compiler()
+        used = getenv("CC", "clang")  # tinygrad caches what it read first
+        if used != self._compiler:
+            self._compiler = used
+        self._Tensor, self._dtypes, self._Context = Tensor, dtypes, Context
+        self._threads = threads
+        self.name = name
+        self.library_version = importlib.metadata.version("tinygrad")
+        self.compiler = compiler_version(self._compiler)
+        try:
+            with compiler_output():
+                Device["CPU"]
+        except Exception as exc:  # noqa: BLE001 - the device's start compiles with clang
+            raise BackendUnavailable(
+                f"tinygrad {self.library_version} cannot open its CPU device with "
+                f"{self.compiler} ({type(exc).__name__}: {str(exc).strip()[:300]}): "
+                f"{CLANG_INSTALL}") from None
+        self.device = f"cpu (tinygrad CPU device, {self.compiler})"
+
+    def __repr__(self) -> str:
+        return f"<TinygradBackend {self.name!r} tinygrad {self.library_version} on {self.device}>"
+
+    # -- capabilities ---------------------------------------------------------------------
+    def capabilities(self) -> Capabilities:
+        """Every operation, rank and feature; the dtypes this compiler builds kernels for (one
+        tiny kernel each); the max-pool tie convention and the defects this tinygrad shows."""
+        key = (self.library_version, self._compiler, self._threads)
+        if key not in _PROBED:
+            _PROBED[key] = self._probe()
+        return _PROBED[key]
+
+    def _probe(self) -> Capabilities:
+        library = f"tinygrad {self.library_version} (CPU, {self.compiler})"
+        reasons = {"example_fraction": (
+            "tinygrad compiles every new shape, dtype and geometry with clang (a second or more "
+            "per call on a cold kernel cache)")}
+        lost = {}
+        for dtype in DTYPES:
+            why = self._kernel_refused(dtype)
+            if why is not None:
+                lost[dtype] = (f"{library} cannot build {dtype} kernels ({why}); "
+                               + (f"a clang with __bf16 support, e.g. clang-19: {CLANG_INSTALL}"
+                                  if dtype == "bfloat16" else CLANG_INSTALL))
+        caps = CaseCapabilities(
+            dtypes=frozenset(DTYPES) - set(lost),
+            reasons={**reasons, **{f"dtype:{d}": why for d, why in lost.items()}},
+            example_fraction=EXAMPLE_FRACTION,
+            precision={"float64": "float64", "float32": "float32",
+                       "float16": "float16 storage, float32 accumulation",
+                       "bfloat16": "bfloat16 storage and products (emulated: every bfloat16 "
+                                   "value a kernel computes is rounded), float32 accumulation"})
+        hits = {(op, d) for op in ("avg_pool", "avg_pool_vjp") for d in HALF_DTYPES
+                if d in caps.dtypes and half_avg_pool_rounds(self, d, op)}
+        defects = [_half_avg_pool_defect(self.library_version, frozenset(op for op, _ in hits),
+                                         frozenset(d for _, d in hits))] if hits else []
+        if self.library_version.startswith(PADDING_ONLY_AXIS_RELEASE):  # no probe can force it
+            defects.append(_padding_only_axis_defect(self.library_version))
+        reasons = dict(caps.reasons)
+        if "bfloat16" in caps.dtypes and meeting_gradient(
+                self, "bfloat16", ceil_mode=False) != np.asarray(-5 / 3, numpy_dtype("bfloat16")):
+            reasons[case_key("avg_pool_vjp", "bfloat16")] = (
+                f"tinygrad {self.library_version}: {BF16_AVG_POOL_VJP}")
+        return dataclasses.replace(caps, defects=tuple(defects), reasons=reasons)
+
+    def _kernel_refused(self, dtype: str) -> str | None:
+        """Why this compiler cannot build one elementwise kernel in ``dtype`` (stored, read,
+        multiplied, cast to float32), or ``None`` if it computes it right."""
+        x = np.arange(1, 5).astype(numpy_dtype(dtype))
+        try:
+            with self._calls():
+                t = self._tensor(x)
+                got = (t * t + t).cast(self._dtypes.float32).numpy()
+        except Exception as exc:  # noqa: BLE001 - a compiler that fails refuses the dtype
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            notes = " ".join(getattr(exc, "__notes__", []))
+            return first + (f"; {notes[:300]}" if notes else "")
+        want = (np.arange(1, 5) ** 2 + np.arange(1, 5)).astype(np.float32)
+        return None if np.array_equal(got, want) else f"1..4 squared plus itself gave {got}"
+
+    # -- running --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _calls(self) -> Iterator[None]:
+        with self._Context(NUM_CPU_THREADS=self._threads), compiler_output():
+            yield
+
+    def _tensor(self, array: np.ndarray) -> Any:
+        array = np.ascontiguousarray(array)
+        if dtype_name(array) == "bfloat16":
+            return self._Tensor(array.view(np.uint16).copy(), device="CPU").bitcast(
+                self._dtypes.bfloat16)
+        return self._Tensor(array.copy(), device="CPU")
+
+    def _array(self, tensor: Any, dtype: str) -> np.ndarray:
+        if dtype == "bfloat16":
+            bits = tensor.bitcast(self._dtypes.uint16).numpy()
+            return np.ascontiguousarray(bits).view(numpy_dtype(dtype)).copy()
+        return np.array(tensor.numpy(), dtype=numpy_dtype(dtype), copy=True)
+
+    def _apply(self, operation: str, g: Any, x: Any, w: Any = None, b: Any = None) -> Any:
+        if operation == "conv":
+            return x.conv2d(w, b, groups=g.groups, stride=g.stride, dilation=g.dilation,
+                            padding=_flat_padding(g.padding))
+        if operation == "conv_transpose":
+            return x.conv_transpose2d(w, b, groups=g.groups, stride=g.stride,
+                                      dilation=g.dilation, padding=g.symmetric_padding,
+                                      output_padding=g.output_padding)
+        if operation == "max_pool":
+            return x.max_pool2d(g.kernel, stride=g.stride, dilation=g.dilation,
+                                padding=g.padding, ceil_mode=g.ceil_mode)
+        return x.avg_pool2d(g.kernel, stride=g.stride, dilation=1, padding=g.padding,
+                            ceil_mode=g.ceil_mode, count_include_pad=g.count_include_pad)
+
+    def _forward(self, operation: str, geometry: Any, arrays: Arrays) -> np.ndarray:
+        dtype = dtype_name(arrays[0])
+        with self._calls():
+            tensors = [None if a is None else self._tensor(a) for a in arrays]
+            return self._array(self._apply(operation, geometry, *tensors), dtype)
+
+    def _vjp(self, operation: str, geometry: Any, arrays: Arrays,
+             dy: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        dtype = dtype_name(arrays[0])
+        with self._calls():
+            tensors = [None if a is None else self._tensor(a) for a in arrays]
+            y = self._apply(operation, geometry, *tensors)
+            present = [t for t in tensors if t is not None]
+            grads = iter(y.gradient(*present, gradient=self._tensor(dy)))
+            return tuple(None if t is None else self._array(next(grads), dtype)
+                         for t in tensors)

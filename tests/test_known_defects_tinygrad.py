@@ -1,0 +1,132 @@
+"""tinygrad's defect and convention the suite found (issue 17), reproduced in tinygrad's own API
+with the expected values computed independently (numpy): the half-type average pooling divisor
+is declared by the ``tinygrad`` backend and still real on this tinygrad, so a fixed tinygrad
+fails its test, saying which declaration to drop; the max-pool tie convention is shown as the
+library's rule, which the adapter sweep declares as a deviation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from convspec.spec.dtypes import numpy_dtype
+from convspec.spec.geometry import PoolGeometry
+
+pytest.importorskip("tinygrad")
+from convspec.backends import tinygrad_backend as tgb  # noqa: E402
+from convspec.backends.registry import BackendUnavailable, load_backend  # noqa: E402
+
+DROP = "drop tinygrad-half-avg-pool-divisor from convspec/backends/tinygrad_backend.py"
+
+
+@pytest.fixture(scope="module")
+def backend():
+    try:
+        return load_backend("tinygrad")
+    except BackendUnavailable as exc:
+        pytest.skip(f"tinygrad is unavailable here: {exc.reason}")
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh Python; it inherits the ``CC`` the adapter chose."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ))
+
+
+def test_half_avg_pool_divisor_is_declared_and_still_real(backend):
+    """ceil_mode with stride 1 changes no window, so both calls of the repro must give the
+    correctly rounded mean of three float16(0.1), which is float16(0.1) itself; tinygrad's
+    sum / count path gives one ulp less: the float32 sum rounded to float16 (0.2998) times
+    float16(1/3) (0.33325), rounded (0.09991), which numpy's float16 arithmetic reproduces."""
+    x = np.float16(0.1)
+    exact = float(np.float16(np.float64(x) * 3 / 3))
+    done = _run(tgb.HALF_AVG_POOL_REPRO.split('"')[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    with_ceil, plain = (float(v) for v in done.stdout.split())
+    assert plain == pytest.approx(exact, abs=1e-4)
+    y = backend.avg_pool(np.full((1, 1, 7), x), kernel=(3,), stride=(1,), padding=(0,),
+                         ceil_mode=True, count_include_pad=True)
+    if float(y[0, 0, 0]) == exact:
+        pytest.fail(f"tinygrad {backend.library_version} now rounds the mean once: {DROP}")
+    storage = np.float16(np.float32(np.float16(np.float32(x) * 3)) * np.float32(np.float16(1 / 3)))
+    assert float(y[0, 0, 0]) == float(storage) == pytest.approx(with_ceil, abs=1e-4)
+    assert exact - float(y[0, 0, 0]) == 2.0 ** -14  # one float16 ulp in [2^-4, 2^-3)
+    names = {d.name: d for d in backend.capabilities().defects}
+    assert "tinygrad-half-avg-pool-divisor" in names
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_avg_pool_probe_and_region(backend, dtype):
+    """The probe finds the defect in both half types; in float32 the same path is off by a
+    float32 rounding, which the model allows (float32 accumulates in float32), so the probe's
+    case passes there. The region holds ceil_mode and count_include_pad=False calls, and
+    spares the plain path, which rounds the float32 mean once."""
+    from convspec.verify.conformance import expect_reference
+    from convspec.verify.tolerance import Tolerance
+
+    assert tgb.half_avg_pool_rounds(backend, dtype)
+    expect_reference(backend, "avg_pool", (np.full((1, 1, 7), 0.1, np.float32),),
+                     dict(kernel=(3,), stride=(1,), padding=(0,), ceil_mode=True,
+                          count_include_pad=True), Tolerance("float32"))
+    defect = next(d for d in backend.capabilities().defects
+                  if d.name == "tinygrad-half-avg-pool-divisor")
+    assert dtype in defect.dtypes and "float32" not in defect.dtypes
+    ceil = PoolGeometry.make(3, stride=2, padding=1, ceil_mode=True, ndim=1)
+    exclude = PoolGeometry.make(3, stride=2, padding=1, count_include_pad=False, ndim=1)
+    plain = PoolGeometry.make(3, stride=2, padding=1, ndim=1)
+    assert defect.hits("avg_pool", dtype, ceil, (8,), {"ceil_mode", "pool_padding"})
+    assert defect.hits("avg_pool", dtype, exclude, (8,), {"exclude_pad", "pool_padding"})
+    assert not defect.hits("avg_pool", dtype, plain, (8,), {"pool_padding"})
+    x = np.full((1, 1, 8), 0.1, numpy_dtype(dtype))
+    y = backend.avg_pool(x, kernel=(3,), stride=(1,), padding=(0,), ceil_mode=False,
+                         count_include_pad=True)
+    assert (y == x[..., :6]).all()  # the plain path rounds the float32 mean once
+
+
+def test_max_pool_gradient_splits_ties():
+    """tinygrad's gradient of a maximum is ``mask / count``: a window with two tied maxima
+    gives each half of dy, where F4 (and PyTorch's max_pool) gives it all to the first."""
+    from tinygrad import Tensor
+
+    x = Tensor(np.array([[[1.0, 3, 3, 0]]], np.float32), device="CPU")
+    y = x.max_pool2d((4,), stride=1)
+    (dx,) = y.gradient(x, gradient=Tensor(np.ones((1, 1, 1), np.float32), device="CPU"))
+    got = dx.numpy().ravel().tolist()
+    if got == [0, 1, 0, 0]:
+        pytest.fail("tinygrad now sends a tied maximum's gradient to the first arg-max: drop "
+                    "the max_pool_vjp deviations of tests/test_backends_tinygrad.py")
+    assert got == [0, 0.5, 0.5, 0]
+
+
+def test_padding_only_axis_input_gradient_is_declared_and_still_real(backend):
+    """The repro's one window has both taps in the padding, so y = 0 whatever x is and dx is
+    exactly zero (numpy: no input index o·s - p + j·d falls in [0, 2)); tinygrad's second
+    gradient, after the forward was realized, is ones. The region holds that call and the one
+    verify found, and spares a convolution whose every axis reads some input."""
+    from convspec.spec.geometry import ConvGeometry
+
+    taps = [0 * 1 - 1 + j * 3 for j in range(2)]
+    assert not any(0 <= t < 2 for t in taps)  # both taps read padding: dx must be zero
+    done = _run(tgb.PADDING_ONLY_AXIS_REPRO.split('"')[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, second = (np.array(part.split(), float) for part in
+                     done.stdout.replace("]", "").split("[")[1:])
+    assert (first == 0).all()
+    if (second == 0).all():
+        what = f"tinygrad {backend.library_version} does not show the padding-only input gradient"
+        if backend.library_version.startswith(tgb.PADDING_ONLY_AXIS_RELEASE):
+            pytest.fail(f"{what}: drop tinygrad-padding-only-axis-input-gradient")
+        pytest.skip(what)
+    assert (second == 1).all()
+    names = [d.name for d in backend.capabilities().defects]
+    assert "tinygrad-padding-only-axis-input-gradient" in names
+    repro = ConvGeometry.make(1, 1, (1, 2), dilation=(1, 3), padding=((0, 0), (1, 1)))
+    found = ConvGeometry.make(2, 26, (3, 2), stride=(3, 1), padding=((3, 0), (1, 1)),
+                              dilation=(2, 3), groups=2)
+    reads = ConvGeometry.make(1, 1, (1, 2), dilation=(1, 3), padding=((0, 0), (1, 1)))
+    assert tgb.padding_only_axis(repro, (1, 2)) and tgb.padding_only_axis(found, (4, 2))
+    assert not tgb.padding_only_axis(reads, (1, 4))  # x[1] is read by the first window
