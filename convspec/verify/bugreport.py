@@ -295,13 +295,15 @@ def defect_report(entry: CatalogEntry, *, backend: str, reason: str | None,
         result = results[index] if results and index < len(results) else None
         parts.append(_section(
             heading,
-            f"Only {library} (and numpy) needed; paste into a fresh Python. {needs}",
+            f"Only {library} (and numpy) needed; paste into a fresh Python. {needs}".strip(),
             fence(repro.script, "python"),
             "or from a shell:\n\n" + fence(repro.shell, "sh"),
             f"**Expected, and what goes wrong** (as convspec's declaration states it): "
             f"{repro.note}." if repro.note else "",
             f"**Expected**, computed by convspec's float64 reference (`convspec.reference`) "
             f"for these inputs: `{entry.expected()}`." if entry.expected and index == 0 else "",
+            ("Slow, not wrong: the results are right, and the time is measured by the "
+             "reproduction itself.") if "slow, not wrong" in entry.summary else
             "How the expected values were computed: convspec found the defect as a "
             "disagreement with its reference implementation (`convspec.reference`: numpy, "
             "float64, the specification's index formulas); this reproduction is the smallest "

@@ -117,6 +117,33 @@ def _avg_pool_ceil_vjp() -> str:
                                     ceil_mode=True).ravel())
 
 
+#: The openvino adapter states these two without a one-line reproduction; these are its cases
+#: (checked on openvino 2026.4.1: 0.01 s at stride 1,000, 0.73 s at 10,000; dilation 2^31 + 1
+#: raises where 2^31 gives [[[1.]]]).
+OPENVINO_STRIDE_COST_REPRO = (
+    "python -c \"import time, numpy as np, openvino as ov, openvino.opset14 as op; "
+    "x = op.parameter([1, 1, 4, 1], ov.Type.f32); w = op.constant(np.ones((1, 1, 2, 1), "
+    "np.float32)); cs = {s: ov.Core().compile_model(ov.Model([op.convolution_backprop_data(x, w, "
+    "[1, s], pads_begin=[1, 0], pads_end=[1, 0], output_padding=[0, 1])], [x]), 'CPU', "
+    "{'INFERENCE_PRECISION_HINT': 'f32', 'INFERENCE_NUM_THREADS': 1}) for s in (1000, 10000)}; "
+    "[print(s, ((t := time.time()), c([np.ones((1, 1, 4, 1), np.float32)])[0].shape)[1], "
+    "time.time() - t) for s, c in cs.items()]\" (both outputs are (1, 1, 3, 2); the second "
+    "call takes about 100 times as long: the square of the stride)")
+OPENVINO_POOL_DILATION_REPRO = (
+    "python -c \"import numpy as np, openvino as ov, openvino.opset14 as op; "
+    "x = op.parameter([1, 1, 1], ov.Type.f32); m = ov.Model([op.max_pool(x, [1], [2**31 + 1], "
+    "[0], [0], [1]).output(0)], [x]); print(ov.Core().compile_model(m, 'CPU')([np.ones((1, 1, "
+    "1), np.float32)])[0])\" (RuntimeError: Supported primitive descriptors list is empty for "
+    "node: ... type: Pooling; dilation 2**31 prints [[[1.]]])")
+
+
+def _pool_dilation() -> str:
+    from .. import reference as ref
+
+    return _values(ref.max_pool(np.ones((1, 1, 1)), kernel=1, stride=1,
+                                dilation=2 ** 31 + 1))
+
+
 def _avg_pool3d_small_input() -> str:
     from .. import reference as ref
 
@@ -271,13 +298,14 @@ CATALOG: tuple[CatalogEntry, ...] = (
         "openvino-transposed-stride-cost", "openvino", ("openvino",),
         "a transposed convolution costs time growing with the square of its stride whatever "
         "the output size (slow, not wrong)",
-        "", "D8 (a hang)", "openvino 2026.4.1",
+        OPENVINO_STRIDE_COST_REPRO, "D8 (a hang)", "openvino 2026.4.1",
         "open; declared for openvino 2026.4 (a timing is not probed)"),
     CatalogEntry(
         "openvino-max-pool-dilation-int32", "openvino", ("openvino",),
         "max pooling with a dilation above 2^31 has no CPU kernel, although MaxPool-14 takes "
         "int64 dilations",
-        "", "G1 (the threshold shares)", "openvino 2026.4.1", PROBED),
+        OPENVINO_POOL_DILATION_REPRO, "G1 (the threshold shares)", "openvino 2026.4.1", PROBED,
+        expected=_pool_dilation),
     # -- jax ----------------------------------------------------------------------------------
     CatalogEntry(
         "xla-conv-operand-swap", "jax", ("jax",),
