@@ -93,7 +93,8 @@ def test_the_catalog_names_each_defect_once_with_a_tracker_and_metadata() -> Non
 
 
 @pytest.mark.parametrize("spec", ["torch", "torch-channels-last", "torch-compile", "tensorflow",
-                                  pytest.param("jax", marks=pytest.mark.slow), "openvino"])
+                                  pytest.param("jax", marks=pytest.mark.slow), "openvino",
+                                  pytest.param("tinygrad", marks=pytest.mark.slow)])
 def test_every_defect_a_backend_declares_here_is_catalogued_with_its_repro(spec: str) -> None:
     try:
         caps = capabilities_of(load_backend(spec))

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backends import jax_backend, openvino_backend, tensorflow_backend, torch_backend
+from ..backends import (
+    jax_backend,
+    openvino_backend,
+    tensorflow_backend,
+    tinygrad_backend,
+    torch_backend,
+)
 
 TORCH_EAGER = ("torch", "torch-channels-last", "torch-compile")
 TORCH_COMPILE = ("torch-compile",)
@@ -32,6 +38,7 @@ TRACKERS = {
     "onnxruntime": "https://github.com/microsoft/onnxruntime/issues/new/choose",
     "scipy": "https://github.com/scipy/scipy/issues/new/choose",
     "cupy": "https://github.com/cupy/cupy/issues/new/choose",
+    "tinygrad": "https://github.com/tinygrad/tinygrad/issues/new",
 }
 
 PROBED = "open; probed on every run, declared only where present"
@@ -318,6 +325,22 @@ CATALOG: tuple[CatalogEntry, ...] = (
         "a strided lax.reduce_window max over 4,096 elements or more drops NaN",
         jax_backend.XLA_MAX_POOL_NAN_REPRO, "the non-finite properties (dev profile)",
         "jaxlib 0.10.2", "open; declared for jax", reason_key="nonfinite:max_pool"),
+    # -- tinygrad -----------------------------------------------------------------------------
+    CatalogEntry(
+        "tinygrad-half-avg-pool-divisor", "tinygrad", ("tinygrad",),
+        "half-type average pooling (and its gradient) with ceil_mode or count_include_pad=False "
+        "rounds the window sum and the count's reciprocal to the storage type (about one ulp "
+        "off)",
+        tinygrad_backend.HALF_AVG_POOL_REPRO,
+        "the adapter sweep and the half-type average pooling properties", "tinygrad 0.14",
+        PROBED),
+    CatalogEntry(
+        "tinygrad-padding-only-axis-input-gradient", "tinygrad", ("tinygrad",),
+        "the input gradient of a convolution whose windows along some axis all read padding "
+        "only comes back non-zero, depending on what the process computed before",
+        tinygrad_backend.PADDING_ONLY_AXIS_REPRO,
+        "F2 (`test_vjp_accepts_every_geometry_its_forward_accepts`, float64)", "tinygrad 0.14",
+        "open; declared for tinygrad 0.14 (it depends on the process's history: not probed)"),
 )
 
 
@@ -334,7 +357,8 @@ def find(name: str) -> CatalogEntry | None:
 def library_of(spec: str) -> str:
     """The library a backend spec calls (``torch-cuda`` -> ``torch``); the spec itself for one
     that is not built in."""
-    for library in ("torch", "tensorflow", "openvino", "jax", "onnxruntime", "scipy", "cupy"):
+    for library in ("torch", "tensorflow", "openvino", "jax", "onnxruntime", "scipy", "cupy",
+                    "tinygrad"):
         if spec == library or spec.startswith(library + "-"):
             return library
     return spec
