@@ -6,6 +6,8 @@ library fix shows up as a failing test."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import subprocess
 import sys
 
@@ -469,3 +471,37 @@ def test_xla_strided_reduce_window_max_drops_nan_over_4096_elements():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300)
     assert done.stdout.strip() == "0.0", done.stdout + done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("isa", [None, "AVX2"], ids=["this-cpu", "avx2"])
+def test_bf16_dilated_bias_gradient_is_declared_where_probed(isa):
+    """Capped at AVX2 (torch's own bfloat16 kernels), a dilated convolution's bfloat16 bias
+    gradient drifts (the repro prints 242 and 421) and the torch backend declares
+    cpu-bf16-dilated-bias-grad for dilated layers with a bias only; with this CPU's kernels the
+    probe decides alike. A fixed torch fails the AVX2 case: drop the declaration."""
+    pytest.importorskip("torch")
+    from convspec.backends import torch_backend
+
+    env = {**os.environ, **({"ONEDNN_MAX_CPU_ISA": isa} if isa else {})}
+    code = ("import json, torch; from convspec.backends import torch_backend as tb; "
+            "caps = tb.TorchBackend().capabilities(); "
+            "d = [d for d in caps.defects if d.name == 'cpu-bf16-dilated-bias-grad']; "
+            "from convspec import ConvGeometry as G; "
+            "hit = lambda g: bool(d) and d[0].hits('conv_vjp', 'bfloat16', g, (1,)); "
+            "print(json.dumps([tb._bf16_dilated_bias_grad_drifts(torch), bool(d), "
+            "hit(G.make(1, 1, (1,), dilation=2)), hit(G.make(1, 1, (1,), dilation=2, bias=False)), "
+            "hit(G.make(1, 1, (1,)))]))")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = done.stdout.strip().splitlines()[-1]
+    drifts, declared, dilated, unbiased, undilated = json.loads(last)
+    assert declared == drifts
+    if declared:
+        assert dilated and not unbiased and not undilated
+    if isa == "AVX2":
+        assert drifts, "torch's AVX2 bfloat16 bias gradient is right now: drop the declaration"
+        repro = torch_backend.BF16_DILATED_BIAS_GRAD_REPRO.split('"')[1]
+        printed = subprocess.run([sys.executable, "-c", repro], env=env, capture_output=True,
+                                 text=True, timeout=300).stdout.split()
+        assert printed == ["242.0", "421.0"], printed
