@@ -229,6 +229,13 @@ CATALOG: tuple[CatalogEntry, ...] = (
         "torch 2.13.0", PROBED + " (AMX kernels)", "ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16",
         reason_key="nonfinite:conv_vjp:dtype:bfloat16"),
     CatalogEntry(
+        "cpu-bf16-dilated-bias-grad", "torch", TORCH_EAGER,
+        "where torch computes bfloat16 convolutions itself (CPUs without AVX-512), a dilated "
+        "convolution's bias gradient is summed in bfloat16 and drifts with the batch",
+        torch_backend.BF16_DILATED_BIAS_GRAD_REPRO,
+        "F1-F3's threshold batch, with `ONEDNN_MAX_CPU_ISA=AVX2`", "torch 2.13.0",
+        PROBED + " (CPUs without AVX-512)"),
+    CatalogEntry(
         "inductor-avg-pool-ceil-vjp", "torch", TORCH_COMPILE,
         "torch.compile's avg_pool backward divides a ceil_mode window overhanging the padding "
         "by the full kernel size (eager is right)",
