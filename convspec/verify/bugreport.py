@@ -464,8 +464,12 @@ def _cell(text: str) -> str:
 def _code_cell(text: str) -> str:
     if not text:
         return "none yet"
-    return "<code>" + _cell(text.replace("&", "&amp;").replace("<", "&lt;")
-                            .replace(">", "&gt;")) + "</code>"
+    # Markdown still parses inside inline HTML: brackets, asterisks, underscores and
+    # backticks become entities, or "f(x)[1](y)" turns into a link.
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for char in "[]*_`":
+        escaped = escaped.replace(char, f"&#{ord(char)};")
+    return "<code>" + _cell(escaped) + "</code>"
 
 
 def defects_table(catalog: tuple[CatalogEntry, ...]) -> str:

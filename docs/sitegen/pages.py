@@ -236,11 +236,40 @@ def benchmarks_markdown() -> str:
     return text + "\n\n*This page is `bench/README.md` of the repository.*\n"
 
 
+def defects_markdown() -> str:
+    """The library defects page: each catalogued defect (``convspec report-bug --table`` has
+    them as one table) with its reproduction as a code block, grouped by library."""
+    from convspec.verify.defect_catalog import CATALOG
+
+    lines = ["# Library defects", "",
+             "Every bug convspec has found in the libraries it verifies, on any CPU: an adapter "
+             "declares a probed defect only where its probe sees it, so what one machine "
+             "declares depends on its kernels. `convspec report-bug --backend NAME --defect "
+             "NAME` writes an upstream-ready report of one, `convspec report-bug RESULTS.json` "
+             "of a failure; `convspec report-bug --table` prints them all as one table (the "
+             "README's).", ""]
+    library = None
+    for entry in CATALOG:
+        if entry.library != library:
+            library = entry.library
+            lines += [f"## {library}", ""]
+        status = entry.status + (f"; avoided by `{entry.workaround}`" if entry.workaround
+                                 else "")
+        lines += [f"### `{entry.name}`", "", entry.summary[0].upper() + entry.summary[1:] + ".",
+                  "", f"- **Backends:** {', '.join(f'`{b}`' for b in entry.backends)}",
+                  f"- **Found by:** {entry.found_by}", f"- **Declared since:** {entry.since}",
+                  f"- **Status:** {status}", ""]
+        if entry.repro:
+            lines += ["```sh", entry.repro, "```", ""]
+    return "\n".join(lines)
+
+
 def generated() -> dict[str, str]:
     """Every generated page: path in the site's sources → Markdown."""
     pages = {section_path(letter): section_markdown(letter) for letter in inventory.SECTIONS}
     pages["errata.md"] = errata_markdown()
     pages["benchmarks.md"] = benchmarks_markdown()
+    pages["defects.md"] = defects_markdown()
     pages.update({api_path(m): api_markdown(m) for m in api_modules()})
     pages["api/index.md"] = "\n".join(
         ["# API", "", "Every public module of the spec, the reference implementations and the "
