@@ -167,3 +167,50 @@ def test_bits_name_what_is_wrong() -> None:
         from_bits(np.zeros(2, np.uint32), "bfloat16")
     with pytest.raises(ValueError, match="3 items into a buffer of 2"):
         copy_bits(np.zeros(3, np.float32), np.zeros(2, np.float32))
+
+
+#: Declarations a tiny integer-valued probe case cannot show, with the evidence that does.
+UNSHOWN = {
+    **{("torch", f"avg_pool_vjp:dtype:{d}"): "rounding in the half type, shown by F6 on sums "
+       "of many windows (tests/test_known_defects.py)" for d in ("float16", "bfloat16")},
+    **{("tensorflow", f"avg_pool_vjp:dtype:{d}"): "each dy/divisor term rounded to the half "
+       "type: the adapter's own repro decides (tests/test_known_defects_tensorflow.py)"
+       for d in ("float16", "bfloat16")},
+    ("openvino", "dtype:float64"): "float64 computed in float32: exact on small integers (conv, "
+                                   "pooling), shown by average pooling's thirds",
+}
+#: Declarations the sweep finds broader than what the library refuses (each to narrow).
+OVER_BROAD = {
+    ("onnxruntime", "transposed_dilation"): "ONNX Runtime refuses output_padding >= stride only, "
+        "which differs from B10 only when dilation > stride; no FEATURE states that region yet",
+    ("openvino", "empty_batch"): "only pooling refuses an empty batch; conv and conv_transpose "
+        "run it (the legacy probe drops the feature at the first refusal)",
+    ("jax", "pool_dilation"): "only max_pool_vjp lacks dilation; the forward max_pool runs it "
+        "(declarable exactly now as the gap 'max_pool_vjp:pool_dilation')",
+}
+
+
+@pytest.mark.parametrize("name", ["torch", "onnxruntime", "scipy", "tensorflow", "openvino",
+                                  pytest.param("jax", marks=pytest.mark.slow)])
+def test_every_declaration_is_shown_by_a_refusal_or_a_wrong_result(name: str) -> None:
+    """Issue 17, item 5: each declared gap of a built-in is tried on the probe cases of its
+    region; a declaration that hides cases that run right, or that crash, fails (unless it
+    is listed above with the reason, and then it must still hide them: a fix shows up)."""
+    from convspec.backends.probe import sweep_declarations
+    from convspec.backends.registry import BackendUnavailable, load_backend
+
+    try:
+        backend = load_backend(name)
+    except BackendUnavailable as exc:
+        pytest.skip(str(exc))
+    checks = sweep_declarations(backend, capabilities_of(backend))
+    assert checks, f"{name} declares no gap to sweep"
+    for check in checks:
+        assert not check.crashed, f"{name}: {check.key} hides crashes: {check.crashed}"
+        listed = UNSHOWN.get((name, check.key)) or OVER_BROAD.get((name, check.key))
+        working = [c.key for c in check.hides_working]
+        if listed:
+            assert working, f"{name}: {check.key} ({listed}) is shown now: drop it from the list"
+        else:
+            assert not working, (f"{name}: {check.key} hides cases that run right: {working} "
+                                 f"(declared: {check.reason})")

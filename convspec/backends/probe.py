@@ -450,6 +450,90 @@ def declared(reasons: Mapping[str, str], base: Capabilities) -> Capabilities:
     return replace(base, reasons={**base.reasons, **reasons}).without(dtypes=lost)
 
 
+# -- declarations checked ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class DeclarationCheck:
+    """A declared gap tried (:func:`sweep_declarations`): the probe cases of its region that
+    no other declaration rules out, by outcome. ``shown`` when one of them is refused or
+    wrong; ``hides_working`` lists the cases that ran right (the declaration is broader than
+    what the library lacks, or states a precision a tiny case cannot show); ``crashed`` those
+    that raised an exception that is no refusal."""
+
+    key: str
+    reason: str
+    shown: tuple[ProbeCase, ...] = ()
+    hides_working: tuple[ProbeCase, ...] = ()
+    crashed: tuple[ProbeCase, ...] = ()
+
+    @property
+    def tried(self) -> bool:
+        return bool(self.shown or self.hides_working or self.crashed)
+
+
+def _declarations(backend: Any, caps: Capabilities) -> dict[str, tuple[str | None, ...]]:
+    """Every declared gap a probe case can enter, as ``(operation, dtype, rank, feature)``."""
+    regions: dict[str, tuple[str | None, ...]] = {}
+    for op in sorted(set(OPERATIONS) - caps.operations):
+        if callable(getattr(backend, op, None)):
+            regions[op] = (op, None, None, None)
+    for dtype in sorted(set(DTYPES) - caps.dtypes):
+        regions[reason_key(dtype=dtype)] = (None, dtype, None, None)
+    for rank in sorted(set(RANKS) - caps.ranks):
+        regions[reason_key(rank=rank)] = (None, None, rank, None)
+    for feature in sorted(set(FEATURE_OPERATIONS) - caps.features):
+        regions[feature] = (None, None, None, feature)
+    for key, gap in caps.gaps().items():
+        if gap.feature is None or gap.feature in FEATURE_OPERATIONS:
+            regions[key] = (gap.operation, gap.dtype, gap.rank, gap.feature)
+    return regions
+
+
+def sweep_declarations(backend: Any, caps: Capabilities, *,
+                       prober: Prober | None = None) -> list[DeclarationCheck]:
+    """Try every declared gap of ``caps`` (a missing operation the backend still defines, a
+    missing dtype, rank or feature, each gap key) on the probe cases of its region that no
+    other declaration rules out, calling ``backend`` directly: a declaration should be shown
+    by a refusal or a wrong result, never hide cases that run right or that crash. Features
+    without a probe case (:data:`FEATURE_OPERATIONS`) and known defects (probed by their own
+    repros) are not swept."""
+    prober = prober or Prober(backend, rejects_with=caps.rejects_with, label="sweep")
+    checks = []
+    for key, (operation, dtype, rank, feature) in _declarations(backend, caps).items():
+        others = _without_declaration(caps, key)
+        shown, working, crashed = [], [], []
+        for op in [operation] if operation else OPERATIONS:
+            if not callable(getattr(backend, op, None)) or (
+                    feature and op not in FEATURE_OPERATIONS[feature]):
+                continue
+            for dt in [dtype] if dtype else DTYPES:
+                for r in [rank] if rank else RANKS:
+                    features = [feature] if feature else []
+                    if others.skip_reason(op, dt, r, features) is not None:
+                        continue
+                    case = ProbeCase(op, dt, r, frozenset(features))
+                    status = prober.case(case).status
+                    (working if status == OK else crashed if status in (CRASHED, DIED)
+                     else shown).append(case)
+        checks.append(DeclarationCheck(key, caps.reasons.get(key, ""), tuple(shown),
+                                       tuple(working), tuple(crashed)))
+    return checks
+
+
+def _without_declaration(caps: Capabilities, key: str) -> Capabilities:
+    """``caps`` with the declaration ``key`` taken back (the entry restored to its set)."""
+    reasons = {k: v for k, v in caps.reasons.items() if k != key}
+    kind, _, value = key.partition(":")
+    if key in OPERATIONS:
+        return replace(caps, reasons=reasons, operations=caps.operations | {key})
+    if kind == "dtype" and value in DTYPES:
+        return replace(caps, reasons=reasons, dtypes=caps.dtypes | {value})
+    if kind == "rank" and value in {str(r) for r in RANKS}:
+        return replace(caps, reasons=reasons, ranks=caps.ranks | {int(value)})
+    if key in FEATURE_OPERATIONS:
+        return replace(caps, reasons=reasons, features=caps.features | {key})
+    return replace(caps, reasons=reasons)
+
+
 # -- isolation: the child process -------------------------------------------------------------
 def _death(returncode: int | None, stderr: str) -> str:
     if returncode is None:
@@ -536,7 +620,7 @@ if __name__ == "__main__":
 
 
 __all__ = [
-    "CRASHED", "DIED", "FEATURE_OPERATIONS", "FINDINGS", "OK", "PROBE_DIR_ENV", "PROBE_SPEC_ENV",
+    "CRASHED", "DIED", "DeclarationCheck", "FEATURE_OPERATIONS", "sweep_declarations", "FINDINGS", "OK", "PROBE_DIR_ENV", "PROBE_SPEC_ENV",
     "REFUSALS", "REFUSED", "WRONG", "Outcome", "Preparation", "ProbeCase", "Prober",
     "WrongResult", "declared", "fold_cases", "fold_feature_holes", "main", "prepare",
     "probe_capabilities",
