@@ -134,11 +134,10 @@ def _register_profiles(config: pytest.Config) -> str:
                                     "give a number of seconds above 0")
     _SHRINK["budget"] = ShrinkBudget(config.getoption("convspec_shrink_seconds"),
                                      config.getoption("convspec_shrink_budget"))
+    # filter_too_much stays on: a property that rejects most of its draws (an assume(), or
+    # cases outside the capabilities' holes) has a strategy to fix, not a warning to hide.
     common = {"deadline": None, "print_blob": True,
-              # filter_too_much stays suppressed: E3 and F8 still assume() on backends with
-              # narrow capabilities (onnxruntime, tensorflow), see the issue 15 note.
               "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
-                                        HealthCheck.filter_too_much,
                                         HealthCheck.function_scoped_fixture]}
     # ci reports (and so shrinks) one failure per property, not every distinct one.
     settings.register_profile("ci", derandomize=True, database=None, max_examples=12,
