@@ -100,6 +100,15 @@ def test_a_segfault_in_the_probe_is_a_finding_with_its_case(
     assert '"attempts": 3' in marker
 
 
+def test_a_hang_in_the_probe_is_a_finding_after_the_step_timeout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _isolated(monkeypatch, tmp_path, "probe_backends:HangsInProbe")
+    monkeypatch.setenv(probe.PROBE_STEP_TIMEOUT_ENV, "2")
+    caps = capabilities_of(probe_backends.HangsInProbe())
+    assert [(f.dtype, f.rank, f.kind, f.message) for f in caps.findings if not f.features] == [
+        ("float32", 1, DIED, "no answer in 2 s (a hang) in this probe call")]
+
+
 def test_a_prepared_journal_is_read_not_probed_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _isolated(monkeypatch, tmp_path, "probe_backends:Counting")

@@ -20,8 +20,8 @@ single cases (:class:`ProbeCase`) and any other check of the adapter's own (:met
 
 Under ``convspec verify`` (and the plugin in plain pytest), the run's controller sets
 :data:`PROBE_DIR_ENV` and :data:`PROBE_SPEC_ENV`; the first :class:`Prober` made there then runs
-the backend's whole ``capabilities()`` in a child process (``python -m
-convspec.backends.probe SPEC``) that writes every step's outcome to a journal in that
+the backend's whole ``capabilities()`` in a child process (:func:`main`, as ``python -m
+convspec.backends.probe SPEC`` does) that writes every step's outcome to a journal in that
 directory before and after the call. If the child dies, the step it was in is recorded as
 ``died`` (with the signal and the last line it printed) and a new child resumes after it. The
 controller and every xdist worker then read the journal instead of probing again: a backend's
@@ -34,11 +34,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -63,6 +65,9 @@ PROBE_DIR_ENV = "CONVSPEC_PROBE_DIR"
 PROBE_SPEC_ENV = "CONVSPEC_PROBE_SPEC"
 #: Set in the child process, which probes in-process.
 _CHILD_ENV = "CONVSPEC_PROBE_CHILD"
+#: Seconds one probe step may take in the child before it counts as a hang (``verify`` sets
+#: its ``--call-timeout``).
+PROBE_STEP_TIMEOUT_ENV = "CONVSPEC_PROBE_STEP_TIMEOUT"
 
 #: The exception types that refuse a call deliberately, whatever the backend.
 REFUSALS: tuple[type[BaseException], ...] = (ValueError, RuntimeError, NotImplementedError)
@@ -263,6 +268,23 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _step_alarm() -> Iterator[None]:
+    """In the child process, end it with SIGALRM (its default action) if the step takes
+    longer than :data:`PROBE_STEP_TIMEOUT_ENV` says: the parent records it as a hang."""
+    timeout = os.environ.get(PROBE_STEP_TIMEOUT_ENV) if os.environ.get(_CHILD_ENV) else None
+    if not timeout or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(max(1, math.ceil(float(timeout))))
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class Prober:
     """Runs probe steps of one backend, each once per run (journaled under
     :data:`PROBE_DIR_ENV` when set, isolated in a child process under ``verify``).
@@ -304,7 +326,9 @@ class Prober:
             if self._path is not None:
                 _append(self._path, {"key": key, "begin": True})
             try:
-                outcome = Outcome(OK, value=step())
+                with _step_alarm():
+                    value = step()
+                outcome = Outcome(OK, value=value)
             except WrongResult as exc:
                 outcome = Outcome(WRONG, _first_line(exc))
             except _ProbeBug as exc:
@@ -538,6 +562,8 @@ def _without_declaration(caps: Capabilities, key: str) -> Capabilities:
 def _death(returncode: int | None, stderr: str) -> str:
     if returncode is None:
         what = f"no answer in {CHILD_TIMEOUT:g} s (a hang)"
+    elif returncode == -signal.SIGALRM and os.environ.get(PROBE_STEP_TIMEOUT_ENV):
+        what = f"no answer in {float(os.environ[PROBE_STEP_TIMEOUT_ENV]):g} s (a hang)"
     elif returncode < 0:
         try:
             what = f"the process died of {signal.Signals(-returncode).name}"
@@ -574,7 +600,7 @@ def prepare(spec: str, directory: str | os.PathLike[str], *,
         while result.attempts < CHILD_ATTEMPTS:
             result.attempts += 1
             try:
-                child = subprocess.run([sys.executable, "-m", "convspec.backends.probe", spec],
+                child = subprocess.run([sys.executable, "-c", _CHILD, spec],
                                        env=env, capture_output=True, text=True,
                                        timeout=timeout)
                 code: int | None = child.returncode
@@ -601,6 +627,10 @@ def prepare(spec: str, directory: str | os.PathLike[str], *,
     return result
 
 
+#: The child's program (``-m convspec.backends.probe`` would import the module twice).
+_CHILD = "import sys; from convspec.backends.probe import main; sys.exit(main())"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m convspec.backends.probe SPEC``: load the backend and compute its
     capabilities (journaled where :data:`PROBE_DIR_ENV` says)."""
@@ -620,7 +650,8 @@ if __name__ == "__main__":
 
 
 __all__ = [
-    "CRASHED", "DIED", "DeclarationCheck", "FEATURE_OPERATIONS", "sweep_declarations", "FINDINGS", "OK", "PROBE_DIR_ENV", "PROBE_SPEC_ENV",
+    "CRASHED", "DIED", "DeclarationCheck", "FEATURE_OPERATIONS", "PROBE_STEP_TIMEOUT_ENV",
+    "sweep_declarations", "FINDINGS", "OK", "PROBE_DIR_ENV", "PROBE_SPEC_ENV",
     "REFUSALS", "REFUSED", "WRONG", "Outcome", "Preparation", "ProbeCase", "Prober",
     "WrongResult", "declared", "fold_cases", "fold_feature_holes", "main", "prepare",
     "probe_capabilities",

@@ -247,18 +247,21 @@ class _Failures:
             self.count += 1
 
 
-def _probe_once(spec: str, breadcrumbs: str) -> dict[str, str | None]:
+def _probe_once(spec: str, breadcrumbs: str, call_timeout: float) -> dict[str, str | None]:
     """Journal the backend's capability probes under ``breadcrumbs`` for the whole run, the
-    first time in a child process (:mod:`convspec.backends.probe`): loading the backend here
-    (:func:`validate`), on pytest's controller and in every worker then reads the journal.
-    Returns what to restore."""
-    from ..backends.probe import PROBE_DIR_ENV, PROBE_SPEC_ENV
+    first time in a child process (:mod:`convspec.backends.probe`; a probe call running past
+    ``call_timeout`` is a hang there): loading the backend here (:func:`validate`), on
+    pytest's controller and in every worker then reads the journal. Returns what to restore."""
+    from ..backends.probe import PROBE_DIR_ENV, PROBE_SPEC_ENV, PROBE_STEP_TIMEOUT_ENV
 
-    saved = {k: os.environ.get(k) for k in (PROBE_DIR_ENV, PROBE_SPEC_ENV)}
+    keys = (PROBE_DIR_ENV, PROBE_SPEC_ENV, PROBE_STEP_TIMEOUT_ENV)
+    saved = {k: os.environ.get(k) for k in keys}
     directory = os.path.join(breadcrumbs, "probes")
     os.makedirs(directory, exist_ok=True)
     os.environ[PROBE_DIR_ENV] = directory
     os.environ[PROBE_SPEC_ENV] = spec
+    if math.isfinite(call_timeout) and call_timeout > 0:
+        os.environ[PROBE_STEP_TIMEOUT_ENV] = str(call_timeout)
     return saved
 
 
@@ -269,7 +272,7 @@ def run(args: argparse.Namespace) -> int:
     saved = _with_cwd_on_pythonpath() if ":" in args.backend else {}
     try:
         with tempfile.TemporaryDirectory(prefix="convspec-breadcrumbs-") as breadcrumbs:
-            saved.update(_probe_once(args.backend, breadcrumbs))
+            saved.update(_probe_once(args.backend, breadcrumbs, args.call_timeout))
             validate(args)
             status = pytest.main(pytest_arguments(args, breadcrumbs), plugins=[failures])
     finally:
