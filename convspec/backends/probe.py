@@ -122,10 +122,10 @@ class Outcome:
 class ProbeCase:
     """One tiny valid call: integer-valued inputs (exact in every dtype; distinct in each
     channel for max pooling, whose gradient goes to one maximum) of ``size`` per spatial axis
-    (at most 6 in 3-D, for bfloat16) and 2 channels; a convolution of kernel 2, stride 2, padding 1 onto 4
-    channels; a pooling of kernel 3, stride 2, padding 1; plus each of ``features``
-    (:data:`FEATURE_OPERATIONS`): dilation 2, 2 groups, output_padding 1, padding (1, 0),
-    ceil_mode, count_include_pad=False, a batch of zero samples."""
+    (at most 6 in 3-D, for bfloat16) and 2 channels; a convolution of kernel 2, stride 2,
+    padding 1 onto 4 channels; a pooling of kernel 3, stride 2, padding 1; plus each of
+    ``features`` (:data:`FEATURE_OPERATIONS`): dilation 2, 2 groups, output_padding 1,
+    padding (1, 0), ceil_mode, count_include_pad=False, a batch of zero samples."""
 
     operation: str
     dtype: str
@@ -206,8 +206,8 @@ class ProbeCase:
             what = "the result" if len(want) == 1 else f"result {i}"
             if w is None or g is None:
                 if (w is None) != (g is None):
-                    raise WrongResult(f"{what} is {g!r} where {'None' if w is None else 'an array'} "
-                                      "is right")
+                    right = "None" if w is None else "an array"
+                    raise WrongResult(f"{what} is {g!r} where {right} is right")
                 continue
             g = np.asarray(g)
             if g.shape != w.shape:
