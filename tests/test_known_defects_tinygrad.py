@@ -130,3 +130,23 @@ def test_padding_only_axis_input_gradient_is_declared_and_still_real(backend):
     reads = ConvGeometry.make(1, 1, (1, 2), dilation=(1, 3), padding=((0, 0), (1, 1)))
     assert tgb.padding_only_axis(repro, (1, 2)) and tgb.padding_only_axis(found, (4, 2))
     assert not tgb.padding_only_axis(reads, (1, 4))  # x[1] is read by the first window
+
+
+def test_bf16_avg_pool_vjp_rounds_each_term_and_is_declared(backend):
+    """Three windows of 3 meet on the middle input with dy (-4, -3, 2): its gradient is -5/3,
+    which bfloat16 rounds to -1.6640625 (numpy, float64 then ml_dtypes). tinygrad's emulated
+    bfloat16 rounds each dy/3 term first and gets -1.671875, the bfloat16 of the sum of the
+    rounded terms; float16, whose kernel keeps the terms in float32, rounds once."""
+    bf16 = numpy_dtype("bfloat16")
+    exact = np.asarray(-5 / 3, bf16)
+    got = tgb.meeting_gradient(backend, "bfloat16", ceil_mode=False)
+    if got == exact:
+        pytest.fail(f"tinygrad {backend.library_version} now rounds the bfloat16 avg_pool "
+                    "gradient once: drop the avg_pool_vjp:dtype:bfloat16 hole")
+    terms = [np.float32(np.asarray(np.float32(d) * np.float32(1 / 3), bf16))
+             for d in tgb._MEETING_DY]
+    assert got == np.asarray(np.float32(sum(terms)), bf16) == np.asarray(-1.671875, bf16)
+    f16 = tgb.meeting_gradient(backend, "float16", ceil_mode=False)
+    assert f16 == np.float16(-5 / 3)
+    assert "rounds each dy/count term" in backend.capabilities().reasons[
+        "avg_pool_vjp:dtype:bfloat16"]
