@@ -8,8 +8,15 @@
 #   CONVSPEC_NIGHT=2026-11-20 bench/nightly.sh    # record (or re-record) a given night
 #   CONVSPEC_MACHINE=gpu-h100 bench/nightly.sh    # record under another machine name
 #   CONVSPEC_RESULTS_DIR=/shared/convspec bench/nightly.sh   # one results dir, many machines
+#   CONVSPEC_TRACK=release bench/nightly.sh       # the release track: this venv's torch release
 #
 # Environment (all optional):
+#   CONVSPEC_TRACK       "nightly" (default) or "release": record against the ledger commit of
+#                        the installed release of CONVSPEC_RELEASE_OF (tagged <library>-<version>,
+#                        ordered by version; a rerun replaces that release only), into
+#                        <results dir>/release-<library>/ (its own ledger, results, provenance,
+#                        dashboard); no gate (it compares nights)
+#   CONVSPEC_RELEASE_OF  the distribution the release track follows (default: torch)
 #   CONVSPEC_NIGHT       YYYY-MM-DD, the night to record (default: today's UTC date); a rerun of
 #                        a night replaces that machine's results of that night only
 #   CONVSPEC_MACHINE     asv machine name (default: the host name)
@@ -40,6 +47,13 @@ SUITES=${CONVSPEC_SUITES:-"Resnet50 MobilenetV2 Dilated Transposed"}
 DTYPES=${CONVSPEC_DTYPES:-"float32"}
 DIRECTIONS=${CONVSPEC_DIRECTIONS:-"forward backward"}
 SHARED=${CONVSPEC_RESULTS_DIR:-$ROOT/.asv}
+TRACK=${CONVSPEC_TRACK:-nightly}
+case "$TRACK" in
+    nightly) ;;
+    release) LIBRARY=${CONVSPEC_RELEASE_OF:-torch}; SHARED="$SHARED/release-$LIBRARY"
+             CONVSPEC_NO_GATE=1 ;;
+    *) echo "nightly: CONVSPEC_TRACK=$TRACK is not a track: use nightly or release" >&2; exit 2 ;;
+esac
 mkdir -p "$SHARED"
 SHARED=$(cd "$SHARED" && pwd)
 CONFIG="$SHARED/asv.conf.json"
@@ -75,18 +89,29 @@ done
 BENCH_ARGS=()
 for regex in "${REGEXES[@]}"; do BENCH_ARGS+=(--bench "$regex"); done
 
-echo "nightly: night $NIGHT; machine $MACHINE; backends: $CONVSPEC_BACKENDS; suites: $SUITES;" \
+WHEN="night $NIGHT"
+[[ "$TRACK" == release ]] && WHEN="release of $LIBRARY"
+echo "$TRACK: $WHEN; machine $MACHINE; backends: $CONVSPEC_BACKENDS; suites: $SUITES;" \
      "dtypes: $DTYPES; directions: $DIRECTIONS; config: $CONFIG"
 if [[ -z "${CONVSPEC_NO_RUN:-}" ]]; then
-    # tonight's ledger commit; this machine's earlier results of this night removed; provenance
-    COMMIT=$("$PYTHON" bench/nights.py prepare --root "$ROOT" --config "$CONFIG" \
-             --machine "$MACHINE" --night "$NIGHT" --backends "$CONVSPEC_BACKENDS")
+    # the night's (or release's) ledger commit; this machine's earlier results of it removed;
+    # provenance
+    if [[ "$TRACK" == release ]]; then
+        PREPARED=$("$PYTHON" bench/nights.py release --root "$ROOT" --config "$CONFIG" \
+                   --machine "$MACHINE" --library "$LIBRARY" --backends "$CONVSPEC_BACKENDS")
+        read -r COMMIT LABEL <<<"$PREPARED"
+        echo "release: $LABEL is ledger commit ${COMMIT:0:8}"
+    else
+        COMMIT=$("$PYTHON" bench/nights.py prepare --root "$ROOT" --config "$CONFIG" \
+                 --machine "$MACHINE" --night "$NIGHT" --backends "$CONVSPEC_BACKENDS")
+        LABEL=$NIGHT
+    fi
     # asv machine with every field given (a --machine other than the host name records none)
     "$PYTHON" bench/nights.py machine --config "$CONFIG" --machine "$MACHINE"
     RUN_ARGS=(--machine "$MACHINE" --set-commit-hash "$COMMIT" --show-stderr)
     [[ -n "${CONVSPEC_QUICK:-}" ]] && RUN_ARGS+=(--quick)
     # asv prints one line per case, skipped ones included; keep the log, print a summary
-    LOG="$SHARED/logs/$MACHINE-$NIGHT.log"
+    LOG="$SHARED/logs/$MACHINE-$LABEL.log"
     mkdir -p "$(dirname "$LOG")"
     "$PYTHON" -m asv run "${RUN_ARGS[@]}" "${BENCH_ARGS[@]}" --config "$CONFIG" >"$LOG" 2>&1 \
         || { tail -n 40 "$LOG"; echo "nightly: asv run failed (log: $LOG)" >&2; exit 2; }

@@ -2,6 +2,7 @@
 
     python bench/nights.py config  --root ROOT --shared DIR --out DIR/asv.conf.json
     python bench/nights.py prepare --root ROOT --config CONF --machine M --night YYYY-MM-DD
+    python bench/nights.py release --root ROOT --config CONF --machine M --library LIB
     python bench/nights.py machine --config CONF --machine M
     python bench/nights.py summary --config CONF --machine M --commit HASH --log LOG
     python bench/nights.py kernel-config --root ROOT --repo KERNEL_REPO --backends SPEC
@@ -11,13 +12,17 @@
 machine's earlier results of that night (asv would merge a rerun into them: a narrowed rerun
 would leave both nights' values under one date) and writes the night's provenance to
 ``<shared>/provenance/<machine>/<night>.json`` (:mod:`convspec.perf.provenance`).
+``release`` does the same for the release track (:func:`release_commit`): the ledger commit of
+the installed release of ``LIB``, printed with its tag.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +30,7 @@ from typing import Any
 
 from asv.machine import Machine, MachineCollection
 from asv.util import load_json
+from packaging.version import InvalidVersion, Version
 
 from convspec.perf import asv_overlay, ledger, provenance
 
@@ -93,15 +99,129 @@ def kernel_config(root: Path, repo: Path, backends: str, shared: Path, *,
     return out
 
 
+def _forget(conf: dict[str, Any], machine: str, commit: str) -> None:
+    """Remove ``machine``'s results of ``commit``: asv would merge a rerun into them."""
+    for old in (Path(conf["results_dir"]) / machine).glob(f"{commit[:8]}-*.json"):
+        old.unlink()
+
+
 def prepare(root: Path, conf: dict[str, Any], machine: str, night_text: str,
             backends: str) -> str:
     night = ledger.parse_night(night_text)
     commit = ledger.ensure(conf["repo"], night)
-    for old in (Path(conf["results_dir"]) / machine).glob(f"{commit[:8]}-*.json"):
-        old.unlink()
+    _forget(conf, machine, commit)
     provenance.write(provenance_dir(conf), machine, night.isoformat(),
                      provenance.collect(root=root, backends=backends))
     return commit
+
+
+# The release track. asv numbers the commits it draws by `git rev-list --all --date-order
+# --reverse` (asv/plugins/git.py, get_revisions) and draws each tag as a labelled vertical line
+# (www/graphdisplay.js, update_tags). So every release is a parentless empty commit, tagged
+# `<library>-<version>`, whose committer date is a function of the version alone: its hash
+# depends on nothing else (every machine computes the same one, a backfill changes no other
+# release's hash) and date order is version order, whatever order the releases were recorded in.
+# A chain of commits could do neither: inserting an older release would rewrite every newer one.
+
+#: A release's commit date: this (2000-01-01T00:00Z) plus :func:`release_rank` seconds.
+RELEASE_BASE = 946684800
+_PHASE = {"a": 10, "b": 30, "rc": 50}
+_FINAL, _POST = 80, 81
+
+
+def release_rank(version: str) -> int:
+    """A number that orders releases as PEP 440 does, from the version alone.
+
+    ``major < 10000`` (calendar versions such as openvino's 2024.5 fit), ``minor, micro < 100``,
+    pre-release and post-release numbers below 20; the local label (``+cpu``) is ignored, so
+    ``2.13.0+cpu`` and ``2.13.0+cu126`` are one release."""
+    try:
+        v = Version(version)
+    except InvalidVersion:
+        raise ledger.LedgerError(f"{version!r} is not a PEP 440 version (e.g. 2.13.0)") from None
+    parts = (*v.release, 0, 0)[:3]
+    extra = v.release[3:]
+    pre_n = v.pre[1] if v.pre else 0
+    if (any(extra) or parts[0] >= 10000 or max(parts[1:]) >= 100 or pre_n >= 20
+            or (v.post or 0) >= 19):
+        raise ledger.LedgerError(
+            f"version {version} is outside what the release ledger orders (major < 10000, "
+            "minor and micro < 100, three numbers, pre/post-release numbers < 20)")
+    if v.pre:
+        phase = _PHASE[v.pre[0]] + pre_n
+    elif v.post is not None:
+        phase = _POST + v.post
+    else:
+        phase = 0 if v.dev is not None else _FINAL
+    return ((parts[0] * 100 + parts[1]) * 100 + parts[2]) * 200 + 2 * phase \
+        - (v.dev is not None and (v.pre is not None or v.post is not None))
+
+
+def release_tag(library: str, version: str) -> str:
+    """``torch-2.13.0``: the library and its public version (no local label)."""
+    return f"{library}-{Version(version).public}"
+
+
+def _run_git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(["git", "-C", str(repo), "-c", "commit.gpgsign=false", *args],
+                          input="", capture_output=True, text=True, check=False,
+                          env={**os.environ, **(env or {})})
+    if done.returncode != 0:
+        raise ledger.LedgerError(f"git {' '.join(args)} in {repo} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def release_commit(repo: str | Path, library: str, version: str) -> str:
+    """The commit of ``library``'s release ``version`` in the release ledger at ``repo``.
+
+    Made (with its tag) if missing; the branch ``main`` then points at the newest release, so
+    asv's branch and HEAD exist (publish finds the others through their tags)."""
+    repo, tag = Path(repo), release_tag(library, version)
+    rank = release_rank(version)
+    if not (repo / ".git").exists():
+        repo.mkdir(parents=True, exist_ok=True)
+        _run_git(repo, "init", "-q", "-b", ledger.BRANCH)
+    found = subprocess.run(["git", "-C", str(repo), "rev-parse", "-q", "--verify",
+                            f"refs/tags/{tag}^{{commit}}"], capture_output=True, text=True)
+    if found.returncode == 0:
+        return found.stdout.strip()
+    name, _, email = ledger.IDENTITY.partition(" <")
+    stamp = f"@{RELEASE_BASE + rank} +0000"
+    who = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email.rstrip(">"),
+           "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_NAME": name,
+           "GIT_COMMITTER_EMAIL": email.rstrip(">"), "GIT_COMMITTER_DATE": stamp}
+    tree = _run_git(repo, "mktree", env=who)
+    commit = _run_git(repo, "commit-tree", tree, "-m", f"release {tag}", env=who)
+    _run_git(repo, "tag", tag, commit)
+    newest = max(_run_git(repo, "tag", "-l", f"{library}-*").split(),
+                 key=lambda t: release_rank(t[len(library) + 1:]))
+    _run_git(repo, "update-ref", f"refs/heads/{ledger.BRANCH}", f"refs/tags/{newest}^{{commit}}")
+    return commit
+
+
+def installed_version(library: str) -> str:
+    """The installed distribution's version, or a clear error saying what to install."""
+    try:
+        return importlib.metadata.version(library)
+    except importlib.metadata.PackageNotFoundError:
+        raise ledger.LedgerError(
+            f"the release track follows {library}, which is not installed in {sys.executable}: "
+            f"install the release to record (pip install {library}==VERSION) or follow another "
+            "library (CONVSPEC_RELEASE_OF)") from None
+
+
+def prepare_release(root: Path, conf: dict[str, Any], machine: str, library: str,
+                    backends: str) -> tuple[str, str]:
+    """The installed release's ledger commit and tag; this machine's earlier results of that
+    release removed (a rerun replaces that release only); its provenance written under the tag."""
+    version = installed_version(library)
+    commit = release_commit(conf["repo"], library, version)
+    _forget(conf, machine, commit)
+    tag = release_tag(library, version)
+    provenance.write(provenance_dir(conf), machine, tag,
+                     {**provenance.collect(root=root, backends=backends),
+                      "release": tag, f"release.{library}": version})
+    return commit, tag
 
 
 def record_machine(machine: str) -> None:
@@ -142,14 +262,18 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--shared", required=True)
     c.add_argument("--out", required=True)
     p = sub.add_parser("prepare")
+    r = sub.add_parser("release", help="the installed release's ledger commit (prints it, "
+                       "then its tag)")
     m = sub.add_parser("machine")
     s = sub.add_parser("summary")
-    for each in (p, m, s):
+    for each in (p, r, m, s):
         each.add_argument("--config", required=True)
         each.add_argument("--machine", required=True)
-    p.add_argument("--root", required=True)
+    for each in (p, r):
+        each.add_argument("--root", required=True)
+        each.add_argument("--backends", default="")
     p.add_argument("--night", required=True)
-    p.add_argument("--backends", default="")
+    r.add_argument("--library", required=True, help="the distribution the track follows")
     s.add_argument("--commit", required=True)
     s.add_argument("--log", required=True)
     k = sub.add_parser("kernel-config", help="the kernel track's asv config (prints its path)")
@@ -172,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.step == "prepare":
             print(prepare(Path(args.root), load_config(args.config), args.machine, args.night,
                           args.backends))
+        elif args.step == "release":
+            print(*prepare_release(Path(args.root), load_config(args.config), args.machine,
+                                   args.library, args.backends))
         elif args.step == "machine":
             record_machine(args.machine)
         else:

@@ -74,8 +74,10 @@ def axis_names(index: dict, nights: dict[dt.date, str]) -> tuple[str, dict[int, 
 
     When every published revision is a commit of the nights ledger (``nights``: night to hash,
     :func:`convspec.perf.ledger.nights`), revisions are consecutive nights and every revision
-    between the first and the last is named by its night; otherwise (a kernel repository)
-    each revision with results is named by its commit's UTC date."""
+    between the first and the last is named by its night; when every revision is tagged (the
+    release track's ledger: bench/nights.py) each is named by its tag (``torch-2.13.0``);
+    otherwise (a kernel repository) each revision with results is named by its commit's UTC
+    date."""
     by_hash = {commit: night for night, commit in nights.items()}
     revisions = {int(r): h for r, h in index.get("revision_to_hash", {}).items()}
     if revisions and all(h in by_hash for h in revisions.values()):
@@ -84,6 +86,9 @@ def axis_names(index: dict, nights: dict[dt.date, str]) -> tuple[str, dict[int, 
         if all(by_hash[h] == start + dt.timedelta(days=r) for r, h in revisions.items()):
             return "night (UTC)", {r: (start + dt.timedelta(days=r)).isoformat()
                                    for r in range(first, max(revisions) + 1)}
+    tags = {int(r): tag for tag, r in index.get("tags", {}).items()}
+    if revisions and all(r in tags for r in revisions):  # the release track's ledger
+        return "release", tags
     dates = index.get("revision_to_date", {})
     return "commit date (UTC)", {
         int(r): dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).date().isoformat()
