@@ -23,6 +23,8 @@ import math
 from pathlib import Path
 from urllib.parse import quote
 
+from packaging.version import InvalidVersion, Version
+
 from convspec.perf import ledger, provenance
 
 _MARK = "<!-- convspec dashboard -->"
@@ -206,6 +208,16 @@ def embed_data(html_dir: Path, axis: tuple[str, dict[int, str]] | None = None) -
     return target
 
 
+def _column_key(name: str) -> tuple:
+    """Nights (``2026-11-20``) sort as text; the release track's tags (``torch-2.13.0``,
+    bench/nights.py) by version, so 2.9 comes before 2.10."""
+    library, _, version = name.rpartition("-")
+    try:
+        return (library, Version(version), name)
+    except InvalidVersion:
+        return (name, Version("0"), name)
+
+
 def provenance_page(html_dir: Path, provenance_dir: Path) -> Path:
     """``provenance.html``: per machine, a column per night; changed values marked."""
     parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>convspec nights</title>",
@@ -217,7 +229,7 @@ def provenance_page(html_dir: Path, provenance_dir: Path) -> Path:
              "<span style='background:#fff3c4'>highlighted</span>: changed since the machine's "
              "night before.</p>"]
     for machine, nights in provenance.load_all(provenance_dir).items():
-        order = sorted(nights)
+        order = sorted(nights, key=_column_key)
         keys = sorted({k for record in nights.values() for k in record})
         parts.append(f"<h3 id='machine-{html.escape(machine)}'>{html.escape(machine)}</h3>")
         parts.append("<table class='table table-condensed table-bordered'><tr><th>night</th>"

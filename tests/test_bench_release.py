@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,7 @@ def test_release_track_backfills_in_version_order(tmp_path: Path):
     assert "failed to load" not in dom
     assert [s["points"] for s in shown["series"]] == [3], shown
     assert [t for t in shown["ticks"] if t] == [f"toylib-{v}" for v in versions], shown
+    # the provenance page: a column per release, in version order, what changed between them
+    page = (html / "provenance.html").read_text(encoding="utf-8")
+    assert re.findall(r"<th class='night'>([^<]+)</th>", page) == [f"toylib-{v}" for v in versions]
+    assert "<b>toylib-1.10.0</b> since toylib-1.9.0: " in page
