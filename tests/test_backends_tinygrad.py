@@ -4,8 +4,8 @@ by ``Tensor.gradient``) against convspec.reference on the adapter sweep.
 The sweep's integer inputs tie in max pooling windows, where tinygrad's gradient of a maximum
 splits ``dy`` evenly among the tied cells and F4 sends it to the first arg-max
 (``tinygrad_backend.MAX_POOL_TIES``): those cases are strict xfails, so a tinygrad that
-changes its rule shows up. A cold kernel cache makes the file take minutes (every case compiles
-new kernels), hence slow."""
+changes its rule shows up. Every case lowers and compiles new kernels (seconds of tinygrad's
+Python each, in every process): the sweep takes about 5 minutes, hence slow."""
 
 import subprocess
 import sys
