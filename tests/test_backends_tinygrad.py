@@ -72,3 +72,21 @@ def test_a_cc_that_is_not_there_is_named(tmp_path):
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "CC='clang-99', which is not an executable on PATH" in done.stdout
+
+
+def test_compiler_output_is_kept_out_of_stderr_unless_a_call_fails(capfd):
+    """clang warns on standard error for every kernel (``-march=native``): the adapter keeps
+    that text, out of the run's output, and hands it to the exception of a call that fails."""
+    import os
+
+    from convspec.backends.tinygrad_backend import compiler_output
+
+    with compiler_output() as kept:
+        os.write(2, b"warning: invalid feature combination\n")
+    assert kept == ["warning: invalid feature combination"]
+    with pytest.raises(RuntimeError) as failed, compiler_output():
+        os.write(2, b"clang: error: unknown type name '__bf16'\n")
+        raise RuntimeError("compile failed")
+    if sys.version_info >= (3, 11):  # exception notes
+        assert "unknown type name '__bf16'" in "".join(failed.value.__notes__)
+    assert capfd.readouterr().err == ""

@@ -133,7 +133,8 @@ def compiler_output() -> Iterator[list[str]]:
             text = sink.read().decode(errors="replace").strip()
             if text:
                 kept.append(text)
-                exc.add_note(f"compiler output: {text[-2000:]}")
+                if hasattr(exc, "add_note"):  # Python 3.11 and later
+                    exc.add_note(f"compiler output: {text[-2000:]}")
             raise
         finally:
             os.dup2(saved, 2)
