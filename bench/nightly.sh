@@ -90,7 +90,7 @@ BENCH_ARGS=()
 for regex in "${REGEXES[@]}"; do BENCH_ARGS+=(--bench "$regex"); done
 
 WHEN="night $NIGHT"
-[[ "$TRACK" == release ]] && WHEN="release of $LIBRARY"
+[[ "$TRACK" == release ]] && WHEN="the installed release of $LIBRARY"
 echo "$TRACK: $WHEN; machine $MACHINE; backends: $CONVSPEC_BACKENDS; suites: $SUITES;" \
      "dtypes: $DTYPES; directions: $DIRECTIONS; config: $CONFIG"
 if [[ -z "${CONVSPEC_NO_RUN:-}" ]]; then

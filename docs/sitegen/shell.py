@@ -65,6 +65,14 @@ NOT_RUN: dict[str, str] = {
     "asv publish --config $K && python bench/dashboard.py --config $K":
         "needs the kernel track's results",
     "convspec dashboard --html-dir .asv/kernel/html": "serves the dashboard until stopped",
+    "CONVSPEC_TRACK=release bench/nightly.sh": "a whole night of asv benchmarks on the release "
+                                               "track (tests/test_bench_release.py runs the "
+                                               "track end to end on a quick selection)",
+    "PYTHON=~/venvs/torch-2.11/bin/python CONVSPEC_TRACK=release bench/nightly.sh":
+        "~/venvs/torch-2.11 stands for the reader's virtual environment of an older torch",
+    "CONVSPEC_TRACK=release CONVSPEC_RELEASE_OF=onnxruntime bench/nightly.sh":
+        "a whole night of asv benchmarks on the release track",
+    "convspec dashboard --html-dir .asv/release-torch/html": "serves the dashboard until stopped",
     'CONVSPEC_SUITES=Tiny CONVSPEC_BACKENDS="reference torch" CONVSPEC_DTYPES=float32 '
     "CONVSPEC_DIRECTIONS=forward CONVSPEC_QUICK=1 bench/nightly.sh":
         "runs asv in the repository and publishes into its .asv/; tests/test_bench_asv.py runs "
