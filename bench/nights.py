@@ -163,7 +163,8 @@ def release_tag(library: str, version: str) -> str:
 
 
 def _run_git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(["git", "-C", str(repo), "-c", "commit.gpgsign=false", *args],
+    done = subprocess.run(["git", "-C", str(repo), "-c", "commit.gpgsign=false",
+                           "-c", "tag.gpgsign=false", *args],
                           input="", capture_output=True, text=True, check=False,
                           env={**os.environ, **(env or {})})
     if done.returncode != 0:
