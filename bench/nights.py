@@ -134,7 +134,9 @@ def release_rank(version: str) -> int:
 
     ``major < 10000`` (calendar versions such as openvino's 2024.5 fit), ``minor, micro < 100``,
     pre-release and post-release numbers below 20; the local label (``+cpu``) is ignored, so
-    ``2.13.0+cpu`` and ``2.13.0+cu126`` are one release."""
+    ``2.13.0+cpu`` and ``2.13.0+cu126`` are one release. Development releases of one version
+    (``2.14.0.dev20261201``, a nightly build) share a rank, so their order on the axis is git's:
+    the nightly track is the one for those."""
     try:
         v = Version(version)
     except InvalidVersion:
@@ -158,8 +160,11 @@ def release_rank(version: str) -> int:
 
 
 def release_tag(library: str, version: str) -> str:
-    """``torch-2.13.0``: the library and its public version (no local label)."""
-    return f"{library}-{Version(version).public}"
+    """``torch-2.13.0``: the library and its public version (no local label), the release
+    written with three numbers, so ``2.0`` and ``2.0.0`` (one release) are one tag."""
+    v = Version(version)
+    suffix = v.public[len(".".join(map(str, v.release))):]
+    return f"{library}-{'.'.join(map(str, (*v.release, 0, 0)[:3]))}{suffix}"
 
 
 def _run_git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:

@@ -49,6 +49,8 @@ def test_release_rank_orders_as_pep_440():
     assert ranks == sorted(ranks) and len(set(ranks)) == len(ranks)
     assert nights.release_rank("2.13.0+cpu") == nights.release_rank("2.13.0")
     assert nights.release_tag("torch", "2.13.0+cpu") == "torch-2.13.0"
+    assert nights.release_tag("torch", "2.0") == nights.release_tag("torch", "2.0.0")
+    assert nights.release_tag("jax", "0.4.38rc1.post2.dev3") == "jax-0.4.38rc1.post2.dev3"
     for bad, says in (("2.x", "not a PEP 440 version"), ("1.100.0", "outside"),
                       ("1.2.3.4", "outside")):
         with pytest.raises(nights.ledger.LedgerError, match=says):
