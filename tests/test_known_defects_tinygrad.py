@@ -130,6 +130,11 @@ def test_padding_only_axis_input_gradient_is_declared_and_still_real(backend):
     reads = ConvGeometry.make(1, 1, (1, 2), dilation=(1, 3), padding=((0, 0), (1, 1)))
     assert tgb.padding_only_axis(repro, (1, 2)) and tgb.padding_only_axis(found, (4, 2))
     assert not tgb.padding_only_axis(reads, (1, 4))  # x[1] is read by the first window
+    one_d = ConvGeometry.make(1, 1, 2, stride=2, padding=2, dilation=4, ndim=1)
+    assert tgb.padding_only_axis(one_d, (2,))  # taps at -2 and 2: padding only
+    with pytest.raises(ValueError, match="bad reshape"):  # the 1-D form refuses a valid call
+        backend.conv_vjp(np.ones((1, 1, 2)), np.ones((1, 1, 2)), None, np.ones((1, 1, 1)),
+                         stride=(2,), padding=((2, 2),), dilation=(4,), groups=1)
 
 
 def test_bf16_avg_pool_vjp_rounds_each_term_and_is_declared(backend):
