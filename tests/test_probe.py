@@ -194,8 +194,6 @@ OVER_BROAD = {
         "which differs from B10 only when dilation > stride; no FEATURE states that region yet",
     ("openvino", "empty_batch"): "only pooling refuses an empty batch; conv and conv_transpose "
         "run it (the legacy probe drops the feature at the first refusal)",
-    ("jax", "pool_dilation"): "only max_pool_vjp lacks dilation; the forward max_pool runs it "
-        "(declarable exactly now as the gap 'max_pool_vjp:pool_dilation')",
 }
 
 

@@ -40,15 +40,14 @@ from ._convert import (
     probed_capabilities,
 )
 from .windows import batch_pads, window_layout
-from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDefect
+from .protocol import DTYPES, OPERATIONS, RANKS, Capabilities, KnownDefect
 from .registry import BackendUnavailable
 
-#: JAX 0.10 has no VJP for dilated max-pooling windows (select_and_gather); the protocol's
-#: features hold per backend, so dilated max pooling is declared missing for the forward too.
+#: JAX 0.10 has no VJP for dilated max-pooling windows (select_and_gather): a gap of
+#: max_pool_vjp alone.
 NO_DILATED_MAX_POOL_VJP = (
     "JAX has no VJP for dilated max-pooling windows (\"VJP not implemented for "
-    "select_and_gather (MaxPool) with window dilation\"); features are declared per backend, "
-    "so dilated max pooling is skipped for the forward operation as well")
+    "select_and_gather (MaxPool) with window dilation\"); the forward max pooling has it")
 
 
 #: Found by the threshold shares (issue 14) on jaxlib 0.10.2 (CPU): XLA lowers a grouped
@@ -184,9 +183,8 @@ class JaxBackend(ForwardOperations, VjpOperations):
             cpu = self._device.platform == "cpu"
             base = Capabilities(
                 devices=(self._device.platform,),
-                features=frozenset(FEATURES) - {"pool_dilation"},
                 max_groups=MAX_GROUPS if cpu else None,
-                reasons={"pool_dilation": NO_DILATED_MAX_POOL_VJP,
+                reasons={"max_pool_vjp:pool_dilation": NO_DILATED_MAX_POOL_VJP,
                          **({"max_groups": XLA_DENSE_GROUPS.format(library=library)} if cpu
                             else {})},
                 precision={"float64": "float64 (jax.enable_x64)", "float32": "float32",

@@ -353,17 +353,26 @@ class Capabilities:
         return replace(self, **changes)
 
     def for_operations(self, operations: Iterable[str]) -> Capabilities:
-        """These capabilities less every dtype one of ``operations`` lacks, with that
-        operation's reason: what a property calling all of them can draw."""
+        """These capabilities less every dtype and every feature one of ``operations`` lacks
+        (a gap such as ``"max_pool_vjp:pool_dilation"``), with that operation's reason: what a
+        property calling all of them can draw."""
+        operations = tuple(operations)
         lacking: dict[str, str] = {}
+        missing: dict[str, str] = {}
         for operation in operations:
             for dtype in sorted(self.dtypes):
                 why = self.skip_reason(operation, dtype)
                 if why is not None and dtype not in lacking:
                     lacking[dtype] = f"{operation}: {why}"
+            for feature in sorted(self.features):
+                why = self.skip_reason(operation, features=(feature,))
+                if why is not None and feature not in missing:
+                    missing[feature] = f"{operation}: {why}"
         caps = self
         for dtype, why in lacking.items():
             caps = caps.without(dtypes=[dtype], reason=why)
+        for feature, why in missing.items():
+            caps = caps.without(features=[feature], reason=why)
         return caps
 
     def skip_reason(self, operation: str, dtype: str | None = None, rank: int | None = None,
