@@ -260,7 +260,9 @@ def defects_markdown() -> str:
                   f"- **Found by:** {entry.found_by}", f"- **Declared since:** {entry.since}",
                   f"- **Status:** {status}", ""]
         if entry.repro:
-            lines += ["```sh", entry.repro, "```", ""]
+            # A shell line with what it should print after it: a text block, not one of the
+            # site's executed sh blocks (report-bug runs it, on the library it needs).
+            lines += ["Reproduction:", "", "```text", entry.repro, "```", ""]
     return "\n".join(lines)
 
 
