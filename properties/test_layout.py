@@ -1,51 +1,39 @@
 """The array contract: a backend reads an array's values, whatever its memory layout.
 
 Every other property hands a backend C-contiguous, writeable, positively strided copies
-(:func:`convspec.verify.conformance.contract_copy`, the contract of :mod:`convspec.backends.protocol`). This
-one hands the same cases as views: sliced with a step, transposed in memory, negatively strided,
-offset inside a larger buffer, Fortran-ordered; a backend that reads a view as if it were
-contiguous (pytorch #192212: non-contiguous weights read in storage order) returns other values
-and fails here, under its own name. A backend that declares ``accepts_views=False`` is skipped.
-Results are judged against the specification, as everywhere else.
+(:func:`convspec.verify.conformance.contract_copy`, the contract of
+:mod:`convspec.backends.protocol`). These hand the same cases as views
+(:data:`convspec.verify.layouts.LAYOUTS`): sliced with a step, transposed in memory,
+negatively strided, offset inside a larger buffer, Fortran-ordered; a backend that reads a view
+as if it were contiguous (pytorch #192212: non-contiguous weights read in storage order)
+returns other values and fails here, under its own name. A backend that declares
+``accepts_views=False`` is skipped. Results are judged against the specification, as everywhere
+else.
+
+Two properties per operation: the covering design's cases with every array in each layout in
+turn (by design: every layout reaches every argument, whatever Hypothesis draws), and drawn
+examples with a layout drawn per argument (mixed layouts, other shapes and dtypes; without the
+strategies' threshold shares, batches and channels past 2^16: a layout is read the same at any
+size, and such a counterexample takes the whole shrinking time).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from convspec.verify import covering
 from convspec.verify.conformance import expect_reference
+from convspec.verify.explicit import run_cases
 from convspec.verify.helpers import assert_array_equal, require
+from convspec.verify.layouts import LAYOUTS, as_layout
 from convspec.verify.strategies import Strategies
 
 pytestmark = pytest.mark.section("A")
-
-LAYOUTS = ("sliced", "transposed", "negative_strides", "offset", "fortran")
-
-
-def as_layout(array: np.ndarray | None, layout: str) -> np.ndarray | None:
-    """A view with the values of ``array`` and the memory layout ``layout``."""
-    if array is None:
-        return None
-    if layout == "sliced":
-        buffer = np.zeros(array.shape[:-1] + (2 * array.shape[-1],), dtype=array.dtype)
-        buffer[..., ::2] = array
-        return buffer[..., ::2]
-    if layout == "transposed":
-        return np.swapaxes(np.swapaxes(array, 0, -1).copy(), 0, -1)
-    if layout == "negative_strides":
-        return np.flip(np.flip(array).copy())
-    if layout == "offset":
-        buffer = np.zeros(array.size + 3, dtype=array.dtype)
-        view = buffer[3:].reshape(array.shape)
-        view[...] = array
-        return view
-    if layout == "fortran":
-        return np.asfortranarray(array)
-    raise ValueError(f"layout={layout!r}: choose from {LAYOUTS}")
-
 
 def _views(data: st.DataObject, arrays: tuple[np.ndarray | None, ...]
            ) -> tuple[np.ndarray | None, ...]:
@@ -69,6 +57,17 @@ POOL_OPERATIONS = [
 ]
 
 
+@pytest.mark.parametrize("operation", CONV_OPERATIONS + POOL_OPERATIONS)
+def test_layout_covering_cases_read_as_their_values(backend, caps, tolerance, record_property,
+                                                    operation):
+    """Every covering case of ``operation``, with every array a view in each layout in turn,
+    agrees with the specification."""
+    require(caps, operation, views=True)
+    cases = [replace(case, layout=layout, source=f"{case.source}, every array {layout}")
+             for layout in LAYOUTS for case in covering.design(caps, operation)]
+    run_cases(backend, caps, tolerance, operation, cases, what="layout", record=record_property)
+
+
 @pytest.mark.parametrize("operation", CONV_OPERATIONS)
 @given(data=st.data())
 def test_layout_conv_views_read_as_their_values(backend, caps, tolerance, data, operation):
@@ -76,7 +75,7 @@ def test_layout_conv_views_read_as_their_values(backend, caps, tolerance, data, 
     require(caps, operation, views=True)
     transposed = operation.startswith("conv_transpose")
     draw = Strategies(caps)
-    ex = data.draw(draw.conv_examples(transposed=transposed, real_layers=True),
+    ex = data.draw(draw.conv_examples(transposed=transposed, real_layers=True, shares=False),
                    label="example")
     arrays = (ex.x, ex.w, ex.b, ex.dy) if operation.endswith("_vjp") else (ex.x, ex.w, ex.b)
     expect_reference(backend, operation, _views(data, arrays), ex.kwargs, tolerance(ex.dtype),
@@ -91,7 +90,8 @@ def test_layout_pool_views_read_as_their_values(backend, caps, tolerance, data, 
     kind = operation.removesuffix("_vjp")
     elements = "distinct" if operation == "max_pool_vjp" else "integer"
     draw = Strategies(caps)
-    ex = data.draw(draw.pool_examples(operation=kind, elements=elements), label="example")
+    ex = data.draw(draw.pool_examples(operation=kind, elements=elements, shares=False),
+                   label="example")
     kwargs = ex.geometry.max_pool_kwargs() if kind == "max_pool" else ex.geometry.avg_pool_kwargs()
     arrays = (ex.x, ex.dy) if operation.endswith("_vjp") else (ex.x,)
     expect_reference(backend, operation, _views(data, arrays), kwargs, tolerance(ex.dtype),

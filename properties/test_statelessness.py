@@ -196,13 +196,16 @@ def example_call(data: st.DataObject, caps: Any, operation: str, *,
 
 
 @contextmanager
-def _during(what: str) -> Iterator[None]:
-    """Prefix a finding with the step of the sequence it came from."""
+def _during(what: str | None) -> Iterator[None]:
+    """Mark a finding as found by a sequence of calls (``stateful``: only a rerun of the whole
+    property replays it) and prefix it with the step it came from (``what``, unless ``None``:
+    the finding names it)."""
     try:
         yield
     except ConformanceError as err:
-        raise ConformanceError(f"{what}: {err.reason}", call=err.call, comparison=err.comparison,
-                               ids=err.ids, details=err.details, kind=err.kind) from err
+        reason = err.reason if what is None else f"{what}: {err.reason}"
+        raise ConformanceError(reason, call=err.call, comparison=err.comparison, ids=err.ids,
+                               details=err.details, kind=err.kind, stateful=True) from err
 
 
 def _as_tuple(value: Any) -> tuple:
@@ -217,15 +220,16 @@ def _again(backend: Any, operation: str, arrays: tuple, kwargs: dict, first: tup
             expect_reference(backend, operation, arrays, kwargs, tolerance)
         return
     record = call_of(operation, *arrays, **kwargs)
-    again = _as_tuple(call(backend, operation, *arrays, **kwargs))
-    names = OUTPUTS.get(operation, ("y",))
-    assert_equal(f"{what}: the number of results", len(again), len(names), call=record)
-    for name, was, now in zip(names, first, again):
-        if was is None:
-            assert_true(now is None, f"{what}: {name}={type(now).__name__}, but should be "
-                        "None (a call without bias)", call=record)
-            continue
-        assert_array_equal(f"{what}: {name}", np.asarray(now), was, call=record)
+    with _during(None):
+        again = _as_tuple(call(backend, operation, *arrays, **kwargs))
+        names = OUTPUTS.get(operation, ("y",))
+        assert_equal(f"{what}: the number of results", len(again), len(names), call=record)
+        for name, was, now in zip(names, first, again):
+            if was is None:
+                assert_true(now is None, f"{what}: {name}={type(now).__name__}, but should be "
+                            "None (a call without bias)", call=record)
+                continue
+            assert_array_equal(f"{what}: {name}", np.asarray(now), was, call=record)
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)

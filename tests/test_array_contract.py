@@ -6,6 +6,7 @@ verify`` runs against the fixtures of ``tests/fixtures/contract_backends.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ from convspec.backends.reference_backend import ReferenceBackend
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import contract_backends  # noqa: E402
-from verify_runs import CONV, outcomes, verify  # noqa: E402
+from verify_runs import CONV, outcomes, run_repro, verify  # noqa: E402
 
 LAYOUT_CONV = "test_layout_conv_views_read_as_their_values"
+LAYOUT_CASES = "test_layout_covering_cases_read_as_their_values"
 INVALID = "test_invalid_geometry_is_rejected"
 
 
@@ -93,14 +95,33 @@ def test_rejects_with_takes_exception_classes() -> None:
         Capabilities(rejects_with=("ValueError",))
 
 
-def test_refusing_negative_strides_fails_only_the_layout_property(tmp_path: Path) -> None:
+def test_refusing_negative_strides_fails_only_the_layout_properties(tmp_path: Path) -> None:
     done, document = verify(tmp_path, "contract_backends:refuses_negative_strides",
-                            selection=f"{CONV} or {LAYOUT_CONV}")
+                            selection=f"{CONV} or {LAYOUT_CONV} or {LAYOUT_CASES}")
     assert done.returncode == 1, done.stdout + done.stderr
     tests = outcomes(document)
     assert tests[CONV]["outcome"] == "passed", tests[CONV]
-    layout = tests[f"{LAYOUT_CONV}[conv]"]
-    assert layout["outcome"] == "failed" and "refused a valid case" in layout["reason"], layout
+    for name in (LAYOUT_CONV, LAYOUT_CASES):
+        layout = tests[f"{name}[conv]"]
+        assert layout["outcome"] == "failed" and "refused a valid case" in layout["reason"], layout
+    assert "every array negative_strides" in tests[f"{LAYOUT_CASES}[conv]"]["reason"]
+
+
+def test_layout_cases_put_every_array_in_every_layout() -> None:
+    from convspec.verify import covering
+    from convspec.verify.explicit import case_arrays
+    from convspec.verify.layouts import LAYOUTS, layout_of
+
+    caps = ReferenceBackend().capabilities()
+    case = covering.design(caps, "conv_vjp")[0]
+    plain = case_arrays(case, "conv_vjp", "float32")
+    for layout in LAYOUTS:
+        views = case_arrays(dataclasses.replace(case, layout=layout), "conv_vjp", "float32")
+        for name, view, values in zip("xwbd", views, plain):
+            assert np.array_equal(view, values), (layout, name)
+            assert view.ndim == 1 or layout_of(view) in (layout, {"transposed": "fortran",
+                                                                   "fortran": "transposed"
+                                                                   }.get(layout)), (layout, name)
 
 
 def test_a_backend_declaring_no_views_skips_the_layout_property(tmp_path: Path) -> None:
@@ -111,15 +132,19 @@ def test_a_backend_declaring_no_views_skips_the_layout_property(tmp_path: Path) 
     assert layout["outcome"] == "skipped" and "from_numpy" in layout["reason"], layout
 
 
-def test_reading_storage_order_fails_the_layout_property(tmp_path: Path) -> None:
+def test_reading_storage_order_fails_the_layout_cases_and_its_repro(tmp_path: Path) -> None:
     done, document = verify(tmp_path, "contract_backends:reads_storage_order",
-                            selection=f"{CONV} or {LAYOUT_CONV}")
+                            selection=f"{CONV} or {LAYOUT_CASES}")
     assert done.returncode == 1, done.stdout + done.stderr
     tests = outcomes(document)
     assert tests[CONV]["outcome"] == "passed", tests[CONV]
-    layout = tests[f"{LAYOUT_CONV}[conv]"]
+    layout = tests[f"{LAYOUT_CASES}[conv]"]
     assert layout["outcome"] == "failed", layout
     assert "differs from the specification" in layout["reason"], layout
+    assert "as views: " in layout["call"] and "w transposed" in layout["call"], layout
+    replayed = run_repro(tmp_path, layout)
+    assert replayed.returncode == 1, replayed.stdout + replayed.stderr
+    assert "as views:" in replayed.stdout and "differs from the specification" in replayed.stdout
 
 
 @pytest.mark.parametrize("backend, outcome", [

@@ -87,9 +87,10 @@ def test_half_avg_pool_probe_and_region(backend, dtype):
     assert (y == x[..., :6]).all()  # the plain path rounds the float32 mean once
 
 
-def test_max_pool_gradient_splits_ties():
+def test_max_pool_gradient_splits_ties(backend):
     """tinygrad's gradient of a maximum is ``mask / count``: a window with two tied maxima
-    gives each half of dy, where F4 (and PyTorch's max_pool) gives it all to the first."""
+    gives each half of dy, where F4 (and PyTorch's max_pool) gives it all to the first. (The
+    ``backend`` fixture skips where tinygrad has no compiler, and sets the ``CC`` it found.)"""
     from tinygrad import Tensor
 
     x = Tensor(np.array([[[1.0, 3, 3, 0]]], np.float32), device="CPU")

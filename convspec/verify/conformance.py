@@ -21,6 +21,7 @@ import numpy as np
 
 from ..spec.dtypes import dtype_name
 from ..spec.geometry import PoolGeometry, volume
+from .layouts import layout_of
 from .tolerance import C_MIX, Comparison, Tolerance, compare
 from .watchdog import guard
 
@@ -48,13 +49,25 @@ class Call:
     operation: str
     arrays: dict[str, np.ndarray | None]
     kwargs: dict[str, Any]
+    #: The arrays went to the backend as they are (views, the layout property), not as the
+    #: array contract's copies.
+    as_given: bool = False
+
+    def layouts(self) -> dict[str, str]:
+        """The arrays handed over as views, and their layouts (empty unless ``as_given``)."""
+        if not self.as_given:
+            return {}
+        found = {k: layout_of(v) for k, v in self.arrays.items()}
+        return {k: layout for k, layout in found.items() if layout is not None}
 
     def describe(self) -> str:
         shapes = ", ".join(f"{k}{'=None' if v is None else str(tuple(v.shape))}"
                            for k, v in self.arrays.items())
         dtype = next((dtype_name(v.dtype) for v in self.arrays.values() if v is not None), "?")
         args = ", ".join(f"{k}={v}" for k, v in self.kwargs.items())
-        return f"{self.operation}({shapes}; {args}) in {dtype}"
+        views = ", ".join(f"{k} {layout}" for k, layout in self.layouts().items())
+        return (f"{self.operation}({shapes}; {args}) in {dtype}"
+                + (f", as views: {views}" if views else ""))
 
 
 class ConformanceError(AssertionError):
@@ -66,10 +79,14 @@ class ConformanceError(AssertionError):
 
     def __init__(self, reason: str, *, call: Call | None = None,
                  comparison: Comparison | None = None, ids: Sequence[str] = (),
-                 details: str = "", kind: str = "wrong") -> None:
+                 details: str = "", kind: str = "wrong", stateful: bool = False) -> None:
         if kind not in self.KINDS:
             raise ValueError(f"kind={kind!r}: choose from {self.KINDS}")
         self.kind = kind
+        #: Found by a sequence of calls whose earlier ones may have left state in the backend
+        #: (the statelessness property): replaying the call alone, or the minimal example alone
+        #: on a fresh backend, need not reproduce it; re-running the whole property does.
+        self.stateful = stateful
         self.reason = reason
         self.call = call
         self.comparison = comparison
@@ -294,7 +311,7 @@ def expect_reference(backend: Any, operation: str, arrays: Sequence[np.ndarray |
     """
     kwargs = dict(kwargs)
     names, _ = SIGNATURES[operation]
-    record = Call(operation, dict(zip(names, arrays)), kwargs)
+    record = Call(operation, dict(zip(names, arrays)), kwargs, as_given=as_given)
     exact, magnitude = reference_outputs(operation, arrays, kwargs)
     raw = call(backend, operation, *arrays, as_given=as_given, **kwargs)
     outputs = raw if isinstance(raw, tuple) else (raw,)

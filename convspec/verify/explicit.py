@@ -27,6 +27,7 @@ from ..backends.protocol import Capabilities
 from ..spec.dtypes import numpy_dtype, seeded_tensor
 from ..spec.geometry import ConvGeometry, PoolGeometry, volume
 from .conformance import ConformanceError, expect_reference
+from .layouts import as_layout
 from .tolerance import Tolerance
 
 #: Dtypes tried for a case, after the dtype its source used: float32 first (what most
@@ -60,14 +61,16 @@ def operation_params() -> list[Any]:
 @dataclass(frozen=True)
 class ExplicitCase:
     """One call chosen by design: its geometry, its input shape ``(N, C, *spatial)``, where it
-    comes from (``source``), the dtype its source used (tried first; ``None``: none) and the
-    seed of its arrays."""
+    comes from (``source``), the dtype its source used (tried first; ``None``: none), the
+    seed of its arrays and their memory layout (``None``: the array contract's C-contiguous
+    copies; else one of :data:`convspec.verify.layouts.LAYOUTS`, every array a view in it)."""
 
     geometry: ConvGeometry | PoolGeometry
     input_shape: tuple[int, ...]
     source: str
     dtype: str | None = None
     seed: int = 0
+    layout: str | None = None
 
     @property
     def batch(self) -> int:
@@ -128,7 +131,16 @@ def choose_dtype(caps: Capabilities, case: ExplicitCase,
 
 def case_arrays(case: ExplicitCase, operation: str,
                 dtype: str) -> tuple[np.ndarray | None, ...]:
-    """The positional arrays of ``operation`` on the case, regenerated from its seed."""
+    """The positional arrays of ``operation`` on the case, regenerated from its seed, in its
+    layout."""
+    arrays = _contiguous_arrays(case, operation, dtype)
+    if case.layout is None:
+        return arrays
+    return tuple(as_layout(a, case.layout) for a in arrays)
+
+
+def _contiguous_arrays(case: ExplicitCase, operation: str,
+                       dtype: str) -> tuple[np.ndarray | None, ...]:
     g = case.geometry
 
     def real(offset: int, shape: Sequence[int]) -> np.ndarray:
@@ -217,7 +229,8 @@ def run_cases(backend: Any, caps: Capabilities, tolerance: Callable[[str], Toler
             tally.run += 1
             try:
                 expect_reference(backend, operation, case_arrays(case, operation, dtype),
-                                 call_kwargs(case.geometry, operation), tolerance(dtype))
+                                 call_kwargs(case.geometry, operation), tolerance(dtype),
+                                 as_given=case.layout is not None)
             except ConformanceError as exc:
                 tally.failures.append((case, exc))
     finally:

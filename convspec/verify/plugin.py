@@ -570,7 +570,8 @@ def _failure_info(item: pytest.Item, nodeid: str, exc: BaseException) -> dict[st
     info: dict[str, Any] = {"reason": reason if distinct == 1 else
                             f"{reason} (and {distinct - 1} more distinct failures)"}
     info["counterexample"] = [n for n in notes if n.startswith(("Falsifying", "Draw "))]
-    found = next((m for m in map(_BLOB.search, notes) if m), None)
+    stateful = getattr(exc, "stateful", False)
+    found = None if stateful else next((m for m in map(_BLOB.search, notes) if m), None)
     blob = (found.group(1), found.group(2)) if found else None
     directory = item.config.getoption("convspec_repro_dir")
     backend_dir = repro.backend_directory(state.spec)
@@ -594,7 +595,8 @@ def _failure_info(item: pytest.Item, nodeid: str, exc: BaseException) -> dict[st
                                     "actual": comparison.actual,
                                     "expected": comparison.expected,
                                     "error": comparison.error, "allowed": comparison.allowed}
-    alone = record is not None and any(text in reason for text in _CALL_ALONE)
+    alone = (record is not None and not stateful
+             and any(text in reason for text in _CALL_ALONE))
     if alone:
         dtype = _dtype_of(record)
         declared = state.declarations().get(dtype)

@@ -176,6 +176,14 @@ def call_script(nodeid: str, backend: str, reason: str, call: Call, dtype: str,
     """A script replaying one call against the reference."""
     arrays = {k: encode_array(None if v is None else np.asarray(v))
               for k, v in call.arrays.items()}
+    layouts = call.layouts()
+    views = "" if not call.as_given else f'''
+# The backend got these arrays as views in these memory layouts (the layout property):
+from convspec.verify.layouts import as_layout
+LAYOUTS = {layouts!r}
+ARRAYS = {{k: as_layout(v, LAYOUTS[k]) if k in LAYOUTS else v for k, v in ARRAYS.items()}}
+print("as views:", LAYOUTS)
+'''
     return DECODE + f'''
 from convspec.backends.registry import load_backend
 from convspec.verify.conformance import expect_reference
@@ -187,10 +195,10 @@ print("call: {call.operation}(" + ", ".join(ARRAYS) + ", **KWARGS)")
 print("KWARGS =", KWARGS)
 for name, value in ARRAYS.items():
     show(name, value)
-backend = load_backend({backend!r})
+{views}backend = load_backend({backend!r})
 try:
     expect_reference(backend, {call.operation!r}, list(ARRAYS.values()), KWARGS,
-                     Tolerance({dtype!r}, {declared!r}))
+                     Tolerance({dtype!r}, {declared!r}), as_given={call.as_given!r})
 except AssertionError as exc:
     print(exc)
     sys.exit(1)
