@@ -136,3 +136,27 @@ def test_a_declared_defect_is_left_out_and_listed(tmp_path: Path) -> None:
     assert document["known_defects"] == [
         {"name": "strided-nan", "reason": "strided conv returns NaN (fixture)"}]
     assert "known defect strided-nan" in done.stdout
+
+
+@pytest.mark.parametrize("nodeid", [
+    "ci3/properties/test_layout.py::test_layout_conv_views_read_as_their_values[conv]",
+    "test_layout.py::test_layout_conv_views_read_as_their_values[conv]",
+    "../../site-packages/convspec/properties/test_layout.py::"
+    "test_layout_conv_views_read_as_their_values[conv]",
+])
+def test_ci_examples_are_keyed_by_the_canonical_node_id(nodeid: str) -> None:
+    """Hypothesis seeds a parametrized property's derandomized examples (and keys its database
+    entries) with pytest's node id, relative to a rootdir that follows the working directory
+    and where convspec is installed: a checkout in /tmp/ci3 run from /tmp/rr gave
+    ``ci3/properties/test_layout.py::...``, /work/main ``test_layout.py::...``, and other ci
+    examples. The plugin keys it by the canonical id instead, the same everywhere."""
+    from types import SimpleNamespace
+
+    from convspec.verify.plugin import _key_by_canonical_nodeid
+
+    inner = SimpleNamespace(_hypothesis_internal_add_digest=nodeid.encode())
+    item = SimpleNamespace(nodeid=nodeid, obj=SimpleNamespace(
+        hypothesis=SimpleNamespace(inner_test=inner)))
+    _key_by_canonical_nodeid(item)
+    assert inner._hypothesis_internal_add_digest == (
+        b"convspec/properties/test_layout.py::test_layout_conv_views_read_as_their_values[conv]")

@@ -415,6 +415,18 @@ def caps(request: pytest.FixtureRequest) -> Capabilities:
         _marker_args(request.node, "ops"))
 
 
+def _key_by_canonical_nodeid(item: pytest.Function) -> None:
+    """Hypothesis keys a parametrized property (its derandomized seed under ``ci``, its
+    example-database entries) by pytest's node id, which is relative to the rootdir:
+    ``../../site-packages/convspec/properties/...`` from one directory, another from the next.
+    So the ``ci`` examples depended on where convspec was installed and where ``verify`` ran,
+    and a repro re-running the property from elsewhere drew other examples. The canonical id
+    (:func:`canonical_nodeid`) makes them the same on every machine."""
+    inner = getattr(getattr(item.obj, "hypothesis", None), "inner_test", None)
+    if inner is not None and hasattr(inner, "_hypothesis_internal_add_digest"):
+        inner._hypothesis_internal_add_digest = canonical_nodeid(item.nodeid).encode()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     """A property left with nothing to draw under the capabilities and the selection is
@@ -427,6 +439,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
 
     allowance = _SHRINK["budget"].allowance()
     engine.MAX_SHRINKING_SECONDS = pyfuncitem.stash[SHRINK_KEY] = allowance
+    _key_by_canonical_nodeid(pyfuncitem)
     try:
         return (yield)
     except DidNotReproduce as exc:
