@@ -60,6 +60,36 @@ def test_refusals_of_each_kind_are_gaps_keyed_as_narrowly_as_they_are() -> None:
     assert caps.findings == ()
 
 
+class _PoolsNoEmptyBatch(ReferenceBackend):
+    """Pools no batch of zero samples (as OpenVINO's CPU plugin); convolves one."""
+
+    def max_pool(self, x, **kwargs):  # type: ignore[override]
+        if x.shape[0] == 0:
+            raise RuntimeError("Cannot pool an empty batch")
+        return super().max_pool(x, **kwargs)
+
+
+@pytest.mark.parametrize("operations, gaps", [
+    (("conv", "max_pool"), {"max_pool:empty_batch"}),
+    (("max_pool",), {"empty_batch"}),
+])
+def test_an_empty_batch_refusal_is_a_gap_of_the_operations_that_refuse_it(operations,
+                                                                           gaps) -> None:
+    from convspec.backends.probe import probe_capabilities
+    from convspec.backends.protocol import Capabilities
+
+    caps = probe_capabilities(_PoolsNoEmptyBatch(), Capabilities(operations=frozenset(operations)),
+                              library="lib 1.0", operations=operations, dtypes=("float32",))
+    assert {k for k in caps.reasons if "empty_batch" in k} == gaps, caps.reasons
+    assert "Cannot pool an empty batch" in caps.skip_reason("max_pool", "float32", 1,
+                                                            ["empty_batch"])
+    if "conv" in operations:
+        assert caps.skip_reason("conv", "float32", 1, ["empty_batch"]) is None
+        assert "empty_batch" in caps.features
+    else:
+        assert "empty_batch" not in caps.features
+
+
 def test_an_exception_that_is_no_refusal_is_a_finding_not_a_gap() -> None:
     caps = capabilities_of(probe_backends.Crashes())
     assert caps.skip_reason("conv", "float16", 2) is None  # the properties judge it
@@ -192,8 +222,6 @@ UNSHOWN = {
 OVER_BROAD = {
     ("onnxruntime", "transposed_dilation"): "ONNX Runtime refuses output_padding >= stride only, "
         "which differs from B10 only when dilation > stride; no FEATURE states that region yet",
-    ("openvino", "empty_batch"): "only pooling refuses an empty batch; conv and conv_transpose "
-        "run it (the legacy probe drops the feature at the first refusal)",
 }
 
 

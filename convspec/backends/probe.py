@@ -223,6 +223,13 @@ class ProbeCase:
 
 
 # -- the journal ------------------------------------------------------------------------------
+def sum_drifts(got: float, exact: float, dtype: str) -> bool:
+    """Whether a sum returned in ``dtype`` is off ``exact`` by more than a correctly rounded
+    accumulation allows (two unit roundoffs of ``dtype`` relative, plus one unit for integer
+    terms): the test of the defect probes for sums accumulated in a half type."""
+    return abs(got - exact) > 2 * UNIT_ROUNDOFF[dtype] * abs(exact) + 1
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", text)[:120] or "_"
 
@@ -374,7 +381,8 @@ def probe_capabilities(backend: Any, base: Capabilities, *, library: str,
     everywhere, in one operation, or in one rank of it). Then each of ``features`` is tried
     in every case that runs and ``base`` allows it in; a refusal is a gap of that feature
     (:func:`fold_feature_holes`). With ``empty_batch``, a batch of zero samples is tried once
-    per operation (float32, the lowest rank) and a refusal drops the feature. Crashes, wrong
+    per operation (float32, the lowest rank): a refusal is the gap ``"op:empty_batch"``, or
+    drops the feature when every operation refuses. Crashes, wrong
     results and deaths are :attr:`Capabilities.findings`, never gaps. ``library`` starts
     every reason ("torch 2.13.0 on cpu").
     """
@@ -401,15 +409,27 @@ def probe_capabilities(backend: Any, base: Capabilities, *, library: str,
         caps = replace(caps, reasons={**caps.reasons, **fold_feature_holes(
             holes, ranks=ranks, dtypes=dtypes, library=library)})
     if empty_batch and "empty_batch" in caps.features:
-        dtype = "float32" if "float32" in caps.dtypes else min(caps.dtypes)
-        for op in operations:
-            outcome = case(op, dtype, min(ranks), ["empty_batch"])
-            if outcome.status == REFUSED:
-                caps = replace(caps.without(features=["empty_batch"]), reasons={
-                    **caps.reasons, "empty_batch": f"{library} fails on a batch of zero "
-                    f"samples ({reason_key(op, dtype, min(ranks))}: {outcome.message})"})
-                break
+        caps = _probe_empty_batch(caps, operations, min(ranks), case, library=library)
     return replace(caps, findings=(*caps.findings, *prober.findings))
+
+
+def _probe_empty_batch(caps: Capabilities, operations: Sequence[str], rank: int,
+                       case: Callable[..., Outcome], *, library: str) -> Capabilities:
+    """A batch of zero samples tried once per operation (float32, rank ``rank``): refused by
+    every operation, the feature is dropped; by some, each of them gets the gap
+    ``"op:empty_batch"`` (OpenVINO pools no empty batch but convolves one)."""
+    dtype = "float32" if "float32" in caps.dtypes else min(caps.dtypes)
+    refused = {op: outcome.message for op in operations
+               if (outcome := case(op, dtype, rank, ["empty_batch"])).status == REFUSED}
+    why = {op: f"{library} fails on a batch of zero samples ({reason_key(op, dtype, rank)}: "
+               f"{message})" for op, message in refused.items()}
+    if not refused:
+        return caps
+    if len(refused) == len(operations):
+        return replace(caps.without(features=["empty_batch"]),
+                       reasons={**caps.reasons, "empty_batch": next(iter(why.values()))})
+    return replace(caps, reasons={**caps.reasons,
+                                  **{f"{op}:empty_batch": text for op, text in why.items()}})
 
 
 def fold_cases(failures: Mapping[str, str], operations: Iterable[str], dtypes: Iterable[str],

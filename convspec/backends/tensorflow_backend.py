@@ -66,6 +66,7 @@ from .probe import (
     ProbeCase,
     fold_feature_holes,
     probe_capabilities,
+    sum_drifts,
 )
 from .protocol import (
     DTYPES,
@@ -224,7 +225,7 @@ def bf16_bias_grad_drifts(tf: Any) -> bool:
         y = tf.nn.bias_add(tf.zeros(dy.shape, tf.bfloat16), b)
     got = float(tape.gradient(y, b, tf.constant(dy, tf.bfloat16)).numpy()[0])
     exact = float(dy.sum())
-    return abs(got - exact) > 2 ** -7 * abs(exact) + 1
+    return sum_drifts(got, exact, "bfloat16")
 
 
 def _bf16_bias_grad_defect(version: str) -> SummedDefect:

@@ -37,6 +37,7 @@ from ._convert import (
     probed_capabilities,
 )
 from .bits import as_bits, from_bits
+from .probe import sum_drifts
 from .protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities, KnownDefect, PreparedCall
 from .registry import BackendUnavailable
 
@@ -155,7 +156,7 @@ def _bf16_dilated_bias_grad_drifts(torch: Any) -> bool:
                                    torch.zeros((1, 1, 1), dtype=torch.bfloat16), b, dilation=2)
     got = float(torch.autograd.grad(y, b, dy)[0])
     exact = float(dy.double().sum())
-    return abs(got - exact) > 2 ** -7 * abs(exact) + 1
+    return sum_drifts(got, exact, "bfloat16")
 
 
 def _dilated_with_bias(geometry: ConvGeometry, spatial: tuple[int, ...]) -> bool:
