@@ -4,7 +4,9 @@ Where SciPy applies, and nothing more:
 
 * ``conv``: the input is padded with ``(before, after)`` zeros (``np.pad``), each output plane
   is the window sums of ``x[n, group]`` against ``w[o]`` (the ``(C_in/G, *K)`` window summing
-  over the group's channels), and the stride keeps every ``s``-th window start by slicing.
+  over the group's channels); a stride ``s`` is one stride-1 correlation per phase of it
+  (the taps ``r, r + s, ...`` against the input positions ``≡ r (mod s)``), the phases'
+  sums added in float64, rather than every window start correlated and every ``s``-th kept.
   SciPy computes the sums with ``signal.correlate(mode="valid", method="direct")``; CuPy,
   whose ``cupyx.scipy.signal.correlate`` takes 1-D inputs only, with ``ndimage.correlate``
   anchored at the window's first element. SciPy has no dilation (atrous) argument, so dilated
@@ -195,17 +197,17 @@ class FilterBackend(ForwardOperations, VjpOperations):
         correlation per phase of the stride: the taps ``r, r + s, ...`` of an axis read only
         the input positions ``≡ r (mod s)``, so the phases' correlations at stride 1 add up
         to the strided one, at ``1/∏s`` of the cost of correlating every start and keeping
-        every ``s``-th (AlexNet's first layer, stride 4: 16 times less). The phases' sums are
-        added in float64, where ndimage computes, so the result is rounded once."""
+        every ``s``-th (AlexNet's first layer, stride 4: 16 times less). Each phase is
+        correlated in the input's dtype, as the library computes it; the phases' sums are
+        added in float64, so the split adds one rounding at most (the output's)."""
         xp = self._xp
         total = None
         phases = (range(min(s, k)) for s, k in zip(stride, w.shape[1:]))  # those with taps
         for phase in itertools.product(*phases):
             taps = (slice(None), *(slice(p, None, s) for p, s in zip(phase, stride)))
             w_phase = w[taps]
-            sums = self._window_sums(xp.asarray(x[taps], dtype=xp.float64),
-                                     xp.asarray(w_phase, dtype=xp.float64))
-            sums = sums[tuple(slice(m) for m in out)]
+            sums = self._window_sums(x[taps], w_phase)[tuple(slice(m) for m in out)]
+            sums = xp.asarray(sums, dtype=xp.float64)
             total = sums if total is None else total + sums
         return total
 
