@@ -104,7 +104,12 @@ def test_refusing_negative_strides_fails_only_the_layout_properties(tmp_path: Pa
     for name in (LAYOUT_CONV, LAYOUT_CASES):
         layout = tests[f"{name}[conv]"]
         assert layout["outcome"] == "failed" and "refused a valid case" in layout["reason"], layout
-    assert "every array negative_strides" in tests[f"{LAYOUT_CASES}[conv]"]["reason"]
+    cases = tests[f"{LAYOUT_CASES}[conv]"]
+    assert "every array negative_strides" in cases["reason"]
+    assert "as views: " in cases["call"], cases  # the refused call names its views ...
+    replayed = run_repro(tmp_path, cases)  # ... and its repro hands the same ones
+    assert replayed.returncode == 1, replayed.stdout + replayed.stderr
+    assert "refused a valid case" in replayed.stdout, replayed.stdout
 
 
 def test_layout_cases_put_every_array_in_every_layout() -> None:

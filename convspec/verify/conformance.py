@@ -183,7 +183,7 @@ def call(backend: Any, operation: str, *arrays: np.ndarray | None, as_given: boo
     callers that know the expected shape: :func:`expect_reference`).
     """
     names, _ = SIGNATURES[operation]
-    record = Call(operation, dict(zip(names, arrays)), kwargs)
+    record = Call(operation, dict(zip(names, arrays)), kwargs, as_given=as_given)
     method = _method(backend, operation)
     _reject_if_unsupported(backend, record)
     handed = arrays if as_given else tuple(contract_copy(a) for a in arrays)

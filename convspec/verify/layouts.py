@@ -45,7 +45,7 @@ def layout_of(array: np.ndarray | None) -> str | None:
     three-dimensional ``transposed`` one is ``fortran``'s)."""
     if array is None:
         return None
-    values = np.array(array, order="C", copy=True)
+    values = np.empty(array.shape, array.dtype)  # C-contiguous: only its strides are read
     if array.strides == values.strides:
         base = array.base
         starts_inside = (isinstance(base, np.ndarray) and base.size > array.size
