@@ -222,7 +222,6 @@ class ProbeCase:
                                   f"where {float(wv[at])!r} is right")
 
 
-# -- the journal ------------------------------------------------------------------------------
 def sum_drifts(got: float, exact: float, dtype: str) -> bool:
     """Whether a sum returned in ``dtype`` is off ``exact`` by more than a correctly rounded
     accumulation allows (two unit roundoffs of ``dtype`` relative, plus one unit for integer
@@ -230,6 +229,7 @@ def sum_drifts(got: float, exact: float, dtype: str) -> bool:
     return abs(got - exact) > 2 * UNIT_ROUNDOFF[dtype] * abs(exact) + 1
 
 
+# -- the journal ------------------------------------------------------------------------------
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", text)[:120] or "_"
 
@@ -421,10 +421,10 @@ def _probe_empty_batch(caps: Capabilities, operations: Sequence[str], rank: int,
     dtype = "float32" if "float32" in caps.dtypes else min(caps.dtypes)
     refused = {op: outcome.message for op in operations
                if (outcome := case(op, dtype, rank, ["empty_batch"])).status == REFUSED}
-    why = {op: f"{library} fails on a batch of zero samples ({reason_key(op, dtype, rank)}: "
-               f"{message})" for op, message in refused.items()}
     if not refused:
         return caps
+    why = {op: f"{library} fails on a batch of zero samples ({reason_key(op, dtype, rank)}: "
+               f"{message})" for op, message in refused.items()}
     if len(refused) == len(operations):
         return replace(caps.without(features=["empty_batch"]),
                        reasons={**caps.reasons, "empty_batch": next(iter(why.values()))})
