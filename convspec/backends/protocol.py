@@ -68,6 +68,16 @@ FEATURES: Mapping[str, str] = {
 }
 
 
+#: The kinds of invalid call the validation properties make
+#: (:mod:`convspec.verify.strategies.invalid` builds them): input channels not matching the
+#: weight, ``groups`` not dividing the channels, an output of size 0 or less, an input of
+#: another rank, an input with one axis fewer than ``(N, C, *spatial)`` (what PyTorch reads as
+#: one unbatched sample), ``output_padding >= max(stride, dilation)``, pooling padding above
+#: half the dilated window, a dilated extent past 2^31, a ``dy`` of another shape.
+INVALID_KINDS = ("channels", "groups", "kernel_too_large", "rank", "unbatched",
+                 "output_padding", "pool_padding", "extent_overflow", "cotangent")
+
+
 @dataclass(frozen=True)
 class KnownDefect:
     """A bug of the backend's library, found by the suite and declared by its adapter.
@@ -89,12 +99,17 @@ class KnownDefect:
     applies: Callable[[Any, tuple[int, ...]], bool]
     reason: str
     features: frozenset[str] = frozenset()
+    #: Invalid calls of these :data:`INVALID_KINDS` that the library accepts by mistake
+    #: (returns an array where it should raise) in ``operations``: the validation properties
+    #: leave them out, quoting the defect. ``applies`` then concerns valid calls only.
+    invalid_kinds: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for what, value, allowed in (("operations", self.operations, OPERATIONS),
                                      ("dtypes", self.dtypes, DTYPES),
                                      ("ranks", self.ranks, RANKS),
-                                     ("features", self.features, tuple(FEATURES))):
+                                     ("features", self.features, tuple(FEATURES)),
+                                     ("invalid_kinds", self.invalid_kinds, INVALID_KINDS)):
             unknown = set(value) - set(allowed)
             if unknown:
                 raise ValueError(f"KnownDefect.{what} has unknown entries {sorted(unknown)}; "
@@ -307,10 +322,25 @@ class Capabilities:
     max_integer_parameter: int | None = None
     #: What the capability probe found wrong on valid calls (:class:`ProbeFinding`).
     findings: tuple[ProbeFinding, ...] = ()
+    #: Invalid calls the library accepts on purpose, a documented convention of it, never a
+    #: bug: ``"KIND"`` (every operation) or ``"OPERATION:KIND"`` (:data:`INVALID_KINDS`) to
+    #: what the library does instead and where that is documented, e.g. ``{"unbatched":
+    #: "torch reads (C, *spatial) as one sample (torch.nn.functional.conv2d: input (minibatch,
+    #: in_channels, iH, iW) or (in_channels, iH, iW))"}``. The validation properties leave
+    #: those cases out and say so; the declaration sweep checks the library accepts them.
+    accepts_invalid: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for key in self.reasons:
             parse_reason_key(key)
+        for key in self.accepts_invalid:
+            operation, _, kind = key.rpartition(":")
+            if kind not in INVALID_KINDS or (operation and operation not in OPERATIONS):
+                raise ValueError(
+                    f"Capabilities.accepts_invalid key {key!r} is not understood; give KIND or "
+                    f"OPERATION:KIND, KIND one of {list(INVALID_KINDS)}, OPERATION one of "
+                    f"{list(OPERATIONS)}")
+        object.__setattr__(self, "accepts_invalid", dict(self.accepts_invalid))
         object.__setattr__(self, "findings", tuple(self.findings))
         for name in LIMITS:
             value = getattr(self, name)
@@ -374,6 +404,11 @@ class Capabilities:
         for feature, why in missing.items():
             caps = caps.without(features=[feature], reason=why)
         return caps
+
+    def accepting(self, operation: str, kind: str) -> str | None:
+        """The declared convention under which the library accepts ``operation``'s invalid
+        calls of ``kind`` (:attr:`accepts_invalid`), or ``None``."""
+        return self.accepts_invalid.get(f"{operation}:{kind}", self.accepts_invalid.get(kind))
 
     def skip_reason(self, operation: str, dtype: str | None = None, rank: int | None = None,
                     features: Iterable[str] = ()) -> str | None:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..spec.geometry import ConvGeometry, PoolGeometry
-from ._convert import Arrays, ForwardOperations, VjpOperations, probed_capabilities
+from ._convert import Arrays, CheckedOperations, probed_capabilities
 from .windows import batch_pads, window_layout
 from .protocol import FEATURES, RANKS, VJP_OPERATIONS, Capabilities
 from .registry import BackendUnavailable
@@ -99,7 +99,7 @@ def _nonfinite_reasons(library: str) -> dict[str, str]:
         "(a running maximum compared with >; SciPy documents no NaN handling for its filters)")}
 
 
-class FilterBackend(ForwardOperations, VjpOperations):
+class FilterBackend(CheckedOperations):
     """SciPy-style ``ndimage`` behind the protocol, for any array module.
 
     Subclasses set ``_xp`` (``numpy``/``cupy``), ``_ndimage``, ``name``,

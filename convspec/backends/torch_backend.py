@@ -498,6 +498,43 @@ def _avg_pool3d_small_input_defect(version: str) -> KnownDefect:
                 f"{AVG_POOL3D_SMALL_INPUT_REPRO}"))
 
 
+#: torch.nn.functional's documented convention: an input without the batch axis is one sample.
+UNBATCHED = (
+    "torch.nn.functional reads an input without its batch axis, (C, *spatial), as one sample "
+    "and returns (C_out, *out): conv2d's input is '(minibatch, in_channels, iH, iW) or "
+    "(in_channels, iH, iW)', and so for conv1d/3d, conv_transpose*, max_pool* and avg_pool* "
+    "(the torch.nn.functional and torch.nn.Conv2d/MaxPool2d documentation)")
+MAX_POOL_EXTENT_REPRO = (
+    "python -c \"import torch; print(torch.nn.functional.max_pool1d(torch.ones(1, 1, 8), 3, 1, "
+    "dilation=2**31 - 1).shape)\" (torch.Size([1, 1, 10]); the window spans 2^32 - 1 inputs, "
+    "longer than the 8 there are, so the call should raise as conv1d does)")
+
+
+def _max_pool_extent_wraps(torch: Any, device: Any) -> bool:
+    """Whether this build accepts the repro above (the dilated extent wrapped in int32)."""
+    try:
+        torch.nn.functional.max_pool1d(torch.ones((1, 1, 8), device=device), 3, 1,
+                                       dilation=2 ** 31 - 1)
+    except RuntimeError:
+        return False
+    return True
+
+
+def _max_pool_extent_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="max-pool-dilated-extent-wraps",
+        operations=frozenset({"max_pool", "max_pool_vjp"}), dtypes=frozenset(DTYPES),
+        ranks=frozenset(RANKS), applies=_never, invalid_kinds=frozenset({"extent_overflow"}),
+        reason=(f"torch {version}: max pooling computes the dilated window 1 + d(k-1) in 32-bit "
+                "ints, so a window past 2^31 wraps to a short one and a call that must raise "
+                "returns an output longer than its input (conv1d rejects the same geometry); "
+                f"repro: {MAX_POOL_EXTENT_REPRO}"))
+
+
+def _never(geometry: Any, spatial: tuple[int, ...]) -> bool:
+    return False
+
+
 def _with_limits(caps: Capabilities, version: str, *, cuda: bool) -> Capabilities:
     """``caps`` with the call limits of this torch build and device, and why."""
     reasons = {**caps.reasons, "max_integer_parameter": INT32_PARAMETERS.format(version=version)}
@@ -580,6 +617,7 @@ class TorchBackend(ForwardOperations, VjpOperations):
         base = Capabilities(
             ranks=frozenset(ranks), devices=(self._device.type,),
             reasons={**reasons, **why_not}, nonfinite=nonfinite,
+            accepts_invalid={"unbatched": UNBATCHED},
             features=frozenset(FEATURES) - {"pool_wide_padding"},
             precision={"float64": "float64", "float32": f32,
                        **{d: f"{d} storage, {half}" for d in HALF_DTYPES}},
@@ -595,6 +633,8 @@ class TorchBackend(ForwardOperations, VjpOperations):
         defects = []
         if _avg_pool3d_refuses_small_input(self._torch, self._device):
             defects.append(_avg_pool3d_small_input_defect(self.library_version))
+        if _max_pool_extent_wraps(self._torch, self._device):
+            defects.append(_max_pool_extent_defect(self.library_version))
         if not cuda and _onednn_bf16_reads_garbage(self._torch):
             defects.append(_onednn_bf16_defect(self.library_version))
         if not cuda and _onednn_bf16_unit_output_wrong(self._torch):

@@ -8,7 +8,11 @@ shapes, output shapes and the protocol's keyword arguments, and the objects ask
 
 Build them with :meth:`ConvGeometry.make` / :meth:`PoolGeometry.make`, which accept ints for
 "the same on every axis" and validate everything; the dataclass fields always hold normalized
-per-axis tuples.
+per-axis tuples. ``judged=False`` keeps the normalization (per-axis ints in the protocol's
+forms) and leaves the geometry's validity unjudged: the adapters build such geometries, so an
+invalid call (groups not dividing the channels, an output of size 0 or less, too much
+pooling padding, ``output_padding`` past the stride) reaches the library, which must reject it
+(issue 17); its sizes are the formulas' values, 0 or negative included.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ from typing import Any
 from .validate import Pair, as_int, as_padding, as_tuple, is_sequence, spatial_rank
 from .errors import GeometryError
 from .sizes import (
+    conv_axis_formula,
     conv_output_size,
     effective_kernel_size,
+    pool_axis_formula,
     pool_output_size,
+    transposed_axis_formula,
     transposed_output_size,
 )
 
@@ -164,13 +171,16 @@ class ConvGeometry(_ReadsInputs):
     transposed: bool = False
     output_padding: tuple[int, ...] = field(default=())
     bias: bool = True
+    #: ``False``: normalized, not validated (the module docstring); sizes are the formulas'.
+    judged: bool = field(default=True, compare=False, repr=False)
 
     @classmethod
     def make(cls, in_channels: int, out_channels: int, kernel: int | Sequence[int], *,
              stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1,
              transposed: bool = False, output_padding: Any = 0, bias: bool = True,
-             ndim: int | None = None) -> ConvGeometry:
-        """Normalize and validate; ints broadcast to every spatial axis."""
+             ndim: int | None = None, judged: bool = True) -> ConvGeometry:
+        """Normalize and validate (``judged=False``: normalize only); ints broadcast to every
+        spatial axis."""
         rank = _rank(kernel, ndim, stride=stride, dilation=dilation,
                      output_padding=output_padding)
         return cls(
@@ -181,7 +191,7 @@ class ConvGeometry(_ReadsInputs):
             dilation=as_tuple("dilation", dilation, rank, minimum=1),
             groups=groups, transposed=transposed,
             output_padding=as_tuple("output_padding", output_padding, rank, minimum=0),
-            bias=bias,
+            bias=bias, judged=judged,
         )
 
     def __post_init__(self) -> None:
@@ -197,7 +207,7 @@ class ConvGeometry(_ReadsInputs):
         c_in = as_int("in_channels", self.in_channels, minimum=1)
         c_out = as_int("out_channels", self.out_channels, minimum=1)
         g = as_int("groups", self.groups, minimum=1)
-        for name, c in (("in_channels", c_in), ("out_channels", c_out)):
+        for name, c in (("in_channels", c_in), ("out_channels", c_out)) if self.judged else ():
             if c % g:
                 divisors = [d for d in range(1, c + 1) if c % d == 0]
                 raise GeometryError(
@@ -211,7 +221,7 @@ class ConvGeometry(_ReadsInputs):
                 "output_padding only applies to transposed convolution; leave it 0 or set "
                 "transposed=True"
             )
-        if self.transposed:
+        if self.transposed and self.judged:
             transposed_output_size(1, self.kernel, stride=self.stride, dilation=self.dilation,
                                    output_padding=self.output_padding,
                                    padding=tuple((0, 0) for _ in self.kernel))
@@ -315,6 +325,12 @@ class ConvGeometry(_ReadsInputs):
     def output_spatial(self, spatial: Sequence[int]) -> tuple[int, ...]:
         """Output spatial sizes for input spatial sizes (B1 or B10)."""
         spatial = tuple(spatial)
+        if not self.judged:
+            axes = zip(spatial, self.kernel, self.stride, self.padding, self.dilation,
+                       self.output_padding)
+            if self.transposed:
+                return tuple(transposed_axis_formula(*axis) for axis in axes)
+            return tuple(conv_axis_formula(*axis[:5]) for axis in axes)
         if len(spatial) != self.ndim:
             raise GeometryError(
                 f"input has {len(spatial)} spatial axes, the layer has {self.ndim}"
@@ -327,6 +343,8 @@ class ConvGeometry(_ReadsInputs):
                                 dilation=self.dilation)
 
     def check_input(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        if not self.judged:
+            return tuple(input_shape)
         return check_input_shape(input_shape, self.ndim, self.in_channels)
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
@@ -458,19 +476,22 @@ class PoolGeometry(_ReadsInputs):
     dilation: tuple[int, ...]
     ceil_mode: bool = False
     count_include_pad: bool = True
+    #: ``False``: normalized, not validated (the module docstring); sizes are the formulas'.
+    judged: bool = field(default=True, compare=False, repr=False)
 
     @classmethod
     def make(cls, kernel: int | Sequence[int], *, stride: Any = None, padding: Any = 0,
              dilation: Any = 1, ceil_mode: bool = False, count_include_pad: bool = True,
-             ndim: int | None = None) -> PoolGeometry:
-        """Normalize and validate; ``stride`` defaults to the kernel (tiling windows, G2)."""
+             ndim: int | None = None, judged: bool = True) -> PoolGeometry:
+        """Normalize and validate (``judged=False``: normalize only); ``stride`` defaults to
+        the kernel (tiling windows, G2)."""
         rank = _rank(kernel, ndim, stride=stride, padding=padding, dilation=dilation)
         k = as_tuple("kernel", kernel, rank, minimum=1)
         return cls(kernel=k,
                    stride=k if stride is None else as_tuple("stride", stride, rank, minimum=1),
                    padding=as_tuple("padding", padding, rank, minimum=0),
                    dilation=as_tuple("dilation", dilation, rank, minimum=1),
-                   ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, judged=judged)
 
     def __post_init__(self) -> None:
         rank = len(self.kernel)
@@ -481,6 +502,8 @@ class PoolGeometry(_ReadsInputs):
         object.__setattr__(self, "padding", as_tuple("padding", self.padding, rank, minimum=0))
         if not isinstance(self.ceil_mode, bool) or not isinstance(self.count_include_pad, bool):
             raise GeometryError("ceil_mode and count_include_pad must be True or False")
+        if not self.judged:
+            return
         # Raises for padding larger than half the window, whatever the input size.
         pool_output_size(tuple(self.kernel[i] * self.dilation[i] + 2 * self.padding[i]
                                for i in range(rank)),
@@ -582,12 +605,17 @@ class PoolGeometry(_ReadsInputs):
 
     def output_spatial(self, spatial: Sequence[int]) -> tuple[int, ...]:
         spatial = tuple(spatial)
+        if not self.judged:
+            return tuple(pool_axis_formula(n, k, s, (p, p), d, self.ceil_mode) for n, k, s, p, d
+                         in zip(spatial, self.kernel, self.stride, self.padding, self.dilation))
         if len(spatial) != self.ndim:
             raise GeometryError(f"input has {len(spatial)} spatial axes, the pool has {self.ndim}")
         return pool_output_size(spatial, self.kernel, stride=self.stride, padding=self.padding,
                                 dilation=self.dilation, ceil_mode=self.ceil_mode)
 
     def check_input(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        if not self.judged:
+            return tuple(input_shape)
         return check_input_shape(input_shape, self.ndim, None)
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:

@@ -86,6 +86,31 @@ def _formula(n: int, k: int, s: int, pad: Pair, d: int) -> str:
     return f"({n} + {pb} + {pa} - {d}*({k}-1) - 1)/{s} + 1"
 
 
+def conv_axis_formula(n: int, kernel: int, stride: int, padding: Pair, dilation: int) -> int:
+    """B1 on one axis, unjudged: ``⌊(n + p_before + p_after - d(k-1) - 1)/s⌋ + 1``, which is 0
+    or less where the window is longer than the padded input (an invalid call's arithmetic, as
+    a library that is left to judge it computes it)."""
+    return (n + padding[0] + padding[1] - _effective(kernel, dilation)) // stride + 1
+
+
+def transposed_axis_formula(n: int, kernel: int, stride: int, padding: Pair, dilation: int,
+                            output_padding: int) -> int:
+    """B10 on one axis, unjudged: ``(n-1)s - p_before - p_after + d(k-1) + output_padding + 1``."""
+    return ((n - 1) * stride - padding[0] - padding[1] + dilation * (kernel - 1)
+            + output_padding + 1)
+
+
+def pool_axis_formula(n: int, kernel: int, stride: int, padding: Pair, dilation: int,
+                      ceil_mode: bool) -> int:
+    """B9 on one axis, unjudged: B1's floor, or with ``ceil_mode`` rounded up, dropping a last
+    window that would start past the input and its left padding (PyTorch's and ONNX's rule)."""
+    span = n + padding[0] + padding[1] - _effective(kernel, dilation)
+    if not (ceil_mode and span > -stride):
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    return out - 1 if (out - 1) * stride >= n + padding[0] else out
+
+
 def _conv_axis(n: int, kernel: int, stride: int, padding: Pair, dilation: int,
                rounding: str) -> int:
     keff = _effective(kernel, dilation)
@@ -110,7 +135,7 @@ def _conv_axis(n: int, kernel: int, stride: int, padding: Pair, dilation: int,
         )
     if rounding == "ceil":
         return -(-span // stride) + 1
-    return span // stride + 1
+    return conv_axis_formula(n, kernel, stride, padding, dilation)
 
 
 def conv_output_size(n: Size, kernel: Size, *, stride: Size = 1, padding: Any = 0,
@@ -160,7 +185,7 @@ def _transposed_axis(n: int, kernel: int, stride: int, padding: Pair, dilation: 
             f"forward convolution maps to the same output. Use output_padding at most "
             f"{max(stride, dilation) - 1}"
         )
-    out = (n - 1) * stride - padding[0] - padding[1] + dilation * (kernel - 1) + output_padding + 1
+    out = transposed_axis_formula(n, kernel, stride, padding, dilation, output_padding)
     if out < 1:
         raise GeometryError(
             f"({n}-1)*{stride} - {padding[0]} - {padding[1]} + {dilation}*({kernel}-1) + "
@@ -207,10 +232,7 @@ def _pool_axis(n: int, kernel: int, stride: int, padding: Pair, dilation: int,
         # Rounding up lets the last window run past the right padding, even when the padded
         # input is shorter than the window; it must still start inside the input or the left
         # padding (PyTorch's and ONNX's rule), so no window reads only padding.
-        out = -(-span // stride) + 1
-        if (out - 1) * stride >= n + padding[0]:
-            out -= 1
-        return out
+        return pool_axis_formula(n, kernel, stride, padding, dilation, ceil_mode)
     return _conv_axis(n, kernel, stride, padding, dilation, "floor")
 
 

@@ -158,6 +158,17 @@ def _avg_pool3d_small_input() -> str:
     return f"shape {y.shape}"
 
 
+def _max_pool_extent_rejected() -> str:
+    from .. import reference as ref
+    from ..spec.errors import GeometryError
+
+    try:
+        ref.max_pool(np.ones((1, 1, 8)), kernel=3, stride=1, dilation=2 ** 31 - 1)
+    except GeometryError as exc:
+        return f"an error: {exc}"
+    raise AssertionError("the reference accepted a window longer than its input")
+
+
 def _labelled(repros: dict[str, str]) -> str:
     return "; ".join(f"{label}: {line}" for label, line in sorted(repros.items()))
 
@@ -206,6 +217,14 @@ CATALOG: tuple[CatalogEntry, ...] = (
         "fit, which avg_pool2d and max_pool3d accept",
         torch_backend.AVG_POOL3D_SMALL_INPUT_REPRO, "the covering design", "torch 2.13.0",
         PROBED, expected=_avg_pool3d_small_input),
+    CatalogEntry(
+        "max-pool-dilated-extent-wraps", "torch", TORCH_EAGER,
+        "max pooling computes its dilated window in 32-bit ints: a window past 2^31 wraps to a "
+        "short one, and a call that must raise returns an output longer than the input",
+        torch_backend.MAX_POOL_EXTENT_REPRO,
+        "the validation properties (`test_every_invalid_kind_is_rejected[max_pool]`), once the "
+        "adapter stopped validating calls itself", "torch 2.13.0", PROBED,
+        expected=_max_pool_extent_rejected),
     CatalogEntry(
         "onednn-bf16-nonfinite-grouped-transposed", "torch", TORCH_EAGER,
         "a bfloat16 grouped transposed convolution with stride above 1 lets a NaN or infinity "

@@ -26,27 +26,29 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from ...backends.protocol import FORWARD_OPERATIONS, OPERATIONS, Capabilities
+from ...backends.protocol import FORWARD_OPERATIONS, INVALID_KINDS, OPERATIONS, Capabilities
 from ...spec.dtypes import numpy_dtype
 from ...spec.sizes import conv_output_size
 from .base import ALL
 from .cases import conv_cases, pool_cases
 
-#: Every invalid-geometry kind: input channels not matching the weight, ``groups`` not dividing
-#: the channels, an output of size 0 or less (``kernel_too_large``: the kernel or window longer
-#: than the padded input, or a transposed convolution's padding cropping its whole output), an
-#: input of another rank, ``output_padding >= max(stride, dilation)``, pooling padding above
-#: half the dilated window, a dilated extent ``1 + d(k-1)`` past 2^31 that int32 arithmetic
-#: wraps to a span the input fits (``extent_overflow``: convolution and max pooling), and
-#: (vjps) a ``dy`` of another shape than the output.
-INVALID_KINDS = ("channels", "groups", "kernel_too_large", "rank", "output_padding",
-                 "pool_padding", "extent_overflow", "cotangent")
+#: Every invalid-geometry kind (:data:`convspec.backends.protocol.INVALID_KINDS`, where a
+#: backend names the ones its library accepts by convention): input channels not matching the
+#: weight, ``groups`` not dividing the channels, an output of size 0 or less
+#: (``kernel_too_large``: the kernel or window longer than the padded input, or a transposed
+#: convolution's padding cropping its whole output), an input with one axis more than
+#: ``(N, C, *spatial)`` (``rank``) or one fewer (``unbatched``: what PyTorch reads as a single
+#: sample), ``output_padding >= max(stride, dilation)``, pooling padding above half the
+#: dilated window, a dilated extent ``1 + d(k-1)`` past 2^31 that int32 arithmetic wraps to a
+#: span the input fits (``extent_overflow``: convolution and max pooling), and (vjps) a ``dy``
+#: of another shape than the output.
 #: What each kind breaks, as the first words of its rule.
 RULES = {
     "channels": "the input's channels do not match the weight's (B14)",
     "groups": "groups does not divide the channels (B14)",
     "kernel_too_large": "the output would have size 0 or less (B1, B9, B10)",
-    "rank": "the input's rank differs from the kernel's (A7)",
+    "rank": "the input has more axes than (N, C, *spatial) for the kernel's rank (A7)",
+    "unbatched": "the input has one axis fewer than (N, C, *spatial) for the kernel's rank (A7)",
     "output_padding": "output_padding >= max(stride, dilation) (B10)",
     "pool_padding": "pooling padding above half the dilated window (B9)",
     "extent_overflow": "the dilated extent 1 + d(k-1) is past 2^31, longer than the padded "
@@ -54,10 +56,11 @@ RULES = {
     "cotangent": "dy's shape differs from the output's",
 }
 _FORWARD_KINDS = {
-    "conv": ("channels", "groups", "kernel_too_large", "rank", "extent_overflow"),
-    "conv_transpose": ("channels", "groups", "kernel_too_large", "rank", "output_padding"),
-    "max_pool": ("pool_padding", "kernel_too_large", "rank", "extent_overflow"),
-    "avg_pool": ("pool_padding", "kernel_too_large", "rank"),
+    "conv": ("channels", "groups", "kernel_too_large", "rank", "unbatched", "extent_overflow"),
+    "conv_transpose": ("channels", "groups", "kernel_too_large", "rank", "unbatched",
+                       "output_padding"),
+    "max_pool": ("pool_padding", "kernel_too_large", "rank", "unbatched", "extent_overflow"),
+    "avg_pool": ("pool_padding", "kernel_too_large", "rank", "unbatched"),
 }
 #: The feature a backend needs for a kind to be drawn (a backend without groups is not asked
 #: to reject a bad ``groups``); ``extent_overflow`` needs conv's or max pooling's dilation.
@@ -105,12 +108,24 @@ def _kind_fits_limits(kind: str, capabilities: Capabilities) -> bool:
             or limit >= min(d for _, d in OVERFLOWING_DILATIONS))
 
 
+def excused(operation: str, kind: str, capabilities: Capabilities) -> str | None:
+    """Why ``operation``'s invalid calls of ``kind`` are not asked to be rejected: the
+    library's declared convention (``Capabilities.accepts_invalid``) or a declared known
+    defect of it (``KnownDefect.invalid_kinds``); ``None`` when they are."""
+    convention = capabilities.accepting(operation, kind)
+    if convention:
+        return f"{operation} accepts it by convention: {convention}"
+    return next((f"known defect {d.name}: {d.reason}" for d in capabilities.defects
+                 if kind in d.invalid_kinds and operation in d.operations), None)
+
+
 def usable_kinds(operation: str, capabilities: Capabilities) -> tuple[str, ...]:
-    """:func:`invalid_kinds` less those whose feature the backend lacks, or whose parameters
-    are past its ``max_integer_parameter``."""
+    """:func:`invalid_kinds` less those whose feature the backend lacks, whose parameters
+    are past its ``max_integer_parameter``, or that it is :func:`excused` from."""
     return tuple(k for k in invalid_kinds(operation)
                  if _kind_feature(k, operation) in capabilities.features | {""}
-                 and _kind_fits_limits(k, capabilities))
+                 and _kind_fits_limits(k, capabilities)
+                 and excused(operation, k, capabilities) is None)
 
 
 def _features(kwargs: dict[str, Any], transposed: bool, pool: bool) -> frozenset[str]:
@@ -283,7 +298,7 @@ _CONV_FIXED = (
     _conv("extent_overflow", (1, 2, 4, 8), (3, 2, 3, 5), (1, 3, 2, 8), "axis 1: kernel 5 "
           "dilated 2^30 spans 2^32 + 1 > 8 inputs; in int32 4·2^30 wraps to 0 and the span to "
           "1, a 1-tap kernel's", dilation=(1, 2 ** 30)),
-    _conv("rank", (2, 4, 5), (3, 2, 3, 3), (3, 2, 3), f"a 3-axis input to a 2-D kernel, "
+    _conv("unbatched", (2, 4, 5), (3, 2, 3, 3), (3, 2, 3), f"a 3-axis input to a 2-D kernel, "
           f"{_UNBATCHED}"),
     _conv("rank", (1, 2, 3, 5), (2, 2, 3), (1, 2, 3, 3), "a 4-axis input to a 1-D kernel"),
     _conv("cotangent", (1, 2, 5), (3, 2, 3), (1, 3, 4), "dy is one longer than the output 3"),
@@ -315,8 +330,8 @@ _TRANSPOSED_FIXED = (
     _conv("output_padding", (1, 1, 2, 2), (1, 1, 2, 2), (1, 1, 5, 4), "output_padding (1, 1) "
           "with stride (2, 1): only axis 1 breaks it", transposed=True, stride=(2, 1),
           output_padding=(1, 1)),
-    _conv("rank", (2, 4, 5), (2, 1, 3, 3), (1, 6, 7), f"a 3-axis input to a 2-D kernel, "
-          f"{_UNBATCHED}", transposed=True),
+    _conv("unbatched", (2, 4, 5), (2, 1, 3, 3), (1, 6, 7), f"a 3-axis input to a 2-D "
+          f"kernel, {_UNBATCHED}", transposed=True),
     _conv("rank", (1, 2, 3, 5), (2, 1, 3), (1, 1, 3, 7), "a 4-axis input to a 1-D kernel",
           transposed=True),
     _conv("cotangent", (1, 1, 3), (1, 1, 3), (1, 1, 4), "dy is one shorter than the output 5",
@@ -353,7 +368,7 @@ _POOL_FIXED = (
           "2^32 + 1 > 8 inputs; in int32 it wraps to 1", kernel=(2, 5), stride=(1, 1),
           dilation=(1, 2 ** 30)),
     _pool("rank", (1, 2, 5, 5), (1, 2, 5, 2), "a 4-axis input to a 1-D window", kernel=(2,)),
-    _pool("rank", (2, 6), (2, 3), f"a 2-axis input to a 1-D window, {_UNBATCHED}",
+    _pool("unbatched", (2, 6), (2, 3), f"a 2-axis input to a 1-D window, {_UNBATCHED}",
           kernel=(2,)),
     _pool("cotangent", (1, 1, 6), (1, 1, 4), "dy is one longer than the output 3",
           kernel=(2,)),
@@ -427,14 +442,17 @@ def invalid_conv_cases(*, capabilities: Capabilities = ALL,
     ``transposed=None``: transposed for ``output_padding`` (or when the backend has only
     ``conv_transpose``), forward otherwise (always for ``extent_overflow``). Each case's
     ``dy_shape`` is what a careless vjp would expect."""
-    conv_only = ("channels", "groups", "kernel_too_large", "rank", "output_padding",
-                 "extent_overflow", "cotangent")
+    conv_only = ("channels", "groups", "kernel_too_large", "rank", "unbatched",
+                 "output_padding", "extent_overflow", "cotangent")
     if kinds is None:
         operations = capabilities.operations
+        asked = [op for op, flip in (("conv", False), ("conv_transpose", True))
+                 if op in operations and transposed in (None, flip)]
         kinds = tuple(
             k for k in conv_only if k != "cotangent"
             and _kind_feature(k, "conv") in capabilities.features | {""}
             and _kind_fits_limits(k, capabilities)
+            and all(excused(op, k, capabilities) is None for op in asked)
             and (k != "output_padding" or (transposed is not False
                                            and "conv_transpose" in operations))
             and (k != "extent_overflow" or (not transposed and "conv" in operations)))
@@ -506,8 +524,8 @@ def invalid_conv_cases(*, capabilities: Capabilities = ALL,
                                        for i, v in enumerate(kwargs["dilation"]))
             dy[2 + axis] = _careless_size(shape[2 + axis] + before + after, k, d, g.stride[axis])
             why = _overflow_why("kernel", k, d, shape[2 + axis], f" + {before} + {after}", axis)
-        elif kind == "rank":
-            shape = shape + [1] if draw(st.booleans()) else shape[:-1]
+        elif kind in ("rank", "unbatched"):
+            shape = shape + [1] if kind == "rank" else shape[:-1]
             why = f"a {len(shape)}-axis input to a {g.ndim}-D kernel"
         elif kind == "output_padding":
             s, d = g.stride[axis], g.dilation[axis]
@@ -527,14 +545,15 @@ def invalid_conv_cases(*, capabilities: Capabilities = ALL,
 
 def invalid_pool_cases(*, operation: str = "max_pool", capabilities: Capabilities = ALL,
                        kinds: Sequence[str] = ("pool_padding", "kernel_too_large", "rank",
-                                               "cotangent")
+                                               "unbatched", "cotangent")
                        ) -> st.SearchStrategy[InvalidPoolCase]:
     """Pooling calls a correct backend must reject, drawn around a valid case: padding above
     half the dilated window (in an input long enough that every output has a window), a window
-    longer than the padded input by 1 (by a whole stride with ``ceil_mode``), an input of
-    another rank, (max pooling) a dilated window past 2^31 that int32 wraps to one the input
+    longer than the padded input by 1 (by a whole stride with ``ceil_mode``), an input with
+    one axis more or one fewer, (max pooling) a dilated window past 2^31 that int32 wraps to one the input
     fits, a ``dy`` of another shape."""
-    pool_only = ("pool_padding", "kernel_too_large", "rank", "extent_overflow", "cotangent")
+    pool_only = ("pool_padding", "kernel_too_large", "rank", "unbatched", "extent_overflow",
+                 "cotangent")
     for kind in kinds:
         if kind not in pool_only:
             raise InvalidArgument(f"kind {kind!r} is not one of {pool_only}")
@@ -578,8 +597,8 @@ def invalid_pool_cases(*, operation: str = "max_pool", capabilities: Capabilitie
             p = g.padding[axis]
             dy[2 + axis] = _careless_size(n + 2 * p, k, d, s, g.ceil_mode)
             why = _overflow_why("window", k, d, n, f" + 2*{p}", axis)
-        elif kind == "rank":
-            shape = shape + [1] if draw(st.booleans()) else shape[:-1]
+        elif kind in ("rank", "unbatched"):
+            shape = shape + [1] if kind == "rank" else shape[:-1]
             why = f"a {len(shape)}-axis input to a {g.ndim}-D window"
         else:
             where = draw(st.integers(1, len(dy) - 1))
