@@ -71,6 +71,49 @@ def test_a_death_inside_an_invalid_call_names_the_invalid_case(breadcrumbs, stat
     assert "should raise a deliberate error" in reason
 
 
+@pytest.mark.parametrize("load, factor", [(0.5, 1.0), (3.0, 1.5), (100.0, 4.0)])
+def test_the_timeout_stretches_with_the_load_per_cpu(monkeypatch, load, factor):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
+    assert watchdog.load_stretch() == (factor, load)
+
+
+def test_a_hang_under_load_says_how_long_it_was_given(breadcrumbs):
+    with watchdog.guard(_call()):
+        crumb = watchdog.read_breadcrumb(breadcrumbs, watchdog.worker_id())
+    path = watchdog.breadcrumb_path(breadcrumbs, watchdog.worker_id())
+    path.write_text(json.dumps(dict(crumb, state="hung", timeout=120.0, allowed=300.0,
+                                    load=5.0, cpus=2)))
+    reason, _ = watchdog.explain_crash(breadcrumbs, watchdog.worker_id())
+    assert ("returned nothing within 300 s (the 120.0 s limit stretched for a load average of "
+            "5.0 on 2 CPUs)") in reason, reason
+
+
+_SLOW_CALL = """
+import os, sys, time
+import numpy as np
+os.getloadavg = lambda: (4.0 * (os.cpu_count() or 1), 0.0, 0.0)
+from convspec.verify import watchdog
+from convspec.verify.conformance import Call
+watchdog.configure(sys.argv[1], 0.5)
+call = Call("conv", {"x": np.ones((1, 1, 3)), "w": np.ones((1, 1, 1)), "b": None}, {})
+with watchdog.guard(call):
+    time.sleep(float(sys.argv[2]))
+print("returned")
+"""
+
+
+@pytest.mark.parametrize("seconds, status", [(1.2, 0), (3.0, watchdog.HUNG_EXIT_STATUS)])
+def test_a_slow_call_on_a_loaded_machine_is_not_ended_before_its_stretched_limit(
+        tmp_path, seconds, status):
+    """A 0.5 s limit at 4 times the CPUs' load allows 2 s: a 1.2 s call returns, a 3 s one is
+    ended as hung."""
+    done = subprocess.run([sys.executable, "-c", _SLOW_CALL, str(tmp_path), str(seconds)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == status, done.stderr
+    assert ("returned" in done.stdout) == (status == 0)
+
+
 @pytest.mark.parametrize("state, start", [("running", "crashed the process (a segfault or "
                                                       "abort) inside conv("),
                                           ("hung", "hung: conv(")])

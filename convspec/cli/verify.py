@@ -68,7 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--call-timeout", type=float, default=DEFAULT_CALL_TIMEOUT,
                         metavar="SECONDS",
                         help=f"a backend call running longer is a hang (default "
-                             f"{DEFAULT_CALL_TIMEOUT:g})")
+                             f"{DEFAULT_CALL_TIMEOUT:g}; stretched up to 4x by the load average "
+                             "per CPU on an oversubscribed machine)")
     parser.add_argument("--shrink-seconds", type=float, default=SHRINK_SECONDS,
                         metavar="SECONDS",
                         help=f"longest a property shrinks its counterexample before the "

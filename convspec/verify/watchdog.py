@@ -3,7 +3,9 @@
 Every backend call made by the property suite runs inside :func:`guard`. When the plugin has
 configured a breadcrumb directory (``convspec verify`` always does), the guard writes the call
 in progress to ``<dir>/<worker>.json`` before the call and marks it done after. A watchdog thread
-ends the process if one call runs longer than the timeout, after marking the breadcrumb "hung".
+ends the process if one call runs longer than the timeout, after marking the breadcrumb "hung";
+on an oversubscribed machine the timeout is stretched by the load average per CPU (at most
+:data:`MAX_LOAD_STRETCH` times), so a slow machine does not turn a slow call into "hung".
 Properties run in pytest-xdist workers, so a dead worker (a segfault in a GPU kernel, a hang)
 is replaced and the run goes on; the controller reads the breadcrumb to say *why* the test failed
 and writes a repro script for the call. A call the specification rejects (``guard(call,
@@ -26,6 +28,21 @@ from typing import Any
 
 #: Exit status of a worker the watchdog ended because a backend call hung.
 HUNG_EXIT_STATUS = 70
+#: The most the per-call timeout is stretched on an oversubscribed machine (load average over
+#: the CPU count): a call that takes 0.1 s alone once ran past 120 s while a CI run and two
+#: verify runs shared two cores, and was reported "hung".
+MAX_LOAD_STRETCH = 4.0
+
+
+def load_stretch() -> tuple[float, float]:
+    """``(factor, load)``: how much longer than the timeout a call may run now, the 1-minute
+    load average per CPU (1 when the machine is not oversubscribed, at most
+    :data:`MAX_LOAD_STRETCH`), and that load average."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return 1.0, 0.0
+    return min(MAX_LOAD_STRETCH, max(1.0, load / (os.cpu_count() or 1))), load
 
 
 class _State:
@@ -47,10 +64,10 @@ def breadcrumb_path(directory: str | Path, worker: str) -> Path:
     return Path(directory) / f"{worker}.json"
 
 
-def _write(state: str) -> None:
+def _write(state: str, **extra: Any) -> None:
     if _STATE.directory is None or _STATE.current is None:
         return
-    record = dict(_STATE.current, state=state, timeout=_STATE.timeout)
+    record = dict(_STATE.current, state=state, timeout=_STATE.timeout, **extra)
     path = breadcrumb_path(_STATE.directory, worker_id())
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
@@ -63,10 +80,15 @@ def _watch() -> None:
         current, timeout = _STATE.current, _STATE.timeout
         if current is None or timeout is None:
             continue
-        if time.monotonic() - _STATE.since > timeout:
-            _write("hung")
-            sys.stderr.write(f"convspec watchdog: {current['call']} ran longer than {timeout} s; "
-                             "ending this worker\n")
+        elapsed = time.monotonic() - _STATE.since
+        if elapsed <= timeout:
+            continue
+        factor, load = load_stretch()
+        if elapsed > timeout * factor:
+            _write("hung", allowed=round(timeout * factor, 1), load=round(load, 2),
+                   cpus=os.cpu_count())
+            sys.stderr.write(f"convspec watchdog: {current['call']} ran longer than "
+                             f"{timeout * factor:.0f} s; ending this worker\n")
             sys.stderr.flush()
             os._exit(HUNG_EXIT_STATUS)
 
@@ -125,6 +147,14 @@ def read_breadcrumb(directory: str | Path, worker: str) -> dict[str, Any] | None
         return None
 
 
+def _within(crumb: dict[str, Any]) -> str:
+    allowed, timeout = crumb.get("allowed"), crumb["timeout"]
+    if allowed is None or allowed <= timeout:
+        return f"{timeout} s"
+    return (f"{allowed:g} s (the {timeout} s limit stretched for a load average of "
+            f"{crumb.get('load')} on {crumb.get('cpus')} CPUs)")
+
+
 def explain_crash(directory: str | Path | None, worker: str) -> tuple[str, dict[str, Any] | None]:
     """Why a worker died, from its breadcrumb: in one sentence naming the call (and, for a call
     the backend had to reject, the rule it breaks)."""
@@ -133,11 +163,12 @@ def explain_crash(directory: str | Path | None, worker: str) -> tuple[str, dict[
         return "the worker process died (no backend call was recorded)", None
     rule = crumb.get("invalid")
     if crumb["state"] == "hung":
+        within = _within(crumb)
         if rule:
             return (f"hung on an invalid case ({rule}): {crumb['call']} returned nothing within "
-                    f"{crumb['timeout']} s, but should raise a deliberate error; the watchdog "
+                    f"{within}, but should raise a deliberate error; the watchdog "
                     "ended the worker", crumb)
-        return (f"hung: {crumb['call']} returned nothing within {crumb['timeout']} s; the "
+        return (f"hung: {crumb['call']} returned nothing within {within}; the "
                 "watchdog ended the worker", crumb)
     if crumb["state"] == "running":
         if rule:
