@@ -18,9 +18,13 @@ def _document(backend: str, outcomes: dict[str, tuple[str, str]]) -> dict:
         section = name.split("_")[1].upper()
         tests.append({"name": name, "nodeid": f"x.py::{name}", "outcome": outcome,
                       "section": section, "ids": [f"{section}1"], "reason": reason})
-    return {"backend": backend, "backend_name": backend, "profile": "ci", "duration": 12.5,
-            "precision": {"float32": {"declared": None, "effective_bits": 27.3}},
-            "summary": {}, "tests": tests}
+    document = {"backend": backend, "backend_name": backend, "profile": "ci", "duration": 12.5,
+                "precision": {"float32": {"declared": None, "effective_bits": 27.3}},
+                "summary": {}, "tests": tests}
+    if backend == "torch":  # what verify records since the library version and machine
+        document.update(library_version="2.13.0+cpu", device="cpu",
+                        machine={"cpu": "AMD EPYC", "logical_cores": 2})
+    return document
 
 
 @pytest.fixture
@@ -54,7 +58,8 @@ def test_markdown_shows_outcomes_reasons_and_totals(results: list[Path]) -> None
     assert "| B | `test_b_only_here` | B1 | — | pass |" in text
     assert "**scipy** `test_a_conv` FAIL: conv output y differs \\| worse" in text
     assert "not supported" in text
-    assert "| scipy | ci | 1 | 1 | 1 | 12 | float32 ≈ 27.3 bits |" in text
+    assert "| scipy | not recorded | ci | 1 | 1 | 1 | 12 | float32 ≈ 27.3 bits |" in text
+    assert "| torch | 2.13.0+cpu on cpu; AMD EPYC, 2 cores | ci | 2 | 0 | 0 |" in text
     failures = text.index("FAIL: conv"), text.index("skip: operation")
     assert failures[0] < failures[1], "failures are listed before skips"
 
@@ -83,7 +88,7 @@ def test_a_backend_on_a_share_of_the_examples_says_so(tmp_path: Path) -> None:
     document["examples"] = {"profile": 12, "per_property": 3, "reason": "it compiles"}
     path = tmp_path / "torch-compile.json"
     path.write_text(json.dumps(document))
-    assert "| torch-compile | ci (3 of 12 examples) | 1 | 0 | 0 |" in to_markdown(load_runs([path]))
+    assert "| torch-compile | not recorded | ci (3 of 12 examples) | 1 | 0 | 0 |" in to_markdown(load_runs([path]))
 
 
 def test_the_same_backend_twice_keeps_both_columns(tmp_path: Path, results: list[Path]) -> None:

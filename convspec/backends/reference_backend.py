@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
+import numpy as np
+
 from ..reference import grad, ops
 from ..reference.dtypes import PRECISION
 from .protocol import OPERATIONS, Capabilities
@@ -14,6 +18,14 @@ class ReferenceBackend:
     propagate as :mod:`convspec.spec.nonfinite` states, in every operation."""
 
     name = "reference"
+    device = "cpu"
+
+    def __init__(self) -> None:
+        try:
+            convspec = importlib.metadata.version("convspec")
+        except importlib.metadata.PackageNotFoundError:
+            convspec = "(not installed)"
+        self.library_version = f"convspec {convspec}, numpy {np.__version__}"
 
     conv = staticmethod(ops.conv)
     conv_transpose = staticmethod(ops.conv_transpose)

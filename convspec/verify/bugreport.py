@@ -213,12 +213,27 @@ def library_versions(library: str) -> list[str]:
     return found
 
 
+def machine() -> dict[str, Any]:
+    """What a result depends on besides the library: CPU model, logical cores, the
+    kernel-selecting ISA flags present, Python, numpy, OS, the environment switches set, and
+    convspec's version (``verify`` records it in its JSON as ``machine``)."""
+    model, flags = _cpuinfo()
+    return {
+        "cpu": model, "logical_cores": os.cpu_count(),
+        "isa": {flag: flag in flags for flag in ISA_FLAGS},
+        "python": platform.python_version(), "numpy": _version("numpy"),
+        "os": platform.platform(),
+        "switches": {k: os.environ[k] for k in SWITCHES if k in os.environ},
+        "convspec": _version("convspec"),
+    }
+
+
 def environment(library: str, device: str = "cpu") -> list[str]:
     """The report's environment lines: library, device, CPU and its ISA flags, Python,
     numpy, OS, and the kernel-selecting environment variables that are set."""
-    model, flags = _cpuinfo()
-    isa = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in ISA_FLAGS)
-    switches = [f"{k}={os.environ[k]}" for k in SWITCHES if k in os.environ]
+    here = machine()
+    isa = ", ".join(f"{flag} {'yes' if present else 'no'}" for flag, present in here["isa"].items())
+    switches = [f"{k}={v}" for k, v in here["switches"].items()]
     versions = library_versions(library)
     if library in DISTRIBUTIONS:
         head = f"{library}: {', '.join(versions) or 'not installed here'}"
@@ -228,11 +243,11 @@ def environment(library: str, device: str = "cpu") -> list[str]:
     return [
         head,
         f"device: {device}",
-        f"CPU: {model} ({os.cpu_count()} logical cores; {isa})",
-        f"Python {platform.python_version()}, numpy {_version('numpy') or '?'}",
-        f"OS: {platform.platform()}",
+        f"CPU: {here['cpu']} ({here['logical_cores']} logical cores; {isa})",
+        f"Python {here['python']}, numpy {here['numpy'] or '?'}",
+        f"OS: {here['os']}",
         "environment switches: " + (", ".join(switches) or "none set"),
-        f"convspec {_version('convspec') or '(not installed)'}",
+        f"convspec {here['convspec'] or '(not installed)'}",
     ]
 
 

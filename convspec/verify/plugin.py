@@ -14,6 +14,7 @@ and, per module, ``section("F")``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import os
@@ -857,6 +858,13 @@ def _write_json(state: _State) -> None:
     os.replace(tmp, target)
 
 
+@functools.lru_cache(maxsize=1)
+def _machine() -> dict[str, Any]:
+    from .bugreport import machine
+
+    return machine()
+
+
 def results_document(state: _State) -> dict[str, Any]:
     """The JSON results of one run (the input of ``convspec report``)."""
     backend = state._backend
@@ -877,6 +885,9 @@ def results_document(state: _State) -> dict[str, Any]:
     return {
         "backend": state.spec,
         "backend_name": getattr(backend, "name", state.spec),
+        "library_version": getattr(backend, "library_version", None),
+        "device": None if getattr(backend, "device", None) is None else str(backend.device),
+        "machine": _machine(),
         "profile": state.profile,
         "status": state.status,
         "exitstatus": state.exitstatus,

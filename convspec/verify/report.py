@@ -38,6 +38,8 @@ class Run:
     tests: dict[str, dict[str, Any]]
     #: Features and feature pairs reached per operation (``verify --json``'s ``coverage``).
     coverage: dict[str, Any] = field(default_factory=dict)
+    #: The library version, device and CPU it ran on, where the JSON records them.
+    build: str = ""
 
 
 @dataclass
@@ -77,10 +79,20 @@ def load_runs(paths: Iterable[str | Path]) -> list[Run]:
             profile += f" ({examples['per_property']} of {examples['profile']} examples)"
         runs.append(Run(label, str(path), profile,
                         float(document.get("duration", 0.0)), dict(document.get("precision", {})),
-                        tests, dict(document.get("coverage") or {})))
+                        tests, dict(document.get("coverage") or {}), _build(document)))
     if not runs:
         raise ReportError("no results files given; pass the files `convspec verify --json` wrote")
     return runs
+
+
+def _build(document: dict[str, Any]) -> str:
+    """``"torch 2.13.0+cpu on cpu; AMD EPYC, 2 cores"`` from what the JSON records."""
+    machine = document.get("machine") or {}
+    parts = [" on ".join(str(v) for v in (document.get("library_version"),
+                                          document.get("device")) if v)]
+    if machine.get("cpu"):
+        parts.append(f"{machine['cpu']}, {machine.get('logical_cores')} cores")
+    return "; ".join(p for p in parts if p)
 
 
 def build_matrix(runs: Sequence[Run]) -> list[Row]:
@@ -184,12 +196,14 @@ def to_markdown(runs: Sequence[Run]) -> str:
         cells = [SYMBOL.get(c["outcome"], c["outcome"]) if c else "—" for c in row.cells]
         lines.append("| " + " | ".join([row.section, f"`{row.name}`", ", ".join(row.ids)]
                                        + cells) + " |")
-    lines += ["", "## Backends", "", "| backend | profile | passed | failed | skipped | "
-              "seconds | effective precision |", "|---|---|---|---|---|---|---|"]
+    lines += ["", "## Backends", "", "| backend | library and machine | profile | passed | "
+              "failed | skipped | seconds | effective precision |",
+              "|---|---|---|---|---|---|---|---|"]
     for run in runs:
         t = totals(run)
-        lines.append(f"| {_md(run.label)} | {run.profile} | {t['passed']} | {t['failed']} | "
-                     f"{t['skipped']} | {run.duration:.0f} | {_md(_precision(run))} |")
+        lines.append(f"| {_md(run.label)} | {_md(run.build) or 'not recorded'} | {run.profile} "
+                     f"| {t['passed']} | {t['failed']} | {t['skipped']} | {run.duration:.0f} | "
+                     f"{_md(_precision(run))} |")
     if any(run.coverage for run in runs):
         lines += ["", "## Coverage", "", "Features and feature pairs reached by the backend "
                   "calls, of those the backend supports.", "",
@@ -245,11 +259,12 @@ def to_html(runs: Sequence[Run]) -> str:
         out.append(f"<tr><td><code>{e(row.name)}</code></td><td>{e(', '.join(row.ids))}</td>"
                    + "".join(cells) + "</tr>")
     out.append("</tbody></table><h2>Backends</h2><table id='backends'><tr><th>backend</th>"
-               "<th>profile</th><th>passed</th><th>failed</th><th>skipped</th><th>seconds</th>"
-               "<th>effective precision</th></tr>")
+               "<th>library and machine</th><th>profile</th><th>passed</th><th>failed</th>"
+               "<th>skipped</th><th>seconds</th><th>effective precision</th></tr>")
     for run in runs:
         t = totals(run)
-        out.append(f"<tr><td>{e(run.label)}</td><td>{e(run.profile)}</td><td>{t['passed']}</td>"
+        out.append(f"<tr><td>{e(run.label)}</td><td>{e(run.build or 'not recorded')}</td>"
+                   f"<td>{e(run.profile)}</td><td>{t['passed']}</td>"
                    f"<td>{t['failed']}</td><td>{t['skipped']}</td><td>{run.duration:.0f}</td>"
                    f"<td>{e(_precision(run))}</td></tr>")
     out.append("</table>")
