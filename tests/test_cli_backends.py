@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 import textwrap
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from convspec.backends.registry import BUILTIN_BACKENDS
 from convspec.cli import main
 
-BLOCKED = ("torch", "jax", "jaxlib", "onnx", "onnxruntime", "openvino", "tensorflow", "tinygrad", "scipy", "cupy", "cupyx")
+BLOCKED = ("torch", "jax", "jaxlib", "onnx", "onnxruntime", "openvino", "tensorflow", "tinygrad",
+           "paddle", "scipy", "cupy", "cupyx")
 
 #: A base install, simulated: importing any of BLOCKED fails as if it were not installed.
 BASE_INSTALL = textwrap.dedent(f"""
@@ -95,3 +97,16 @@ def test_json_on_a_base_install() -> None:
     assert rows["reference"]["available"]
     assert "pip install 'convspec[torch]'" in rows["torch"]["reason"]
     assert "pip install 'convspec[jax]'" in rows["jax"]["reason"]
+
+
+def test_a_probe_that_segfaults_is_a_listed_finding_not_the_end_of_the_table(tmp_path) -> None:
+    """``convspec backends`` probes as ``verify`` does, in a child process: the segfault in the
+    fixture's float16 2-D probe case is printed as a finding, the next backend still listed."""
+    fixtures = Path(__file__).parent / "fixtures"
+    done = subprocess.run([sys.executable, "-m", "convspec", "backends",
+                           "probe_backends:SegfaultsInProbe", "reference"],
+                          cwd=fixtures, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "probe finding: conv float16 2-D: died: the process died of SIGSEGV" in done.stdout, \
+        done.stdout
+    assert "2 of 2 backends available here" in done.stdout

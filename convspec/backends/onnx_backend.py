@@ -6,18 +6,22 @@ The node's attributes are the geometry in ONNX's spelling: ``pads`` lists every 
 runs on the CUDA execution provider where ONNX Runtime has one, else on the CPU provider.
 Sessions are cached per (operation, attributes, dtype, shapes), so a sweep builds each model
 once. ONNX Runtime has no gradients: the capabilities list the forward operations only, and
-which dtypes each operator has a kernel for is probed, not assumed.
+which dtypes each operator has a kernel for is probed, not assumed. Invalid calls go to ONNX
+Runtime unjudged; the invalid pooling calls it accepts (padding below the kernel by ONNX's
+convention, output sizes its integer division truncates by a bug) are probed and declared.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
 from ._convert import Arrays, ForwardOperations, VjpOperations, probed_capabilities
-from .protocol import DTYPES, FEATURES, FORWARD_OPERATIONS, RANKS, VJP_OPERATIONS, Capabilities
+from .protocol import (DTYPES, FEATURES, FORWARD_OPERATIONS, RANKS, VJP_OPERATIONS,
+                       Capabilities, KnownDefect)
 from .registry import BackendUnavailable
 
 #: ONNX operator set: 19 added dilations to AveragePool; 22 is what ORT 1.20+ fully covers.
@@ -35,7 +39,9 @@ CONVENTIONS = {
         "too large for stride ... Computed output shape is inconsistent with input spatial "
         "dimensions\"); the specification (B10, PyTorch) allows output_padding < max(stride, "
         "dilation), which differs only when dilation > stride, so dilated transposed "
-        "convolution is skipped"),
+        "convolution is skipped (ONNX's own rule, output_padding 'less than the corresponding "
+        "stride/dilation dimension', is ambiguous, onnx/onnx#3187; onnx.reference refuses "
+        "output_padding >= stride as well)"),
     "pool_wide_padding": (
         "ONNX Runtime's pooling requires every pad < kernel_shape of the undilated window "
         "(\"Pad should be smaller than kernel\"); the specification (B9) allows padding up to "
@@ -56,6 +62,59 @@ NONFINITE_MAX_POOL = (
     "NaN inputs); onnxruntime {version} drops NaN too (in float64 unless the NaN comes first "
     "in its window), and in float32 returns -3.4e38, the lowest float, for a window of -inf (a "
     "bug: the maximum of -inf values is -inf; reproduced in tests/test_known_defects.py)")
+
+#: Invalid pooling padding ONNX Runtime accepts by convention (found by the fixed invalid
+#: cases on onnxruntime 1.32): ONNX bounds pads only below, and ONNX Runtime only by the
+#: kernel, so a pad above half the window (B9) but below the kernel runs. Undilated, every
+#: window still holds an input element; dilated (MaxPool), pad < kernel is within B9 anyway.
+#: The results are the operator's definition of the padded input (checked against -inf and
+#: zero padding, and against onnx.reference's AveragePool). A pad >= kernel is refused.
+POOL_PADDING = (
+    "ONNX's MaxPool and AveragePool (opset 22) take pads that 'can take any value greater than "
+    "or equal to 0' (onnx.ai/onnx/operators/onnx__MaxPool, attribute pads); onnxruntime "
+    "{version} refuses only a pad >= kernel_shape (pool_attributes.h: 'Pad should be smaller "
+    "than kernel') and pools padding above half the window, up to kernel - 1, as the operator "
+    "defines it (-inf padding for MaxPool; zeros, counted or not by count_include_pad, for "
+    "AveragePool)")
+#: Where ONNX's output formula itself gives 0, an empty output is ONNX's convention: declared
+#: only on a build without :func:`_pool_output_size_defect` (whose reason covers it).
+EMPTY_POOL = (
+    "ONNX's MaxPool and AveragePool (opset 22) give output_spatial_shape[i] = floor(("
+    "input_spatial_shape[i] + pad_shape[i] - dilation[i] * (kernel_shape[i] - 1) - 1) / "
+    "strides_spatial_shape[i] + 1) (onnx.ai/onnx/operators/onnx__MaxPool), 0 for a window "
+    "longer than the padded input by less than a stride; onnxruntime {version} returns that "
+    "empty array, as ONNX's shape inference infers it")
+#: A standalone reproduction of :func:`_pool_output_size_defect` in ONNX Runtime's own API.
+POOL_OUTPUT_SIZE_REPRO = (
+    "python -c \"import numpy as np, onnxruntime as ort; from onnx import helper as h, "
+    "TensorProto as T; g = h.make_graph([h.make_node('MaxPool', ['x'], ['y'], "
+    "kernel_shape=[5], strides=[2])], 'g', [h.make_tensor_value_info('x', T.FLOAT, "
+    "[1, 1, 4])], [h.make_tensor_value_info('y', T.FLOAT, None)]); m = h.make_model(g, "
+    "opset_imports=[h.make_opsetid('', 22)], ir_version=10); print(ort.InferenceSession("
+    "m.SerializeToString()).run(None, {'x': np.arange(1, 5, dtype=np.float32).reshape(1, 1, "
+    "4)})[0])\" (prints [[[4.]]]: a window of 5 on 4 inputs; ONNX's formula floor((4 - 5) / 2 "
+    "+ 1) = 0 and onnx.reference give an empty output; AveragePool returns 2.5, the mean of "
+    "the 4 inputs, with count_include_pad 0 or 1)")
+#: Pooling operator names of the forward operations, for the probes.
+_POOL_OPERATIONS = ("max_pool", "avg_pool")
+
+
+def _pool_output_size_defect(version: str, operations: frozenset[str]) -> KnownDefect:
+    """Found by the fixed invalid cases on onnxruntime 1.32 (CPU), reported as
+    microsoft/onnxruntime#25234 (closed as stale): pooling computes the output size with
+    C++ integer division, which truncates a negative quotient toward 0."""
+    return KnownDefect(
+        name="onnxruntime-pool-output-size-truncated", operations=operations,
+        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), applies=lambda g, s: False,
+        invalid_kinds=frozenset({"kernel_too_large"}),
+        reason=(f"onnxruntime {version}: MaxPool and AveragePool compute the output size as "
+                "(n + pads - extent) / stride + 1 in integer division, which truncates a "
+                "negative quotient toward 0 where ONNX's formula floors it: a window longer "
+                "than the padded input with stride 2 gives one window reaching past the input "
+                "where the formula gives 0, and a size below 0 an empty array instead of a "
+                "refusal (microsoft/onnxruntime#25234, closed as stale; where the formula "
+                "itself gives 0 the empty array is ONNX's convention); repro: "
+                f"{POOL_OUTPUT_SIZE_REPRO}"))
 
 
 def _import_onnx() -> tuple[Any, Any]:
@@ -151,10 +210,52 @@ class OnnxRuntimeBackend(ForwardOperations, VjpOperations):
                            "bfloat16": "bfloat16 storage"},
             )
             library = f"onnxruntime {self._ort.__version__} ({self._providers[0]})"
-            self._capabilities = probed_capabilities(
-                base, self, library=library, operations=FORWARD_OPERATIONS,
-                dtypes=DTYPES, ranks=RANKS)
+            caps = probed_capabilities(base, self, library=library,
+                                       operations=FORWARD_OPERATIONS, dtypes=DTYPES,
+                                       ranks=RANKS)
+            self._capabilities = self._invalid_calls_accepted(caps)
         return self._capabilities
+
+    def _invalid_calls_accepted(self, caps: Capabilities) -> Capabilities:
+        """``caps`` with the invalid pooling calls this build accepts, probed on one call
+        each: padding between half the window and the kernel (ONNX's convention,
+        :data:`POOL_PADDING`), a truncated output size (:func:`_pool_output_size_defect`) or,
+        without that defect, an empty output where ONNX's formula gives 0 (:data:`EMPTY_POOL`).
+        """
+        x5 = np.arange(1, 6, dtype=np.float32).reshape(1, 1, 5)
+        x4 = np.arange(1, 5, dtype=np.float32).reshape(1, 1, 4)
+        version, rejects = self._ort.__version__, tuple(caps.rejects_with)
+        found_on = f"{version} ({self._providers[0]})"
+        accepts, truncates = {}, set()
+        for operation in _POOL_OPERATIONS:
+            if operation not in caps.operations:
+                continue
+            call = getattr(self, operation)
+            extra = {"dilation": 1} if operation == "max_pool" else {"count_include_pad": True}
+            wide = self._returns(lambda: call(x5.copy(), kernel=3, stride=1, padding=2,
+                                              ceil_mode=False, **extra), rejects)
+            if wide is not None:
+                accepts[f"{operation}:pool_padding"] = POOL_PADDING.format(version=version)
+            long = self._returns(lambda: call(x4.copy(), kernel=5, stride=2, padding=0,
+                                              ceil_mode=False, **extra), rejects)
+            if long is not None and long.shape[-1] > 0:
+                truncates.add(operation)
+                continue
+            empty = self._returns(lambda: call(x4.copy(), kernel=5, stride=1, padding=0,
+                                               ceil_mode=False, **extra), rejects)
+            if empty is not None:
+                accepts[f"{operation}:kernel_too_large"] = EMPTY_POOL.format(version=version)
+        defects = caps.defects + ((_pool_output_size_defect(found_on, frozenset(truncates)),)
+                                  if truncates else ())
+        return dataclasses.replace(caps, accepts_invalid={**caps.accepts_invalid, **accepts},
+                                   defects=defects)
+
+    def _returns(self, call: Any, rejects: tuple[type[BaseException], ...]) -> Any:
+        """``call()``'s result, or ``None`` where ONNX Runtime refuses it (``rejects``)."""
+        try:
+            return call()
+        except rejects:
+            return None
 
     # -- the one-node models --------------------------------------------------------------
     def _model(self, operation: str, attributes: dict[str, Any],

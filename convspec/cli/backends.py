@@ -2,19 +2,26 @@
 
 Each row is :func:`convspec.backends.registry.backend_row`: the backend is constructed (which
 imports its library) and its capabilities are probed, so a missing library, an absent device or
-a broken adapter shows up as that row's reason and never stops the table. Works with the base
-install: adapters import their libraries only when constructed.
+a broken adapter shows up as that row's reason and never stops the table. The probe runs as
+under ``verify``: in a child process (:func:`convspec.backends.probe.prepare`), so a probe call
+that segfaults, aborts or hangs becomes a listed finding instead of ending the command. Works
+with the base install: adapters import their libraries only when constructed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
+from ..backends.probe import PROBE_DIR_ENV, PROBE_SPEC_ENV
 from ..backends.protocol import DTYPES, FEATURES, OPERATIONS, RANKS, Capabilities
-from ..backends.registry import BackendRow, backend_table, known_backends
+from ..backends.registry import BackendRow, backend_row, known_backends
 
 COMMAND = "backends"
 HELP = ("List the backends (built-in and registered through the 'convspec.backends' entry "
@@ -49,6 +56,8 @@ def capabilities_dict(caps: Capabilities) -> dict[str, Any]:
                            "features": [f for f in FEATURES if f in d.features],
                            "reason": d.reason} for d in caps.defects],
         "example_fraction": caps.example_fraction,
+        "accepts_invalid": dict(caps.accepts_invalid),
+        "probe_findings": [f.describe() for f in caps.open_findings()],
     }
 
 
@@ -101,6 +110,10 @@ def describe(row: BackendRow) -> list[str]:
                  "/".join(str(r) for r in sorted(defect.ranks)) + "-D",
                  *[f for f in FEATURES if f in defect.features]]
         lines.append(f"    - known defect {defect.name} ({'; '.join(scope)}): {defect.reason}")
+    for key, why in caps.accepts_invalid.items():
+        lines.append(f"    - accepts invalid {key} (a convention of the library): {why}")
+    for finding in caps.open_findings():
+        lines.append(f"    - probe finding: {finding.describe()}")
     return lines
 
 
@@ -118,9 +131,35 @@ def _is_supported(caps: Capabilities, key: str) -> bool:
     return False  # a per-case hole such as "conv:dtype:float64[:rank:3]"
 
 
+@contextlib.contextmanager
+def _isolated_probe(name: str, directory: str) -> Iterator[None]:
+    """Probe ``name`` in child processes journaled under ``directory`` (as ``verify`` does)."""
+    saved = {k: os.environ.get(k) for k in (PROBE_DIR_ENV, PROBE_SPEC_ENV)}
+    os.makedirs(directory, exist_ok=True)
+    os.environ[PROBE_DIR_ENV], os.environ[PROBE_SPEC_ENV] = directory, name
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def probed_rows(names: list[str]) -> list[BackendRow]:
+    """:func:`backend_row` of each name, its probe isolated in a child process."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="convspec-backends-") as root:
+        for i, name in enumerate(names):
+            with _isolated_probe(name, os.path.join(root, str(i))):
+                rows.append(backend_row(name))
+    return rows
+
+
 def run(args: argparse.Namespace) -> int:
     names = args.names or known_backends()
-    rows = backend_table(names)
+    rows = probed_rows(names)
     if args.json:
         json.dump([row_dict(r) for r in rows], sys.stdout, indent=2)
         print()
