@@ -30,6 +30,12 @@ tensor memory reads as a float16 array), so its bits are copied, never converted
 (:mod:`convspec.backends.bits`). OpenVINO is
 an inference runtime: it has no gradients, and the capabilities list the forward operations
 only. The probes and defects below are this machine's: each probe is one call that returns.
+
+OpenVINO judges every call itself (the adapter checks nothing). Its operation specifications
+allow three kinds of call B9/B10 make invalid, declared in ``accepts_invalid``
+(:data:`CONVENTIONS`): any non-negative ``output_padding``, a transposed convolution whose
+padding crops its output to length 0 (an empty tensor), and pooling padding above half the
+window (padding of ``-inf`` for MaxPool, of zeros for AvgPool).
 """
 
 from __future__ import annotations
@@ -239,6 +245,47 @@ def _pool_dilation_defect(version: str) -> KnownDefect:
                 "although MaxPool-14 takes int64 dilations and its shape inference accepts it"))
 
 
+#: Where OpenVINO's operation specifications live (its repository's copy of docs.openvino.ai's
+#: "Operation Specifications" pages).
+SPECS = ("openvinotoolkit/openvino docs/articles_en/documentation/openvino-ir-format/"
+         "operation-sets/operation-specs/")
+#: The invalid calls (B9, B10) OpenVINO accepts by its operation specifications, measured on
+#: openvino 2026.4.1 (CPU): ``output_padding`` of 1 to 5 with strides and dilations 1 to 3 (60
+#: random 1-D and 2-D cases, groups and bias included) equal the transposed convolution extended
+#: by zeros; the pooling values are those of the padding the specifications name.
+CONVENTIONS = {
+    "conv_transpose:output_padding": (
+        "OpenVINO's ConvolutionBackpropData-1 and GroupConvolutionBackpropData-1 take any "
+        "non-negative output_padding ('Range of values: non-negative integer values'; it "
+        "'unlocks more elements in the output allowing them to be computed'), the output "
+        "length being Y_i = stride[i] * (X_i - 1) + ((K_i - 1) * dilations[i] + 1) - "
+        "pads_begin[i] - pads_end[i] + output_padding[i]; the positions no input reaches hold "
+        f"the bias ({SPECS}convolution/convolution-backprop-data-1.rst)"),
+    "conv_transpose:kernel_too_large": (
+        "OpenVINO's ConvolutionBackpropData-1 output length is the specification's Y_i = "
+        "stride[i] * (X_i - 1) + ((K_i - 1) * dilations[i] + 1) - pads_begin[i] - pads_end[i] "
+        "+ output_padding[i], with no lower bound, and its tensors may have axes of length 0: "
+        "a padding that crops the whole output gives an empty tensor (x (1, 1, 2), w (1, 1, 2), "
+        "stride 2, padding 2: shape (1, 1, 0)); a negative length is refused (shape inference "
+        "leaves the axis dynamic and compile_model raises \"Can't clone desc if new dims are "
+        f"undefined\") ({SPECS}convolution/convolution-backprop-data-1.rst)"),
+    "max_pool:pool_padding": (
+        "OpenVINO's MaxPool-14 takes any non-negative pads_begin and pads_end ('Range of "
+        "values: integer values starting from 0'), padding with negative infinity ('All added "
+        "padding values are equal to negative infinity'), so a window may lie partly or wholly "
+        "in the padding; a window of padding only gives the lowest float32, -3.4e38, not -inf "
+        f"(the non-finite hole declared for max_pool) ({SPECS}pooling/max-pool-14.rst)"),
+    "avg_pool:pool_padding": (
+        "OpenVINO's AvgPool-14 takes any non-negative pads_begin and pads_end ('Range of "
+        "values: integer values starting from 0'), padding with zeros that exclude-pad leaves "
+        "out ('if exclude-pad is \"true\", then zero-values that came from padding are not "
+        "included in averaging calculation'): with count_include_pad a window of padding only "
+        "averages to 0; with exclude_pad shape inference refuses a window wholly in the padding "
+        "(\"Kernel after dilation is sometimes entirely in the padding area ... and this is not "
+        f"allowed\") ({SPECS}pooling/avg-pool-14.rst)"),
+}
+
+
 def _import_openvino() -> Any:
     try:
         import openvino
@@ -296,6 +343,7 @@ class OpenVinoBackend(ForwardOperations, VjpOperations):
             devices=(self._device_name.lower(),),
             features=frozenset(FEATURES) - {"pool_small_input"},
             nonfinite=NONFINITE,
+            accepts_invalid=CONVENTIONS,
             reasons={**{op: NO_GRADIENTS for op in VJP_OPERATIONS},
                      "pool_small_input": SMALL_INPUT,
                      "nonfinite:max_pool": NONFINITE_MAX_POOL.format(
