@@ -48,6 +48,7 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "openvino": f"{_ADAPTERS}.openvino_backend:OpenVinoBackend",
     "tensorflow": f"{_ADAPTERS}.tensorflow_backend:TensorFlowBackend",
     "tinygrad": f"{_ADAPTERS}.tinygrad_backend:TinygradBackend",
+    "paddle": f"{_ADAPTERS}.paddle_backend:PaddleBackend",
     "cupy": f"{_ADAPTERS}.cupy_backend:CupyBackend",
 }
 

@@ -36,7 +36,8 @@ SWITCHES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS",
 DISTRIBUTIONS = {"torch": ("torch",), "tensorflow": ("tensorflow", "tensorflow-cpu"),
                  "openvino": ("openvino",), "jax": ("jax", "jaxlib"),
                  "onnxruntime": ("onnxruntime", "onnx"), "scipy": ("scipy",),
-                 "cupy": ("cupy", "cupy-cuda12x", "cupy-cuda11x"), "tinygrad": ("tinygrad",)}
+                 "cupy": ("cupy", "cupy-cuda12x", "cupy-cuda11x"), "tinygrad": ("tinygrad",),
+                 "paddle": ("paddlepaddle",)}
 #: A report's own limit on the output of a reproduction it quotes.
 OUTPUT_LINES = 60
 

@@ -21,6 +21,7 @@ import numpy as np
 from ..backends import (
     jax_backend,
     openvino_backend,
+    paddle_backend,
     tensorflow_backend,
     tinygrad_backend,
     torch_backend,
@@ -39,6 +40,7 @@ TRACKERS = {
     "scipy": "https://github.com/scipy/scipy/issues/new/choose",
     "cupy": "https://github.com/cupy/cupy/issues/new/choose",
     "tinygrad": "https://github.com/tinygrad/tinygrad/issues/new",
+    "paddle": "https://github.com/PaddlePaddle/Paddle/issues/new/choose",
 }
 
 PROBED = "open; probed on every run, declared only where present"
@@ -367,6 +369,45 @@ CATALOG: tuple[CatalogEntry, ...] = (
         tinygrad_backend.PADDING_ONLY_AXIS_REPRO,
         "F2 (`test_vjp_accepts_every_geometry_its_forward_accepts`, float64)", "tinygrad 0.14",
         "open; declared for tinygrad 0.14 (it depends on the process's history: not probed)"),
+    # -- paddle -------------------------------------------------------------------------------
+    CatalogEntry(
+        "paddle-output-size-unchecked", "paddle", ("paddle",),
+        "convolutions and poolings never check that the output has a position: a size of 0 "
+        "comes back empty, a negative one truncated to 0 pools a window past the input",
+        paddle_backend.OUTPUT_SIZE_REPRO,
+        "the validation properties (`test_every_invalid_kind_is_rejected`)", "paddle 3.3.1",
+        PROBED),
+    CatalogEntry(
+        "paddle-pool-padding-unchecked", "paddle", ("paddle",),
+        "pooling accepts padding above half the window: a window wholly in the padding gives "
+        "-FLT_MAX (max) or NaN (average without the padding)",
+        paddle_backend.POOL_PADDING_REPRO,
+        "the validation properties (`test_every_invalid_kind_is_rejected`)", "paddle 3.3.1",
+        PROBED),
+    CatalogEntry(
+        "paddle-vjp-cotangent-unchecked", "paddle", ("paddle",),
+        "pooling and transposed-convolution gradients read dy by the shape they compute: a "
+        "smaller dy is read past its end",
+        paddle_backend.COTANGENT_REPRO,
+        "the validation properties (`test_drawn_invalid_calls_are_rejected`)", "paddle 3.3.1",
+        PROBED),
+    CatalogEntry(
+        "paddle-ceil-mode-empty-last-window", "paddle", ("paddle",),
+        "with ceil_mode a last window starting past the input is kept and pooled although it "
+        "holds no input (NaN, -FLT_MAX, a gradient read past dy)",
+        paddle_backend.CEIL_MODE_REPRO, "G1, F6 (`verify --profile ci`)", "paddle 3.3.1",
+        PROBED),
+    CatalogEntry(
+        "paddle-transposed-output-padding-refused", "paddle", ("paddle",),
+        "the CPU transposed convolution refuses output_padding >= stride that Paddle's own "
+        "shape inference (and B10) allow below max(stride, dilation)",
+        paddle_backend.TRANSPOSED_OUTPUT_PADDING_REPRO, "B10 (`verify --profile ci`)",
+        "paddle 3.3.1", PROBED),
+    CatalogEntry(
+        "paddle-float64-avg-pool-grad-float32-scale", "paddle", ("paddle",),
+        "the float64 average-pooling gradient weighs each window by float32's 1/n",
+        paddle_backend.FLOAT64_AVG_POOL_GRAD_REPRO, "F6 (`verify --profile ci`)",
+        "paddle 3.3.1", PROBED),
 )
 
 
@@ -384,7 +425,7 @@ def library_of(spec: str) -> str:
     """The library a backend spec calls (``torch-cuda`` -> ``torch``); the spec itself for one
     that is not built in."""
     for library in ("torch", "tensorflow", "openvino", "jax", "onnxruntime", "scipy", "cupy",
-                    "tinygrad"):
+                    "tinygrad", "paddle"):
         if spec == library or spec.startswith(library + "-"):
             return library
     return spec

@@ -319,6 +319,9 @@ _TRANSPOSED_FIXED = (
           "(pytorch#88647)", transposed=True, stride=(2,), padding=(2,)),
     _conv("kernel_too_large", (1, 1, 1), (1, 1, 1), (1, 1, 0), "(1-1)*1 - 2*1 + 0 + 1 = -1",
           transposed=True, padding=(1,)),
+    _conv("kernel_too_large", (2, 1, 1), (1, 1, 3), (2, 1, 0), "(1-1)*2 - 2*2 + 2 + 1 + 1 = 0 "
+          "in a batch of 2 (Paddle 3.3.1's gradient refuses the batch of 1 only by accident)",
+          transposed=True, stride=(2,), padding=(2,), output_padding=(1,)),
     _conv("kernel_too_large", (1, 2, 3, 3), (2, 1, 3, 3), (1, 1, 0, 3), "axis 0: (3-1)*1 - 2*3 "
           "+ 2 + 1 = -1", transposed=True, padding=(3, 1)),
     _conv("output_padding", (1, 1, 3), (1, 1, 3), (1, 1, 6), "output_padding 1, stride 1, "
