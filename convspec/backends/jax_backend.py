@@ -13,6 +13,14 @@
   ``reduce_window`` sum of the count mask (``count_include_pad`` either way).
 * Gradients: ``jax.vjp`` of the same functions.
 
+Invalid calls reach JAX unjudged (issue 17): JAX refuses a shape error with ``TypeError``, its
+deliberate type for them (``rejects_with``), and by StableHLO's documented shape rules returns
+an empty output for a window longer than the padded input and pools over any padding
+(:data:`CONVENTIONS`). The adapter judges only what it composes itself, with a plain
+``ValueError``: ``output_padding`` and the cropped length of the transposed convolution, whose
+output shape it names to ``jax.linear_transpose``, and the ``count_include_pad=False`` divisor
+of the average pool.
+
 float64 runs inside ``jax.enable_x64(True)`` around each call, so the caller's JAX settings are
 left alone. Half types (float16, bfloat16) are computed by XLA from half inputs with float32
 results (``preferred_element_type``; the transposed convolution and the average pool convert
@@ -138,6 +146,86 @@ def _xla_swap_defect(version: str) -> KnownDefect:
                 f"repro: {XLA_SWAP_REPRO}"))
 
 
+#: Where JAX documents what it does with the invalid calls it accepts.
+STABLEHLO_SPEC = "https://github.com/openxla/stablehlo/blob/main/docs/spec.md"
+_EMPTY_WINDOWS = (
+    "returns an empty output: StableHLO's shape rule gives num_windows = is_empty_window ? 0 : "
+    "floor((padded_input_shape - dilated_window_shape) / window_strides) + 1, with "
+    "is_empty_window = padded_input_shape = 0 || dilated_window_shape > padded_input_shape "
+    "({op}; {spec}), as JAX's own shape rule does (jax._src.core.stride_dim: 'max(0, (d - "
+    "window_size) // window_stride + 1) ... If d < window_size, returns 0'; a JAX maintainer on "
+    "jax-ml/jax#8325: 'we would expect a size 0 output dimension'){tail}")
+_VJP_TAIL = ("; jax.vjp then takes the empty output's dy and returns zero gradients (a dy of "
+             "any other shape is refused, \"unexpected JAX type ... for argument to VJP "
+             "function\")")
+_EXACT_EXTENT = ("; the extent 1 + d(k-1) is Python integer arithmetic, so a dilation near "
+                 "2^31 does not wrap: the window of 2^32 - 1 is longer than the input and the "
+                 "output is empty, never the wrapped extent's")
+_CONV_EMPTY = "convolution (C25)"
+_POOL_EMPTY = "reduce_window (C15)"
+#: The invalid calls JAX accepts on purpose (``Capabilities.accepts_invalid``), measured on jax
+#: 0.10.2 (CPU) with the fixed invalid cases and their standalone lax repros.
+CONVENTIONS = {
+    "conv:kernel_too_large": _EMPTY_WINDOWS.format(op=_CONV_EMPTY, spec=STABLEHLO_SPEC, tail=(
+        "; lax.conv_general_dilated(ones((1, 1, 4)), ones((1, 1, 5)), (2,), [(0, 0)]) has "
+        "shape (1, 1, 0)")),
+    "conv_vjp:kernel_too_large": _EMPTY_WINDOWS.format(op=_CONV_EMPTY, spec=STABLEHLO_SPEC,
+                                                       tail=_VJP_TAIL),
+    "conv:extent_overflow": _EMPTY_WINDOWS.format(op=_CONV_EMPTY, spec=STABLEHLO_SPEC,
+                                                  tail=_EXACT_EXTENT),
+    "max_pool:kernel_too_large": _EMPTY_WINDOWS.format(op=_POOL_EMPTY, spec=STABLEHLO_SPEC,
+                                                       tail=""),
+    "max_pool_vjp:kernel_too_large": _EMPTY_WINDOWS.format(op=_POOL_EMPTY, spec=STABLEHLO_SPEC,
+                                                           tail=_VJP_TAIL),
+    "max_pool:extent_overflow": _EMPTY_WINDOWS.format(op=_POOL_EMPTY, spec=STABLEHLO_SPEC,
+                                                      tail=_EXACT_EXTENT),
+    "avg_pool:kernel_too_large": _EMPTY_WINDOWS.format(op=_POOL_EMPTY, spec=STABLEHLO_SPEC,
+                                                       tail=""),
+    "avg_pool_vjp:kernel_too_large": _EMPTY_WINDOWS.format(op=_POOL_EMPTY, spec=STABLEHLO_SPEC,
+                                                           tail=_VJP_TAIL),
+    "pool_padding": (
+        "lax.reduce_window takes any padding ('padding: ... sequence of integer tuples', "
+        "jax.lax.reduce_window): StableHLO's reduce_window constrains only its shape "
+        "(C12 shape(padding) = [rank(inputs[0]), 2]) and reduces windows of padded_inputs = "
+        "pad(inputs..., init_values..., padding[:, 0], padding[:, 1], ...) "
+        f"({STABLEHLO_SPEC}), so a window may lie partly or wholly in the padding: max pooling "
+        "gives -inf there (its gradient lost in the padding), average pooling 0 with "
+        "count_include_pad (a window with no input element under count_include_pad=False, a "
+        "0/0 of the adapter's own divisor, is refused by the adapter)"),
+}
+
+
+def _check_transposed(g: ConvGeometry, spatial: tuple[int, ...]) -> None:
+    """The rules of what the adapter composes for ``conv_transpose`` (JAX has no PyTorch-style
+    transposed convolution): ``output_padding`` (added with ``lax.pad``) and the output length
+    it names to ``jax.linear_transpose``, refused with a plain ``ValueError`` (B10)."""
+    for axis, (op, s, d) in enumerate(zip(g.output_padding, g.stride, g.dilation)):
+        if not 0 <= op < max(s, d):
+            raise ValueError(
+                f"conv_transpose: output_padding {op} on axis {axis} must be at least 0 and "
+                f"less than max(stride, dilation) = max({s}, {d}) (B10)")
+    for axis, length in enumerate(g.output_spatial(spatial)):
+        if length < 1:
+            raise ValueError(
+                f"conv_transpose: the output length (n-1)*stride - padding_before - "
+                f"padding_after + dilation*(kernel-1) + output_padding + 1 is {length} on axis "
+                f"{axis} for an input of {spatial[axis]}: the padding {g.padding[axis]} crops "
+                "the whole output (B10)")
+
+
+def _check_divisor(g: PoolGeometry, spatial: tuple[int, ...]) -> None:
+    """With ``count_include_pad=False`` the adapter divides by the input elements a window
+    holds; a window wholly in the padding, which only a padding past B9's half window gives,
+    holds none: refused with a plain ``ValueError`` instead of returning 0/0."""
+    for axis, (n, o) in enumerate(zip(spatial, g.output_spatial(spatial))):
+        k, s, p = g.effective_kernel[axis], g.stride[axis], g.padding[axis]
+        if o > 0 and (k <= p or (o - 1) * s - p >= n):
+            raise ValueError(
+                f"avg_pool: padding {p} on axis {axis} leaves a window of {k} with no input "
+                "element, which count_include_pad=False cannot average (B9: padding at most "
+                "half the window)")
+
+
 def _import_jax() -> Any:
     try:
         import jax
@@ -184,6 +272,13 @@ class JaxBackend(ForwardOperations, VjpOperations):
             base = Capabilities(
                 devices=(self._device.platform,),
                 max_groups=MAX_GROUPS if cpu else None,
+                # JAX refuses shape errors with TypeError by design: every lax shape rule
+                # (conv_general_dilated's "convolution requires lhs and rhs ndim to be equal",
+                # reduce_window's "got the wrong number of window_dimensions", linear_transpose's
+                # "cotangent type does not match function output") raises it, the shape being
+                # part of the abstract value's type (ShapedArray).
+                rejects_with=(TypeError,),
+                accepts_invalid=CONVENTIONS,
                 reasons={"max_pool_vjp:pool_dilation": NO_DILATED_MAX_POOL_VJP,
                          **({"max_groups": XLA_DENSE_GROUPS.format(library=library)} if cpu
                             else {})},
@@ -256,6 +351,8 @@ class JaxBackend(ForwardOperations, VjpOperations):
 
     def _conv_transpose(self, g: ConvGeometry, wide: Any, x: Any, w: Any, b: Any) -> Any:
         jax, lax = self._jax, self._lax
+        if x.ndim == w.ndim:  # otherwise JAX refuses the ranks (lax.pad, the convolution)
+            _check_transposed(g, tuple(x.shape[2:]))
         adjoint = g.adjoint()  # the convolution C_out -> C_in reading the same weight array
         out_shape = g.output_shape(x.shape)
         correlate = self._correlate(adjoint, None)
@@ -279,6 +376,8 @@ class JaxBackend(ForwardOperations, VjpOperations):
 
     def _avg_pool(self, g: PoolGeometry, wide: Any, x: Any) -> Any:
         lax = self._lax
+        if not g.count_include_pad and x.ndim == len(g.kernel) + 2:
+            _check_divisor(g, tuple(x.shape[2:]))
         layout = window_layout(g, x.shape[2:])
         dtype = x.dtype if wide is None else np.dtype(wide)
         x = lax.convert_element_type(x, dtype)

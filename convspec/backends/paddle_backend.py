@@ -396,7 +396,20 @@ def _float64_avg_pool_grad_defect(version: str) -> KnownDefect:
                 f"two; repro: {FLOAT64_AVG_POOL_GRAD_REPRO}"))
 
 
+#: Measured with paddlepaddle 3.3.1 and tensorflow-cpu 2.21.0 in one environment: ``import
+#: tensorflow, paddle`` dies of SIGSEGV (``import paddle, tensorflow`` works).
+AFTER_TENSORFLOW = (
+    "paddle cannot be imported after TensorFlow in one process: paddlepaddle 3.3.1 segfaults "
+    "at import when tensorflow {tf} is loaded (python -c \"import tensorflow, paddle\" dies of "
+    "SIGSEGV; import paddle first, or run paddle in a process of its own)")
+
+
 def _import_paddle() -> Any:
+    import sys
+
+    if "paddle" not in sys.modules and "tensorflow" in sys.modules:
+        tf = getattr(sys.modules["tensorflow"], "__version__", "?")
+        raise BackendUnavailable(AFTER_TENSORFLOW.format(tf=tf))
     try:
         with warnings.catch_warnings():  # "No ccache found", from its C++ extension builder
             warnings.simplefilter("ignore", UserWarning)
