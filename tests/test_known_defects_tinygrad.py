@@ -1,8 +1,11 @@
-"""tinygrad's defect and convention the suite found (issue 17), reproduced in tinygrad's own API
-with the expected values computed independently (numpy): the half-type average pooling divisor
-is declared by the ``tinygrad`` backend and still real on this tinygrad, so a fixed tinygrad
-fails its test, saying which declaration to drop; the max-pool tie convention is shown as the
-library's rule, which the adapter sweep declares as a deviation."""
+"""tinygrad's defects and conventions the suite found (issue 17), reproduced in tinygrad's
+own API with the expected values computed independently (numpy): the half-type average pooling
+divisor is declared by the ``tinygrad`` backend and still real on this tinygrad, so a fixed
+tinygrad fails its test, saying which declaration to drop; the max-pool tie convention is shown
+as the library's rule, which the adapter sweep declares as a deviation. For invalid calls,
+tinygrad's refusal types, its pooling conventions (any padding, the trailing axes pooled) and
+the invalid calls it accepts by mistake (probed: a fixed tinygrad drops them itself) are
+checked against its own API."""
 
 from __future__ import annotations
 
@@ -156,3 +159,120 @@ def test_bf16_avg_pool_vjp_rounds_each_term_and_is_declared(backend):
     assert f16 == np.float16(-5 / 3)
     assert "rounds each dy/count term" in backend.capabilities().reasons[
         "avg_pool_vjp:dtype:bfloat16"]
+
+
+# -- invalid calls: the library judges them ----------------------------------------------------
+def _ones(*shape):
+    from tinygrad import Tensor
+
+    return Tensor(np.ones(shape, np.float32), device="CPU")
+
+
+def _defect(backend, name):
+    return next((d for d in backend.capabilities().defects if d.name == name), None)
+
+
+@pytest.mark.skipif(sys.flags.optimize > 0, reason="tinygrad's asserts are stripped under -O")
+def test_assertion_and_index_errors_are_tinygrads_own_refusals(backend):
+    """tinygrad's argument checks are asserts and its broadcast check raises IndexError: the
+    refusals REJECTS_WITH names, with the messages its source gives them (built lazily: nothing
+    is compiled)."""
+    assert set(backend.capabilities().rejects_with) == {AssertionError, IndexError}
+    with pytest.raises(AssertionError, match="does not match the shape of the weights"):
+        _ones(1, 3, 5).conv2d(_ones(2, 2, 3))  # 3 channels, the weight reads 2
+    with pytest.raises(AssertionError, match="does not match the shape of the weights"):
+        _ones(2, 4, 5).conv2d(_ones(3, 2, 3, 3))  # unbatched: no (C, *spatial) convention
+    with pytest.raises(AssertionError, match="kernel size cannot be greater"):
+        _ones(1, 1, 4).max_pool2d((5,), stride=1)  # output size 0
+    with pytest.raises(AssertionError, match="kernel size cannot be greater"):
+        _ones(1, 1, 8).conv2d(_ones(1, 1, 3), dilation=2 ** 31 - 1)  # no int32 wrap
+    x = _ones(1, 1, 6)
+    with pytest.raises(IndexError, match="cannot be broadcast to a single shape"):
+        x.max_pool2d((2,)).gradient(x, gradient=_ones(1, 1, 4))  # y is (1, 1, 3)
+    assert _defect(backend, "tinygrad-size-checks-are-asserts") is None
+
+
+def test_pooling_takes_any_padding_and_pools_the_trailing_axes(backend):
+    """The declared conventions, against numpy: padding 2 around 1..6 with windows of 2 (the
+    first and last read padding only: -inf for max, 0 for the mean with the padding counted),
+    and the last len(kernel) axes pooled whatever comes before them."""
+    x = np.arange(1.0, 7.0, dtype=np.float32).reshape(1, 1, 6)
+    kw = dict(kernel=(2,), stride=(2,), padding=(2,), ceil_mode=False)
+    padded = np.pad(x, ((0, 0), (0, 0), (2, 2)), constant_values=-np.inf).reshape(1, 1, 5, 2)
+    assert np.array_equal(backend.max_pool(x, dilation=(1,), **kw), padded.max(-1))
+    zeros = np.pad(x, ((0, 0), (0, 0), (2, 2))).reshape(1, 1, 5, 2)
+    np.testing.assert_allclose(backend.avg_pool(x, count_include_pad=True, **kw),
+                               zeros.mean(-1))
+    flat = np.arange(12.0, dtype=np.float32).reshape(2, 6)  # (C, L): one axis fewer
+    plain = dict(kernel=(2,), stride=(2,), padding=(0,), dilation=(1,), ceil_mode=False)
+    assert np.array_equal(backend.max_pool(flat, **plain), flat.reshape(2, 3, 2).max(-1))
+    deep = np.arange(50.0, dtype=np.float32).reshape(1, 2, 5, 5)  # one axis more
+    assert np.array_equal(backend.max_pool(deep, **plain),
+                          deep[..., :4].reshape(1, 2, 5, 2, 2).max(-1))
+    declared = backend.capabilities().accepts_invalid
+    pools = ("max_pool", "avg_pool", "max_pool_vjp", "avg_pool_vjp")
+    assert set(declared) == {f"{op}:{kind}" for op in pools
+                             for kind in ("pool_padding", "rank", "unbatched")}
+    assert declared["max_pool:pool_padding"] == tgb.POOL_ANY_PADDING
+    assert declared["avg_pool_vjp:rank"] == tgb.POOL_TRAILING_AXES
+
+
+def test_output_padding_is_unchecked_declared_and_still_real(backend):
+    """output_padding 1 with stride 1 and dilation 1 must be refused (torch: 'output padding
+    must be smaller than either stride or dilation'); tinygrad returns the transposed
+    convolution of x (1, 2, 3) by w (1, 10), y[o] = sum of x[i] w[j] over i + j = o, which is
+    (1, 12, 23, 30), and one more position, 0."""
+    done = _run(tgb.OUTPUT_PADDING_REPRO.split('"')[1])
+    defect = _defect(backend, "tinygrad-output-padding-unchecked")
+    if done.returncode != 0:
+        assert defect is None, "the probe declares what the repro shows fixed"
+        pytest.skip(f"tinygrad {backend.library_version} now refuses output_padding >= stride")
+    x, w = [1.0, 2.0, 3.0], [1.0, 10.0]
+    natural = np.convolve(x, w)  # full correlation of a length-2 kernel flipped: conv_transpose
+    got = np.array(done.stdout.replace("[", " ").replace("]", " ").split(), float)
+    assert np.array_equal(got, [*natural, 0.0])
+    assert defect is not None and defect.invalid_kinds == {"output_padding"}
+    assert defect.operations == {"conv_transpose", "conv_transpose_vjp"}
+    y = backend.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 2)), None, stride=(2,),
+                               padding=(0,), output_padding=(2,), dilation=(1,), groups=1)
+    assert y.shape == (1, 1, 8) and (y[..., 6:] == 0).all()  # 6 + 2: the extra ones are zeros
+
+
+def test_pooling_gradient_broadcasts_a_cotangent_declared_and_still_real(backend):
+    """A dy of shape (1, 1, 1) for y = max_pool(x) of shape (1, 1, 2) must be refused;
+    tinygrad broadcasts it: each window's arg-max (1 and 3 of 0..3) gets 1. The average
+    pooling gradient takes it too (ceil_mode changes no window here)."""
+    done = _run(tgb.COTANGENT_BROADCAST_REPRO.split('"')[1])
+    defect = _defect(backend, "tinygrad-gradient-broadcasts-cotangent")
+    if done.returncode != 0:
+        assert defect is None, "the probe declares what the repro shows fixed"
+        pytest.skip(f"tinygrad {backend.library_version} now refuses a dy of another shape")
+    got = np.array(done.stdout.replace("[", " ").replace("]", " ").split(), float)
+    x = np.arange(4.0)
+    argmax = [2 * k + int(np.argmax(x[2 * k:2 * k + 2])) for k in range(2)]
+    assert np.array_equal(got, np.isin(np.arange(4), argmax).astype(float))
+    assert defect is not None and defect.invalid_kinds == {"cotangent"}
+    assert defect.operations == {"max_pool_vjp", "avg_pool_vjp"}
+    dx = backend.avg_pool_vjp(np.ones((1, 1, 4), np.float32), np.ones((1, 1, 1), np.float32),
+                              kernel=(2,), stride=(2,), padding=(0,), ceil_mode=True,
+                              count_include_pad=True)
+    assert dx.shape == (1, 1, 4)
+
+
+def test_size_checks_vanish_under_python_o(backend):
+    """With PYTHONOPTIMIZE tinygrad's kernel-size assert is gone and a kernel of 5 on 4
+    inputs gives an empty output; without it the call is refused. This process runs with
+    asserts, so the defect is not declared here."""
+    from convspec.verify import bugreport
+
+    (repro,) = bugreport.parse_repros(tgb.ASSERTS_STRIPPED_REPRO)
+    assert repro.env == {"PYTHONOPTIMIZE": "1"}
+    stripped = subprocess.run([sys.executable, "-c", repro.code], capture_output=True,
+                              text=True, timeout=300, env={**os.environ, **repro.env})
+    assert stripped.returncode == 0 and stripped.stdout.split() == ["(1,", "1,", "0)"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONOPTIMIZE"}
+    checked = subprocess.run([sys.executable, "-c", repro.code], capture_output=True,
+                             text=True, timeout=300, env=env)
+    assert checked.returncode != 0 and "kernel size cannot be greater" in checked.stderr
+    declared = _defect(backend, "tinygrad-size-checks-are-asserts")
+    assert (declared is not None) == (sys.flags.optimize > 0)

@@ -31,6 +31,15 @@ gradient: 30 s, 5 s with ``NOOPT=1``, the same in a second process: the disk cac
 profile's examples. Its clang writes warnings to the process's standard error for
 every kernel (``-march=native`` on a CPU newer than the compiler); the adapter keeps that
 output and shows it only when a call fails.
+
+tinygrad judges every call; the adapter validates nothing. It refuses an invalid call with
+``AssertionError`` (its argument checks are ``assert`` statements), ``ValueError`` (reshape and
+shrink) or ``IndexError`` (shapes that do not broadcast): :data:`REJECTS_WITH`. By its
+documented design its pooling takes any padding and pools the trailing ``len(kernel)`` axes of
+an input of any rank (:data:`ACCEPTS_INVALID`); it accepts an ``output_padding`` at or above
+the stride and dilation, and in pooling gradients a ``dy`` that broadcasts against ``y``, by
+mistake (known defects, each probed on a lazy graph, which compiles nothing), and under
+``python -O`` a kernel longer than the padded input.
 """
 
 from __future__ import annotations
@@ -52,7 +61,7 @@ from ..spec.dtypes import HALF_DTYPES, numpy_dtype
 from ..spec.geometry import PoolGeometry
 from ._convert import Arrays, CaseCapabilities, ForwardOperations, VjpOperations, case_key
 from ._convert import dtype_name
-from .protocol import DTYPES, RANKS, Capabilities, KnownDefect
+from .protocol import DTYPES, OPERATIONS, RANKS, Capabilities, KnownDefect
 from .registry import BackendUnavailable
 
 INSTALL = "pip install tinygrad (or pip install 'convspec[tinygrad]')"
@@ -152,6 +161,122 @@ MAX_POOL_TIES = (
     "tinygrad's max gradient splits dy evenly among a window's tied maxima (reduce_gradient: "
     "mask / count; x (1, 3, 3, 0), kernel 4: dx (0, .5, .5, 0)), where F4 sends it to the first "
     "arg-max (0, 1, 0, 0)")
+
+#: tinygrad's refusals of an invalid call, besides ValueError (its reshape and shrink checks:
+#: "size mismatch, can't reshape", "invalid shrink"): it checks its arguments with ``assert``,
+#: an AssertionError by design (mixin/op.py, Tensor.conv2d: "Input Tensor shape ... does not
+#: match the shape of the weights", which conv_transpose2d reaches too; mixin/movement.py,
+#: _pool: "kernel size cannot be greater than actual input size", behind every convolution and
+#: pooling), and its broadcasting refuses shapes that do not broadcast with IndexError
+#: (uop/ops.py, _broadcast_shape: "shape mismatch: objects cannot be broadcast to a single
+#: shape"; a max-pool gradient's dy of another shape meets it). Under ``python -O`` the asserts
+#: are gone: see :data:`ASSERTS_STRIPPED_REPRO`.
+REJECTS_WITH = (AssertionError, IndexError)
+
+#: tinygrad's documented conventions for calls the specification rejects, by operation and
+#: kind (``Capabilities.accepts_invalid``); tests/test_library_judges.py checks that each fixed
+#: case of those kinds is accepted.
+POOL_TRAILING_AXES = (
+    "tinygrad pools the last len(kernel_size) axes of any input and treats every axis before "
+    "them as a batch axis (Tensor.max_pool2d / avg_pool2d, mixin/op.py: 'NOTE: unlike PyTorch, "
+    "this implementation is not limited to only 2d pooling and instead works for any number of "
+    "dimensions', axis = range(-len(kernel_size), 0); mixin/movement.py _pool keeps the leading "
+    "axes as they are): (2, 6) with kernel (2,) gives (2, 3), (1, 2, 5, 5) gives (1, 2, 5, 2)")
+POOL_ANY_PADDING = (
+    "tinygrad's pooling padding is explicit padding of any size (Tensor.max_pool2d / "
+    "avg_pool2d, mixin/op.py: an int, one per axis or one per side, 'Applies the same padding "
+    "value uniformly to all spatial dimensions', no bound stated; its ONNX MaxPool and "
+    "AveragePool pass the model's pads on unchecked): the input is padded with the dtype's "
+    "minimum (-inf; max_pool2d) or 0 (avg_pool2d) and every window pooled, so a window wholly in "
+    "the padding gives -inf, 0, or 0/0 = NaN with count_include_pad=False (x 1..6, kernel 2, "
+    "padding 2: max (-inf, 2, 4, 6, -inf), avg (0, 1.5, 3.5, 5.5, 0))")
+ACCEPTS_INVALID = {
+    **{f"{op}:{kind}": POOL_TRAILING_AXES for op in ("max_pool", "avg_pool", "max_pool_vjp",
+                                                     "avg_pool_vjp")
+       for kind in ("rank", "unbatched")},
+    **{f"{op}:pool_padding": POOL_ANY_PADDING for op in ("max_pool", "avg_pool",
+                                                         "max_pool_vjp", "avg_pool_vjp")},
+}
+
+#: Found by the fixed invalid cases on tinygrad 0.14 (CPU): Tensor.conv_transpose2d adds
+#: output_padding to the trailing padding of the convolution it computes (mixin/op.py:
+#: ``(k-1)*d - pA + op``) and never checks it against the stride or dilation, so
+#: output_padding >= max(stride, dilation) returns an output longer than any input of the
+#: forward convolution would give, the extra positions zero (or the bias). Its docstring points
+#: at torch.nn.ConvTranspose2d, which rejects it; tinygrad's own text says nothing of it.
+OUTPUT_PADDING_REPRO = (
+    "python -c \"from tinygrad import Tensor; x = Tensor([[[1., 2, 3]]], device='CPU'); "
+    "print(x.conv_transpose2d(Tensor([[[1., 10]]], device='CPU'), output_padding=1).numpy())\" "
+    "(prints [[[ 1. 12. 23. 30.  0.]]]: output_padding 1 with stride 1 and dilation 1, where "
+    "output_padding must be below max(stride, dilation); torch raises 'output padding must be "
+    "smaller than either stride or dilation')")
+
+#: Found by the drawn invalid max-pool and average-pool gradients on tinygrad 0.14 (CPU):
+#: Tensor.gradient takes its ``gradient`` argument without comparing its shape with the
+#: tensor's (mixin/op.py; only Tensor.backward checks the targets' gradients), so a dy that
+#: broadcasts against y (a size-1 axis on either side) is broadcast into the graph and what it
+#: adds is summed into dx (mixin/gradient.py: "a shaped edge's gradient is summed to its
+#: source's shape"). Whether a call refuses such a dy depends on the graph: a reshape met
+#: before anything broadcasts refuses a dy of another size (ValueError; every drawn
+#: convolution gradient without bias), a shape that does not broadcast is refused (IndexError);
+#: of 12 drawn invalid-cotangent calls, max pooling accepted 0 and 6 in two runs, average
+#: pooling 6 (a dy (1, 2, 1) for y (1, 1, 1) accepted or refused by the geometry), and none
+#: of the fixed ones (their dy does not broadcast).
+COTANGENT_BROADCAST_REPRO = (
+    "python -c \"from tinygrad import Tensor; x = Tensor([[[0., 1, 2, 3]]], device='CPU'); "
+    "print(x.max_pool2d((2,)).gradient(x, gradient=Tensor.ones(1, 1, 1, device='CPU'))[0]"
+    ".numpy())\" (prints [[[0. 1. 0. 1.]]]: y has shape (1, 1, 2) and dy (1, 1, 1) is "
+    "broadcast to it; a dy (1, 2, 2) for that y gives [[[0. 2. 0. 2.]]])")
+
+#: tinygrad's size checks are ``assert`` statements (:data:`REJECTS_WITH`): under ``python -O``
+#: (or PYTHONOPTIMIZE) a kernel longer than the padded input gives an empty output.
+ASSERTS_STRIPPED_REPRO = (
+    "PYTHONOPTIMIZE=1 python -c \"from tinygrad import Tensor; "
+    "print(Tensor.ones(1, 1, 4, device='CPU').conv2d(Tensor.ones(1, 1, 5, device='CPU'))"
+    ".shape)\" (prints (1, 1, 0); without PYTHONOPTIMIZE it raises AssertionError 'kernel size "
+    "cannot be greater than actual input size')")
+
+
+def _never(geometry: Any, spatial: tuple[int, ...]) -> bool:
+    """An invalid-call defect concerns no valid call."""
+    return False
+
+
+def _invalid_call_defect(name: str, operations: Sequence[str], kinds: Sequence[str],
+                         reason: str) -> KnownDefect:
+    return KnownDefect(name=name, operations=frozenset(operations), dtypes=frozenset(DTYPES),
+                       ranks=frozenset(RANKS), applies=_never, reason=reason,
+                       invalid_kinds=frozenset(kinds))
+
+
+def _output_padding_defect(version: str) -> KnownDefect:
+    return _invalid_call_defect(
+        "tinygrad-output-padding-unchecked", ("conv_transpose", "conv_transpose_vjp"),
+        ("output_padding",),
+        f"tinygrad {version} (CPU): Tensor.conv_transpose2d takes output_padding >= "
+        "max(stride, dilation) and returns a longer output, the extra positions zero (or the "
+        "bias), where it should raise; repro: " + OUTPUT_PADDING_REPRO)
+
+
+def _cotangent_defect(version: str, operations: Sequence[str]) -> KnownDefect:
+    return _invalid_call_defect(
+        "tinygrad-gradient-broadcasts-cotangent", operations, ("cotangent",),
+        f"tinygrad {version} (CPU): Tensor.gradient does not check that its gradient has the "
+        "tensor's shape; in max and average pooling a dy that broadcasts against y (a size-1 "
+        "axis on either side) is, for many geometries, broadcast or summed into dx where it "
+        "should raise (a dy that does not broadcast is refused with IndexError, one a reshape "
+        "meets first with ValueError); repro: "
+        + COTANGENT_BROADCAST_REPRO)
+
+
+def _asserts_stripped_defect(version: str) -> KnownDefect:
+    return _invalid_call_defect(
+        "tinygrad-size-checks-are-asserts", OPERATIONS, ("kernel_too_large",),
+        f"tinygrad {version} (CPU) under python -O: its only check that a kernel fits the "
+        "padded input is an assert (mixin/movement.py, _pool), so with assertions off a kernel "
+        "or window longer than the padded input gives an empty output; repro: "
+        + ASSERTS_STRIPPED_REPRO)
+
 
 #: Measured on tinygrad 0.14 (CPU) by properties/test_nonfinite.py (the ci profile's 12
 #: examples each): convolutions, their gradients and average pooling are IEEE arithmetic; its
@@ -340,7 +465,8 @@ class TinygradBackend(ForwardOperations, VjpOperations):
         caps = CaseCapabilities(
             dtypes=frozenset(DTYPES) - set(lost), nonfinite=NONFINITE,
             reasons={**reasons, **{f"dtype:{d}": why for d, why in lost.items()}},
-            example_fraction=EXAMPLE_FRACTION,
+            example_fraction=EXAMPLE_FRACTION, rejects_with=REJECTS_WITH,
+            accepts_invalid=ACCEPTS_INVALID,
             precision={"float64": "float64", "float32": "float32",
                        "float16": "float16 storage, float32 accumulation",
                        "bfloat16": "bfloat16 storage and products (emulated: every bfloat16 "
@@ -351,12 +477,41 @@ class TinygradBackend(ForwardOperations, VjpOperations):
                                          frozenset(d for _, d in hits))] if hits else []
         if self.library_version.startswith(PADDING_ONLY_AXIS_RELEASE):  # no probe can force it
             defects.append(_padding_only_axis_defect(self.library_version))
+        defects.extend(self._invalid_call_defects())
         reasons = dict(caps.reasons)
         if "bfloat16" in caps.dtypes and meeting_gradient(
                 self, "bfloat16", ceil_mode=False) != np.asarray(-5 / 3, numpy_dtype("bfloat16")):
             reasons[case_key("avg_pool_vjp", "bfloat16")] = (
                 f"tinygrad {self.library_version}: {BF16_AVG_POOL_VJP}")
         return dataclasses.replace(caps, defects=tuple(defects), reasons=reasons)
+
+    def _invalid_call_defects(self) -> list[KnownDefect]:
+        """The invalid calls this tinygrad accepts by mistake, each tried on one tiny case. The
+        calls only build tinygrad's lazy graph, where it checks shapes: nothing is compiled."""
+        version = self.library_version
+        ones = lambda *shape: self._tensor(np.ones(shape, np.float32))  # noqa: E731
+        defects = []
+        if self._accepts(lambda: ones(1, 1, 1).conv_transpose2d(ones(1, 1, 1), output_padding=1)):
+            defects.append(_output_padding_defect(version))
+        x = ones(1, 1, 4)
+        pools = {"max_pool_vjp": lambda: x.max_pool2d((2,)),
+                 "avg_pool_vjp": lambda: x.avg_pool2d((2,), ceil_mode=True)}
+        broadcast = [op for op, pool in pools.items()
+                     if self._accepts(lambda p=pool: p().gradient(x, gradient=ones(1, 1, 1))[0])]
+        if broadcast:
+            defects.append(_cotangent_defect(version, broadcast))
+        if self._accepts(lambda: ones(1, 1, 4).conv2d(ones(1, 1, 5))):
+            defects.append(_asserts_stripped_defect(version))
+        return defects
+
+    def _accepts(self, build: Any) -> bool:
+        """Whether tinygrad builds ``build()``'s tensor (its shape) without raising."""
+        try:
+            with self._calls():
+                build().shape  # noqa: B018 - the lazy graph checks shapes as it is built
+        except Exception:  # noqa: BLE001 - any refusal: the library does not accept it
+            return False
+        return True
 
     def _kernel_refused(self, dtype: str) -> str | None:
         """Why this compiler cannot build one elementwise kernel in ``dtype`` (stored, read,

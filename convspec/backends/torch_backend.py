@@ -535,6 +535,37 @@ def _never(geometry: Any, spatial: tuple[int, ...]) -> bool:
     return False
 
 
+BATCHED_EMPTY_TRANSPOSE_REPRO = (
+    "python -c \"import torch; F = torch.nn.functional; [print(n, F.conv_transpose1d("
+    "torch.ones(n, 1, 1), torch.ones(1, 1, 3), stride=2, padding=2, output_padding=1).shape) "
+    "for n in (2, 1)]\" (prints 2 torch.Size([2, 1, 0]), then the batch of 1 raises 'Output "
+    "size is too small': (1 - 1)*2 - 4 + 2 + 1 + 1 = 0; conv_transpose2d/3d alike)")
+
+
+def _batched_empty_transpose_accepted(torch: Any, device: Any) -> bool:
+    """Whether this build returns the empty output of the repro above for a batch of 2."""
+    try:
+        torch.nn.functional.conv_transpose1d(torch.ones((2, 1, 1), device=device),
+                                             torch.ones((1, 1, 3), device=device), stride=2,
+                                             padding=2, output_padding=1)
+    except RuntimeError:
+        return False
+    return True
+
+
+def _batched_empty_transpose_defect(version: str) -> KnownDefect:
+    return KnownDefect(
+        name="cpu-batched-transposed-output-size-unchecked",
+        operations=frozenset({"conv_transpose", "conv_transpose_vjp"}),
+        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), applies=_never,
+        invalid_kinds=frozenset({"kernel_too_large"}),
+        reason=(f"torch {version}: a transposed convolution of two or more samples whose "
+                "padding crops its whole output returns an empty tensor (and zero gradients), "
+                "where the same call on one sample raises 'Output size is too small'; a "
+                "negative size fails only by accident ('could not construct a memory "
+                f"descriptor'); repro: {BATCHED_EMPTY_TRANSPOSE_REPRO}"))
+
+
 def _with_limits(caps: Capabilities, version: str, *, cuda: bool) -> Capabilities:
     """``caps`` with the call limits of this torch build and device, and why."""
     reasons = {**caps.reasons, "max_integer_parameter": INT32_PARAMETERS.format(version=version)}
@@ -635,6 +666,8 @@ class TorchBackend(ForwardOperations, VjpOperations):
             defects.append(_avg_pool3d_small_input_defect(self.library_version))
         if _max_pool_extent_wraps(self._torch, self._device):
             defects.append(_max_pool_extent_defect(self.library_version))
+        if _batched_empty_transpose_accepted(self._torch, self._device):
+            defects.append(_batched_empty_transpose_defect(self.library_version))
         if not cuda and _onednn_bf16_reads_garbage(self._torch):
             defects.append(_onednn_bf16_defect(self.library_version))
         if not cuda and _onednn_bf16_unit_output_wrong(self._torch):

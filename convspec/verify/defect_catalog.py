@@ -220,6 +220,13 @@ CATALOG: tuple[CatalogEntry, ...] = (
         torch_backend.AVG_POOL3D_SMALL_INPUT_REPRO, "the covering design", "torch 2.13.0",
         PROBED, expected=_avg_pool3d_small_input),
     CatalogEntry(
+        "cpu-batched-transposed-output-size-unchecked", "torch", TORCH_EAGER,
+        "a transposed convolution of two or more samples whose padding crops the whole output "
+        "returns an empty tensor, where one sample raises 'Output size is too small'",
+        torch_backend.BATCHED_EMPTY_TRANSPOSE_REPRO,
+        "the validation properties (a fixed case in a batch of 2, added for Paddle)",
+        "torch 2.13.0", PROBED),
+    CatalogEntry(
         "max-pool-dilated-extent-wraps", "torch", TORCH_EAGER,
         "max pooling computes its dilated window in 32-bit ints: a window past 2^31 wraps to a "
         "short one, and a call that must raise returns an output longer than the input",
@@ -369,6 +376,27 @@ CATALOG: tuple[CatalogEntry, ...] = (
         tinygrad_backend.PADDING_ONLY_AXIS_REPRO,
         "F2 (`test_vjp_accepts_every_geometry_its_forward_accepts`, float64)", "tinygrad 0.14",
         "open; declared for tinygrad 0.14 (it depends on the process's history: not probed)"),
+    CatalogEntry(
+        "tinygrad-output-padding-unchecked", "tinygrad", ("tinygrad",),
+        "conv_transpose2d adds output_padding to its padding unchecked: output_padding >= "
+        "max(stride, dilation) returns an output longer than any forward input, padded with 0",
+        tinygrad_backend.OUTPUT_PADDING_REPRO,
+        "the validation properties (`test_every_invalid_kind_is_rejected`)", "tinygrad 0.14",
+        PROBED),
+    CatalogEntry(
+        "tinygrad-gradient-broadcasts-cotangent", "tinygrad", ("tinygrad",),
+        "Tensor.gradient takes a dy of another shape that broadcasts against y and sums what "
+        "it adds into dx",
+        tinygrad_backend.COTANGENT_BROADCAST_REPRO,
+        "the validation properties (`test_drawn_invalid_calls_are_rejected`)", "tinygrad 0.14",
+        PROBED),
+    CatalogEntry(
+        "tinygrad-size-checks-are-asserts", "tinygrad", ("tinygrad",),
+        "the output-size checks are assert statements: under python -O a window longer than "
+        "the padded input gives an empty output",
+        tinygrad_backend.ASSERTS_STRIPPED_REPRO,
+        "the adapter's judge of the invalid cases under PYTHONOPTIMIZE", "tinygrad 0.14",
+        PROBED + " (only under python -O)"),
     # -- paddle -------------------------------------------------------------------------------
     CatalogEntry(
         "paddle-output-size-unchecked", "paddle", ("paddle",),

@@ -880,7 +880,8 @@ def results_document(state: _State) -> dict[str, Any]:
         defects = [{"name": d.name, "reason": d.reason, "included": True}
                    for d in state.included_defects]
     else:
-        defects = [{"name": d.name, "reason": d.reason}
+        defects = [{"name": d.name, "reason": d.reason,
+                    **({"invalid_kinds": sorted(d.invalid_kinds)} if d.invalid_kinds else {})}
                    for d in state.capabilities().defects]
     return {
         "backend": state.spec,
@@ -993,7 +994,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             write(f"known defect {defect['name']}: its cases were run and count as failures "
                   f"(--include-known-defects) ({defect['reason']})", yellow=True)
         else:
-            write(f"known defect {defect['name']}: its cases were left out of every property "
+            where = ("the validation properties" if defect.get("invalid_kinds")
+                     else "every property")
+            write(f"known defect {defect['name']}: its cases were left out of {where} "
                   f"({defect['reason']})", yellow=True)
     skipped = Counter(e.get("reason", "") for e in state.results if e["outcome"] == "skipped")
     for reason, count in skipped.most_common():

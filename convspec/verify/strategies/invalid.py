@@ -322,6 +322,9 @@ _TRANSPOSED_FIXED = (
     _conv("kernel_too_large", (2, 1, 1), (1, 1, 3), (2, 1, 0), "(1-1)*2 - 2*2 + 2 + 1 + 1 = 0 "
           "in a batch of 2 (Paddle 3.3.1's gradient refuses the batch of 1 only by accident)",
           transposed=True, stride=(2,), padding=(2,), output_padding=(1,)),
+    _conv("kernel_too_large", (2, 1, 1, 3), (1, 1, 3, 3), (2, 1, 0, 3), "axis 0: (1-1)*2 - "
+          "2*2 + 2 + 1 + 1 = 0 in a batch of 2 (torch 2.13 checks the size of one sample only)",
+          transposed=True, stride=(2, 1), padding=(2, 1), output_padding=(1, 0)),
     _conv("kernel_too_large", (1, 2, 3, 3), (2, 1, 3, 3), (1, 1, 0, 3), "axis 0: (3-1)*1 - 2*3 "
           "+ 2 + 1 = -1", transposed=True, padding=(3, 1)),
     _conv("output_padding", (1, 1, 3), (1, 1, 3), (1, 1, 6), "output_padding 1, stride 1, "
@@ -377,6 +380,8 @@ _POOL_FIXED = (
           kernel=(2,)),
     _pool("cotangent", (1, 2, 4, 4), (1, 3, 2, 2), "dy has 3 channels, the input 2",
           kernel=(2, 2)),
+    _pool("cotangent", (1, 1, 2), (1, 2, 1), "dy (1, 2, 1) for an output (1, 1, 1): they "
+          "broadcast against each other (tinygrad 0.14's gradients take it)", kernel=(2,)),
 )
 _FIXED = {"conv": _CONV_FIXED, "conv_transpose": _TRANSPOSED_FIXED, "max_pool": _POOL_FIXED,
           "avg_pool": _POOL_FIXED}
