@@ -222,3 +222,159 @@ def test_generic_3d_pooling_gradient_needs_data_format():
         else:
             _absent(f"the {pool.__name__} 3-D gradient crash without data_format",
                     "drop the note on it from the tensorflow_backend docstring")
+
+
+# -- invalid calls (issue 17, item 1: the library judges) ------------------------------------
+def _run(code: str, onednn: str = "1") -> subprocess.CompletedProcess:
+    """``code`` in a fresh Python (a TensorFlow abort kills that one, not the test run)."""
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+def test_empty_output_conv_shape_is_declared_and_still_real():
+    """Where TensorFlow sizes a convolution's output 0 (kernel 5 on 4 inputs), oneDNN's float32
+    conv2d returns the input's shape (1, 1, 4, 1) and TensorFlow's own kernels (float64, or
+    TF_ENABLE_ONEDNN_OPTS=0) the empty (1, 1, 0, 1); the backend declares the defect over the
+    kernel_too_large kind of conv and conv_vjp, next to the empty output's convention."""
+    code = tensorflow_backend.EMPTY_OUTPUT_REPRO.split('"')[1]
+    shapes = {}
+    for onednn in ("1", "0"):
+        done = _run(code, onednn)
+        assert done.returncode == 0, done.stderr[-2000:]
+        shapes[onednn] = done.stdout.strip()
+    assert shapes["0"] == "(1, 1, 0, 1)"
+    wrong = tensorflow_backend.empty_output_wrong_dtypes(tf, ("float32", "float64"))
+    assert "float64" not in wrong
+    if shapes["1"] == "(1, 1, 0, 1)":
+        assert not wrong
+        _absent("the empty-output conv shape defect")
+    assert shapes["1"] == "(1, 1, 4, 1)" and "float32" in wrong
+    defect, caps = _defect("tf-onednn-empty-output-conv-shape")
+    assert defect is not None and defect.invalid_kinds == {"kernel_too_large"}
+    assert defect.operations == {"conv", "conv_vjp"} and "float64" not in defect.dtypes
+    assert caps.accepting("conv", "kernel_too_large")
+
+
+@pytest.mark.parametrize("call", [
+    "tf.nn.conv2d(tf.ones((2, 5, 4)), tf.ones((3, 3, 4, 3)), 1, 'VALID')",
+    "tf.nn.max_pool3d(tf.ones((2, 5, 5, 4)), 2, 2, 'VALID', data_format='NDHWC')"])
+def test_fewer_axes_abort_onednn_and_the_adapter_refuses_them(call):
+    """oneDNN's Conv2D and MaxPool3D abort the process on an input with one axis fewer than
+    they take (tensorflow/tensorflow#111453, #111457), TensorFlow's own kernels raise; so the
+    adapter refuses such an input with a ValueError naming x before calling TensorFlow."""
+    own = _run(f"import tensorflow as tf\ntry:\n    {call}\nexcept tf.errors.OpError as e:\n"
+               "    print(type(e).__name__)", onednn="0")
+    assert own.stdout.strip() == "InvalidArgumentError", own.stderr[-2000:]
+    backend = load_backend("tensorflow")
+    x = np.ones((2, 4, 5, 5) if "pool" in call else (2, 4, 5), np.float32)
+    with pytest.raises(ValueError, match="^x: .*rank at least"):
+        if "pool" in call:
+            backend.max_pool(x, kernel=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0),
+                             dilation=(1, 1, 1), ceil_mode=False)
+        else:
+            backend.conv(x, np.ones((3, 4, 3, 3), np.float32), None, stride=(1, 1),
+                         padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1)
+    done = _run(f"import tensorflow as tf\n{call}")
+    if done.returncode >= 0:
+        _absent(f"the oneDNN abort of {call.split('(')[0]} on fewer axes",
+                "the adapter's FEWER_AXES refusal can go (TensorFlow judges the call)")
+
+
+def test_avg_pool_gradient_reads_any_dy_and_the_adapter_refuses_it():
+    """AvgPoolGrad takes a gradient of another shape than the pooling's output and reads it
+    as if it had that shape (one of more channels here; a smaller one overflows the heap,
+    tensorflow/tensorflow#63353, #64642); the adapter refuses such a dy with a ValueError."""
+    done = _run("import tensorflow as tf\nprint(tf.raw_ops.AvgPoolGrad(orig_input_shape=[1, 4, "
+                "4, 2], grad=tf.ones((1, 2, 2, 3)), ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], "
+                "padding='VALID').shape)")
+    backend = load_backend("tensorflow")
+    with pytest.raises(ValueError, match="^dy: "):
+        backend.avg_pool_vjp(np.ones((1, 2, 4, 4), np.float32), np.ones((1, 3, 2, 2),
+                             np.float32), kernel=(2, 2), stride=(2, 2), padding=(0, 0),
+                             ceil_mode=False, count_include_pad=True)
+    if done.returncode != 0 or done.stdout.strip() != "(1, 4, 4, 2)":
+        _absent("AvgPoolGrad reading a dy of another shape",
+                "the adapter's AVG_POOL_DY refusal can go (TensorFlow judges dy)")
+
+
+def test_declared_conventions_are_tensorflows():
+    """What ``accepts_invalid`` declares is TensorFlow's: the empty output of a kernel one
+    longer than the input (and of kernel 8, stride 3 on 4, where the documented ceil is -1),
+    refused below; a max_pool2d padding below the window, refused at the window; a conv2d input
+    with an extra leading axis convolved as a batch."""
+    x = tf.ones((1, 1, 4, 1), tf.float64)
+    assert tf.nn.conv2d(x, tf.ones((1, 5, 1, 1), tf.float64), 1, "VALID").shape == (1, 1, 0, 1)
+    assert tf.nn.conv2d(x, tf.ones((1, 8, 1, 1), tf.float64), [1, 1, 3, 1],
+                        "VALID").shape == (1, 1, 0, 1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="would be negative"):
+        tf.nn.conv2d(x, tf.ones((1, 6, 1, 1), tf.float64), 1, "VALID")
+    # explicit padding, as the adapter pools ("VALID" dies of SIGFPE, tensorflow#125509)
+    assert tf.nn.max_pool1d(tf.ones((1, 4, 1)), 5, 1, [[0, 0]] * 3).shape == (1, 0, 1)
+    pads = [[0, 0], [2, 2], [0, 0]]
+    assert tf.nn.max_pool1d(tf.ones((1, 5, 1)), 3, 1, pads).shape == (1, 7, 1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="smaller than the window"):
+        tf.nn.max_pool1d(tf.ones((1, 6, 1)), 2, 2, pads)
+    rng = np.random.default_rng(0)
+    x5 = rng.standard_normal((2, 3, 5, 5, 2))
+    w = rng.standard_normal((2, 2, 2, 4))
+    y = tf.nn.conv2d(x5, w, 1, "VALID").numpy()
+    assert np.allclose(y[1, 2], tf.nn.conv2d(x5[1:2, 2], w, 1, "VALID").numpy()[0])
+    caps = load_backend("tensorflow").capabilities()
+    for key in ("conv:kernel_too_large", "avg_pool_vjp:kernel_too_large", "conv:rank",
+                "conv_vjp:rank", "max_pool:pool_padding", "max_pool_vjp:pool_padding"):
+        assert key in caps.accepts_invalid
+    assert not caps.accepting("conv_transpose", "kernel_too_large")
+    assert not caps.accepting("conv_transpose", "output_padding")
+    assert not caps.accepting("avg_pool", "pool_padding")
+
+
+def test_what_the_adapter_composes_it_judges_and_the_rest_tensorflow_does():
+    """The adapter crops a transposed convolution's padding, pads x for an output_padding from
+    the stride up to the dilation, and pads average pooling (and 3-D max pooling) itself: it
+    refuses those arguments' invalid values with a ValueError naming them (B10, B9); an
+    output_padding at or above both stride and dilation goes to TensorFlow, which refuses
+    the output shape itself."""
+    backend = load_backend("tensorflow")
+    reference = load_backend("reference")
+    ones = np.ones((1, 1, 1), np.float32)
+    with pytest.raises(ValueError, match="^padding: .*crops"):
+        backend.conv_transpose(ones, ones, None, stride=(1,), padding=(1,),
+                               output_padding=(0,), dilation=(1,), groups=1)
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, (1, 2, 4)).astype(np.float32)
+    w = rng.integers(-2, 3, (2, 3, 3)).astype(np.float32)
+    valid = dict(stride=(1,), padding=(1,), output_padding=(2,), dilation=(3,), groups=1)
+    assert np.array_equal(backend.conv_transpose(x, w, None, **valid),
+                          reference.conv_transpose(x, w, None, **valid))
+    for stride, dilation in ((1, 2), (2, 1)):
+        with pytest.raises(tf.errors.OpError):
+            backend.conv_transpose(x, w, None, stride=(stride,), padding=(0,),
+                                   output_padding=(2,), dilation=(dilation,), groups=1)
+    x6 = np.ones((1, 1, 6), np.float32)
+    with pytest.raises(ValueError, match="^padding: 2 .*half the window"):
+        backend.avg_pool(x6, kernel=(3,), stride=(1,), padding=(2,), ceil_mode=False,
+                         count_include_pad=True)
+    with pytest.raises(ValueError, match="^padding: 2 .*half the window"):
+        backend.max_pool(np.ones((1, 1, 6, 6, 6), np.float32), kernel=(3, 3, 3),
+                         stride=(1, 1, 1), padding=(1, 1, 2), dilation=(1, 1, 1),
+                         ceil_mode=False)
+    assert backend.max_pool(x6, kernel=(3,), stride=(1,), padding=(2,), dilation=(1,),
+                            ceil_mode=False).shape == (1, 1, 8)
+
+
+def test_empty_3d_max_pooling_dies_of_sigfpe_and_the_adapter_refuses_it():
+    """oneDNN's float32 MaxPool3D whose output is empty on its innermost axis dies of a
+    floating-point exception (tensorflow/tensorflow#94120, #125509; on the outermost it
+    returns the empty output); the adapter, which calls it "VALID" on its own padding, refuses
+    an empty 3-D max pooling with a ValueError naming the kernel."""
+    backend = load_backend("tensorflow")
+    with pytest.raises(ValueError, match="^kernel: .*empty output"):
+        backend.max_pool(np.ones((1, 1, 4, 4, 4), np.float32), kernel=(1, 1, 5),
+                         stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1),
+                         ceil_mode=False)
+    done = _run("import tensorflow as tf\nprint(tf.nn.max_pool3d(tf.ones((1, 4, 4, 4, 1)), "
+                "[1, 1, 5], 1, 'VALID', data_format='NDHWC').shape)")
+    if done.returncode >= 0:
+        _absent("the oneDNN MaxPool3D SIGFPE on an empty output",
+                "the adapter's MAX_POOL3D_EMPTY refusal can go (TensorFlow judges the call)")

@@ -33,6 +33,18 @@ transposes the protocol's channels-first arrays and PyTorch weight layouts at th
   output gradient); ``tf.pad`` and the slices above are part of the taped function, so their
   gradients are TensorFlow's too.
 
+Invalid calls go to TensorFlow, which judges them (its ``tf.errors.OpError``), except the
+arguments the adapter composes itself: a transposed convolution's padding that crops the whole
+output, pooling padding above half the window where ``tf.pad`` applies it (average pooling,
+3-D max pooling) are refused with a ``ValueError`` naming the argument; an ``output_padding``
+at or above both stride and dilation is passed on, and TensorFlow refuses its output shape. The
+conventions by which TensorFlow accepts some invalid calls (an empty output, extra batch axes,
+max pooling padding below the window) are declared in ``accepts_invalid``. Calls TensorFlow
+2.21's oneDNN kernels would not come back from are refused with a ``ValueError`` before the
+call: an input with fewer axes than the op takes (Conv2D and MaxPool3D abort the process,
+Conv3D and AvgPool3D return the input's shape), an empty 3-D max pooling (SIGFPE), and an
+average pooling gradient of another shape than the output (AvgPoolGrad reads past it).
+
 Everything TensorFlow cannot take (``ceil_mode``, pooling dilation, ``count_include_pad=False``,
 groups in a transposed convolution, and the kernels its CPU build lacks, which are probed) is a
 declared gap, never computed by the adapter. Pooling ops are called with ``data_format`` given
@@ -275,6 +287,97 @@ def f16_avg_pool_grad_rounds(tf: Any) -> bool:
     return float(dx.numpy()[0, 3, 0]) != 7.0
 
 
+#: Found by the fixed invalid cases (kernel_too_large) on TensorFlow 2.21 (CPU, oneDNN): where
+#: TensorFlow's own size is 0 (a kernel one longer than the input), the oneDNN float32 and
+#: bfloat16 convolution returns the input's shape filled with uninitialized values, where the
+#: Eigen kernels (float64, float16; TF_ENABLE_ONEDNN_OPTS=0) return the empty output; the class
+#: of :data:`EMPTY_BATCH_REPRO`.
+EMPTY_OUTPUT_REPRO = (
+    "python -c \"import tensorflow as tf; print(tf.nn.conv2d(tf.ones((1, 1, 4, 1)), "
+    "tf.ones((1, 5, 1, 1)), 1, 'VALID').shape)\" (prints (1, 1, 4, 1), not (1, 1, 0, 1); "
+    "in float64 or with TF_ENABLE_ONEDNN_OPTS=0 (1, 1, 0, 1))")
+
+
+def empty_output_wrong_dtypes(tf: Any, dtypes: Sequence[str] = DTYPES) -> frozenset[str]:
+    """Those of ``dtypes`` (give those with a 2-D conv kernel here) in which the repro's
+    convolution, whose output TensorFlow sizes 0, returns another shape."""
+    return frozenset(name for name in dtypes if tuple(tf.nn.conv2d(
+        tf.ones((1, 1, 4, 1), getattr(tf, name)), tf.ones((1, 5, 1, 1), getattr(tf, name)), 1,
+        "VALID").shape) != (1, 1, 0, 1))
+
+
+def _empty_output_defect(version: str, dtypes: frozenset[str]) -> KnownDefect:
+    return KnownDefect(
+        name="tf-onednn-empty-output-conv-shape", operations=frozenset({"conv", "conv_vjp"}),
+        dtypes=dtypes, ranks=frozenset(RANKS), applies=lambda geometry, spatial: False,
+        invalid_kinds=frozenset({"kernel_too_large"}),
+        reason=(f"tensorflow {version} (CPU, oneDNN): a convolution whose output TensorFlow "
+                "sizes 0 (a kernel one longer than the padded input; declared accepted in "
+                "accepts_invalid) returns the input's shape filled with uninitialized values "
+                f"instead of the empty output, in {', '.join(sorted(dtypes))}; repro: "
+                f"{EMPTY_OUTPUT_REPRO}"))
+
+
+#: Invalid calls (B1, B9, A7) TensorFlow accepts by its documented conventions.
+EMPTY_OUTPUT = (
+    "TensorFlow sizes a \"VALID\" window op's output ceil((n - (k - 1) * d) / s) "
+    "(tf.nn.convolution and tf.nn.pool: 'If padding == \"VALID\": output_spatial_shape[i] = "
+    "ceil((input_spatial_shape[i] - (spatial_filter_shape[i]-1) * dilation_rate[i]) / "
+    "strides[i])') and refuses only a negative size (\"Computed output size would be "
+    "negative\", GetWindowedOutputSizeVerbose in tensorflow/core/framework/"
+    "kernel_shape_util.cc), so a kernel or window one longer than the input, padded here by "
+    "tf.pad, gives an empty output; that C++ size (n - extent + s) / s truncates toward 0, so a "
+    "quotient above -1 is 0 too (kernel 8, stride 3 on 4 inputs: empty where the documented "
+    "ceil is -1), and a size below 0 is refused")
+BATCH_DIMS = (
+    "tf.nn.conv1d/conv2d/conv3d read every axis before the spatial ones as a batch axis "
+    "(tf.nn.conv2d: 'A Tensor of rank at least 4 ... with the all-but-inner-3 dimensions acting "
+    "as batch dimensions'; tf.nn.conv1d: 'batch_shape + [in_width, in_channels]'; conv3d's "
+    "_conv3d_expanded_batch), so an input with one axis more than (N, C, *spatial), channels "
+    "moved last, is convolved as a batch of N * (its extra axis) samples")
+EXPLICIT_POOL_PADDING = (
+    "tf.nn.max_pool1d/max_pool2d's explicit padding need only be smaller than the window "
+    "(\"Left padding 2 needs to be smaller than the window size 2\": CheckPaddingSize in "
+    "tensorflow/core/kernels/pooling_ops_common.cc, tested by pooling_ops_test.py "
+    "testEdgeCasesExcessPadding), so every window still overlaps the input; padding between "
+    "k // 2 + 1 and k - 1 is pooled (3-D max pooling, padded here with -inf since "
+    "tf.nn.max_pool3d has none, refuses B9's invalid padding itself)")
+EMPTY_MAX_POOL = (
+    f"{EMPTY_OUTPUT} (1-D and 2-D, explicit padding; 3-D max pooling, whose oneDNN MaxPool3D "
+    "dies of a floating-point exception on an empty output, is refused by the adapter)")
+ACCEPTS_INVALID = {
+    **{f"{op}:kernel_too_large": EMPTY_OUTPUT
+       for op in ("conv", "conv_vjp", "avg_pool", "avg_pool_vjp")},
+    "max_pool:kernel_too_large": EMPTY_MAX_POOL, "max_pool_vjp:kernel_too_large": EMPTY_MAX_POOL,
+    "conv:rank": BATCH_DIMS, "conv_vjp:rank": BATCH_DIMS,
+    "max_pool:pool_padding": EXPLICIT_POOL_PADDING,
+    "max_pool_vjp:pool_padding": EXPLICIT_POOL_PADDING,
+}
+
+#: Calls that would not come back from TensorFlow 2.21 (CPU, oneDNN), refused by the adapter
+#: with a ValueError before the call: its oneDNN Conv2D/Conv3D kernels and MaxPool3D abort the
+#: process ("Check failed: index >= 0 && index < num_total_dims" in tensor_format.h,
+#: tensorflow/tensorflow#111453; "Check failed: d < dims()" in tensor_shape.cc, #111457) or,
+#: Conv3D and AvgPool3D, return the input's shape, on an input with fewer axes than the op's
+#: (the Eigen kernels, TF_ENABLE_ONEDNN_OPTS=0, raise "convolution input must be
+#: 4-dimensional"); AvgPoolGrad and AvgPool3DGrad do not check their gradient's shape and read
+#: (and free) past it, corrupting the heap on a smaller one ("free(): corrupted unsorted
+#: chunks", tensorflow/tensorflow#63353, #64642).
+FEWER_AXES = ("x: {op} needs an input of rank at least {rank} ((N, C, *spatial) for a "
+              "{ndim}-D {what}), got {got} axes; tensorflow {version}'s oneDNN kernel aborts "
+              "the process or returns the input's shape on fewer (tensorflow/tensorflow#111453, "
+              "#111457), so the call is not made")
+MAX_POOL3D_EMPTY = (
+    "kernel: {kernel} leaves tf.nn.max_pool3d an empty output on axis {axis} ({n} padded "
+    "inputs, stride {stride}); tensorflow {version}'s oneDNN MaxPool3D (float32, bfloat16) "
+    "dies of a floating-point exception (SIGFPE) on an empty output (tensorflow/tensorflow"
+    "#94120, #125509), so the call is not made")
+AVG_POOL_DY = ("dy: shape {got} (channels last) differs from the average pooling's output "
+               "{want}; tensorflow {version}'s AvgPoolGrad does not check it and reads past a "
+               "smaller one, corrupting the heap (tensorflow/tensorflow#63353, #64642), so the "
+               "call is not made")
+
+
 #: TensorFlow's integer attributes (strides, dilations, ksize) are int32.
 INT32_ATTRIBUTES = (
     "tensorflow {version} keeps strides, dilations and window sizes in int32 attributes: 2^31 "
@@ -359,6 +462,16 @@ def _refuse_conventions(g: PoolGeometry, *, max_pool: bool) -> None:
         raise NotImplementedError(CONVENTIONS["exclude_pad"])
 
 
+def _check_pool_padding(g: PoolGeometry) -> None:
+    """``ValueError`` for pooling padding above half the (dilated) window (B9), where the
+    adapter applies the padding itself (``tf.pad``): TensorFlow never sees it."""
+    for axis, (k, p, d) in enumerate(zip(g.kernel, g.padding, g.dilation)):
+        half = (d * (k - 1) + 1) // 2
+        if p > half:
+            raise ValueError(f"padding: {p} on axis {axis} is more than half the window "
+                             f"({d * (k - 1) + 1} // 2 = {half}; B9)")
+
+
 class TensorFlowBackend(ForwardOperations, VjpOperations):
     """TensorFlow's ``tf.nn`` on the CPU behind the convspec backend protocol (name
     ``"tensorflow"``). ``threads`` sets TensorFlow's intra- and inter-op thread pools (when
@@ -389,7 +502,7 @@ class TensorFlowBackend(ForwardOperations, VjpOperations):
                       for op in ("conv_transpose", "conv_transpose_vjp")}}
         base = Capabilities(
             features=frozenset(FEATURES) - set(CONVENTIONS), reasons=reasons,
-            rejects_with=(self._tf.errors.OpError,),
+            rejects_with=(self._tf.errors.OpError,), accepts_invalid=ACCEPTS_INVALID,
             precision={"float64": "float64 (Eigen)", "float32": "float32 (oneDNN)",
                        "float16": "float16 storage (Eigen)",
                        "bfloat16": "bfloat16 storage (oneDNN)"})
@@ -415,6 +528,11 @@ class TensorFlowBackend(ForwardOperations, VjpOperations):
                                       lambda: sorted(unit_output_wrong_dtypes(tf, conv2d)), []))
         if unit:
             defects.append(_unit_output_defect(self.library_version, unit))
+        empty_output = frozenset(prober.value(
+            f"tf-empty-output:{','.join(conv2d)}",
+            lambda: sorted(empty_output_wrong_dtypes(tf, conv2d)), []))
+        if empty_output:
+            defects.append(_empty_output_defect(self.library_version, empty_output))
         if has("conv_vjp", "bfloat16", 2) and prober.value(
                 "tf-bf16-bias-grad", lambda: bf16_bias_grad_drifts(tf), False):
             defects.append(_bf16_bias_grad_defect(self.library_version))
@@ -483,8 +601,11 @@ class TensorFlowBackend(ForwardOperations, VjpOperations):
                 for t in watched:
                     tape.watch(t)
                 y = self._function(op, geometry)(*tensors)
-            grads = iter(tape.gradient(y, watched, output_gradients=tf.constant(
-                _channels_last(dy))))
+            dy = _channels_last(dy)
+            if op == "avg_pool" and tuple(dy.shape) != tuple(y.shape):
+                raise ValueError(AVG_POOL_DY.format(got=tuple(dy.shape), want=tuple(y.shape),
+                                                    version=self.library_version))
+            grads = iter(tape.gradient(y, watched, output_gradients=tf.constant(dy)))
             out: list[np.ndarray | None] = []
             for i, t in enumerate(tensors):
                 if t is None:
@@ -500,11 +621,22 @@ class TensorFlowBackend(ForwardOperations, VjpOperations):
     def _pad(self, x: Any, pairs: Sequence[tuple[int, int]], value: float = 0.0) -> Any:
         if not any(before or after for before, after in pairs):
             return x
-        return self._tf.pad(x, [[0, 0], *map(list, pairs), [0, 0]],
+        # Axes before the spatial ones beyond the batch's are batch axes, as TensorFlow's
+        # convolutions read them (accepts_invalid "conv:rank"); fewer axes, tf.pad refuses.
+        lead = [[0, 0]] * max(1, len(x.shape) - len(pairs) - 1)
+        return self._tf.pad(x, [*lead, *map(list, pairs), [0, 0]],
                             constant_values=np.asarray(value, x.dtype.as_numpy_dtype))
+
+    def _require_axes(self, x: Any, ndim: int, op: str, what: str) -> None:
+        """``ValueError`` for an input with fewer axes than ``op`` takes, which the oneDNN
+        kernel named in :data:`FEWER_AXES` would abort on (or misread) instead of refusing."""
+        if len(x.shape) < ndim + 2:
+            raise ValueError(FEWER_AXES.format(op=op, rank=ndim + 2, ndim=ndim, what=what,
+                                               got=len(x.shape), version=self.library_version))
 
     def _conv(self, g: ConvGeometry, x: Any, w: Any, b: Any) -> Any:
         tf = self._tf
+        self._require_axes(x, g.ndim, f"tf.nn.conv{max(g.ndim, 2)}d", "kernel")
         x = self._pad(x, g.padding)
         if g.ndim == 1:  # as tf.nn.conv1d does: the 2-D op on (N, 1, W, C)
             y = tf.nn.conv2d(x[:, None], w[None], [1, 1, *g.stride, 1], "VALID",
@@ -521,8 +653,17 @@ class TensorFlowBackend(ForwardOperations, VjpOperations):
         n, *spatial = x.shape[:-1]
         out = g.output_spatial(tuple(spatial))
         pads = g.symmetric_padding
-        # output_padding >= stride: the adjoint convolution has more windows, over zeros.
-        x = self._pad(x, [(0, op // s) for op, s in zip(g.output_padding, g.stride)])
+        if len(spatial) == g.ndim and any(m < 1 for m in out):
+            # The adapter crops the padding (B10), which TensorFlow never sees.
+            raise ValueError(
+                f"padding: {pads} crops the transposed convolution's whole full output "
+                f"{tuple(m + 2 * p for m, p in zip(out, pads))} (its output {out} must be at "
+                "least 1 on every axis, B10)")
+        # stride <= output_padding < dilation (B10 allows it below max(stride, dilation)): the
+        # adjoint convolution has output_padding // stride more windows, over zeros. Above
+        # both, TensorFlow refuses the output_shape (its convolution does not tile x).
+        x = self._pad(x, [(0, op // s if s <= op < d else 0)
+                          for op, s, d in zip(g.output_padding, g.stride, g.dilation)])
         full = [n, *(m + 2 * p for m, p in zip(out, pads)), w.shape[-2]]
         if g.ndim == 1:  # as tf.nn.conv1d_transpose does: the 2-D op on (N, 1, W, C)
             y = tf.nn.conv2d_transpose(x[:, None], w[None], [n, 1, *full[1:]],
@@ -539,9 +680,15 @@ class TensorFlowBackend(ForwardOperations, VjpOperations):
         tf = self._tf
         _refuse_conventions(g, max_pool=True)
         pairs = [[p, p] for p in g.padding]
-        if g.ndim == 3:
-            return tf.nn.max_pool3d(self._pad(x, [(p, p) for p in g.padding], -np.inf),
-                                    list(g.kernel), list(g.stride), "VALID",
+        if g.ndim == 3:  # tf.nn.max_pool3d has no explicit padding: the adapter pads
+            self._require_axes(x, 3, "tf.nn.max_pool3d", "window")
+            _check_pool_padding(g)
+            x = self._pad(x, [(p, p) for p in g.padding], -np.inf)
+            for axis, (n, k, s) in enumerate(zip(x.shape[1:-1], g.kernel, g.stride)):
+                if len(x.shape) == 5 and -s < n - k + s < s:  # TensorFlow's size (n - k + s) / s, truncated, is 0
+                    raise ValueError(MAX_POOL3D_EMPTY.format(
+                        kernel=g.kernel, axis=axis, n=n, stride=s, version=self.library_version))
+            return tf.nn.max_pool3d(x, list(g.kernel), list(g.stride), "VALID",
                                     data_format="NDHWC")
         pool = tf.nn.max_pool2d if g.ndim == 2 else tf.nn.max_pool1d
         return pool(x, list(g.kernel), list(g.stride), [[0, 0], *pairs, [0, 0]],
@@ -550,6 +697,9 @@ class TensorFlowBackend(ForwardOperations, VjpOperations):
     def _avg_pool(self, g: PoolGeometry, x: Any) -> Any:
         tf = self._tf
         _refuse_conventions(g, max_pool=False)
+        if g.ndim == 3:
+            self._require_axes(x, 3, "tf.nn.avg_pool3d", "window")
+        _check_pool_padding(g)  # TensorFlow's average pooling has no padding: the adapter pads
         pool = {1: tf.nn.avg_pool1d, 2: tf.nn.avg_pool2d, 3: tf.nn.avg_pool3d}[g.ndim]
         return pool(self._pad(x, [(p, p) for p in g.padding]), list(g.kernel), list(g.stride),
                     "VALID", data_format={1: "NWC", 2: "NHWC", 3: "NDHWC"}[g.ndim])

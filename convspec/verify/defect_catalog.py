@@ -290,6 +290,13 @@ CATALOG: tuple[CatalogEntry, ...] = (
         "open; declared for torch.compile", reason_key="nonfinite:max_pool_vjp"),
     # -- tensorflow ---------------------------------------------------------------------------
     CatalogEntry(
+        "tf-onednn-empty-output-conv-shape", "tensorflow", ("tensorflow",),
+        "a float32 or bfloat16 convolution whose output TensorFlow sizes 0 returns the input's "
+        "shape filled with uninitialized values (oneDNN; Eigen returns the empty output)",
+        tensorflow_backend.EMPTY_OUTPUT_REPRO,
+        "the validation properties (`test_every_invalid_kind_is_rejected[conv]`)",
+        "tensorflow 2.21.0", PROBED, "TF_ENABLE_ONEDNN_OPTS=0"),
+    CatalogEntry(
         "tf-onednn-empty-batch-conv-shape", "tensorflow", ("tensorflow",),
         "with oneDNN on, a convolution of an empty batch returns the input's shape instead of "
         "the output's",
