@@ -2,7 +2,8 @@
 # Nightly benchmarks: roofline calibration + the convolution suites on every backend this machine
 # can run, recorded by asv under this machine's name against tonight's commit of the nights
 # ledger, the night's provenance beside the results, `asv publish`, the offline-ready dashboard,
-# then the gate (exit 1 when tonight opens a regression). See bench/README.md.
+# then the gate (exit 1 when tonight, or on the release track the release just recorded, opens a
+# regression). See bench/README.md.
 #
 #   bench/nightly.sh                              # this machine, tonight (UTC), default selection
 #   CONVSPEC_NIGHT=2026-11-20 bench/nightly.sh    # record (or re-record) a given night
@@ -15,7 +16,8 @@
 #                        the installed release of CONVSPEC_RELEASE_OF (tagged <library>-<version>,
 #                        ordered by version; a rerun replaces that release only), into
 #                        <results dir>/release-<library>/ (its own ledger, results, provenance,
-#                        dashboard); no gate (it compares nights)
+#                        dashboard); the gate compares the release just recorded with the
+#                        previous release in version order on the same machine
 #   CONVSPEC_RELEASE_OF  the distribution the release track follows (default: torch)
 #   CONVSPEC_NIGHT       YYYY-MM-DD, the night to record (default: today's UTC date); a rerun of
 #                        a night replaces that machine's results of that night only
@@ -33,8 +35,9 @@
 #   CONVSPEC_QUICK=1     asv run --quick (one sample each: a smoke test, not a measurement)
 #   CONVSPEC_RESULTS_DIR everything goes to $CONVSPEC_RESULTS_DIR/{ledger,results,provenance,html}
 #                        instead of .asv/ (with the asv config written there)
-#   CONVSPEC_NO_RUN=1    only publish (and gate) what the results directory already holds
-#   CONVSPEC_NO_GATE=1   do not run the gate
+#   CONVSPEC_NO_RUN=1    only publish (and gate) what the results directory already holds (the
+#                        release track then gates each machine's newest release)
+#   CONVSPEC_NO_GATE=1   do not run the gate (either track)
 #   CONVSPEC_GATE_THRESHOLD  the gate's minimum slowdown, a fraction (default 0.25)
 set -euo pipefail
 
@@ -50,8 +53,7 @@ SHARED=${CONVSPEC_RESULTS_DIR:-$ROOT/.asv}
 TRACK=${CONVSPEC_TRACK:-nightly}
 case "$TRACK" in
     nightly) ;;
-    release) LIBRARY=${CONVSPEC_RELEASE_OF:-torch}; SHARED="$SHARED/release-$LIBRARY"
-             CONVSPEC_NO_GATE=1 ;;
+    release) LIBRARY=${CONVSPEC_RELEASE_OF:-torch}; SHARED="$SHARED/release-$LIBRARY" ;;
     *) echo "nightly: CONVSPEC_TRACK=$TRACK is not a track: use nightly or release" >&2; exit 2 ;;
 esac
 mkdir -p "$SHARED"
@@ -122,6 +124,13 @@ fi
     || { cat "$SHARED/logs/publish.log"; exit 2; }
 "$PYTHON" bench/dashboard.py --config "$CONFIG"
 if [[ -z "${CONVSPEC_NO_GATE:-}" ]]; then
-    "$PYTHON" -m convspec.perf.gate --config "$CONFIG" --night "$NIGHT" \
+    # nightly: tonight against the machine's night before; release: the release just recorded
+    # against the previous release in version order (without a run: each machine's newest)
+    GATE_ARGS=(--night "$NIGHT")
+    if [[ "$TRACK" == release ]]; then
+        GATE_ARGS=(--release-of "$LIBRARY")
+        [[ -n "${LABEL:-}" ]] && GATE_ARGS+=(--release "$LABEL")
+    fi
+    "$PYTHON" -m convspec.perf.gate --config "$CONFIG" "${GATE_ARGS[@]}" \
         --threshold "${CONVSPEC_GATE_THRESHOLD:-0.25}"
 fi

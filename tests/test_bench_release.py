@@ -8,11 +8,20 @@ bench/nightly.sh`` for three releases of a fake library (``toylib``: a ``.dist-i
 (tests/fixtures/sleepy_backends.py). It records 1.11.0 first, then backfills 1.9.0, then 1.10.0
 twice (the rerun must replace the first run's result), publishes, and reads asv's published
 JSON (three points in version order, each release's tag on its revision) and the page in
-headless Chromium (the x axis's ticks are the tags, in version order).
+headless Chromium (the x axis's ticks are the tags, in version order). Each release is faster
+than the one before, except the first run of 1.10.0, whose gate (the release against the
+previous release in version order) exits 1 naming ``toylib 1.9.0 → toylib 1.10.0``; the rerun
+passes it.
+
+The release gate's fast tests build the release ledger and synthetic asv results files (no asv
+run): a planted slowdown between two releases is flagged with both labels, a speedup is not,
+whatever the recording order; bad input is exit 2 with a message.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -31,6 +40,8 @@ sys.path.insert(0, str(FIXTURES))
 
 import dashboard_browser as browser  # noqa: E402
 import nights  # noqa: E402
+
+from convspec.perf import gate, provenance  # noqa: E402
 
 MACHINE = "convspec-release-a"
 TOY = "sleepy_backends:slowing"
@@ -80,6 +91,106 @@ def test_release_of_a_library_not_installed_is_exit_2(tmp_path: Path, capsys):
     assert "pip install convspec-no-such-library==VERSION" in capsys.readouterr().err
 
 
+def _release_results(shared: Path, machine: str, version: str, seconds: list[float], *,
+                     iqr: float = 0.0, samples: int = 5) -> str:
+    """An asv results file of ``toylib`` ``version`` on ``machine`` as asv writes it (named
+    by the release's ledger commit, dated by it), cases ``'slow'`` and ``'fast'``."""
+    commit = nights.release_commit(shared / "ledger", "toylib", version)
+    date = int(_git(shared / "ledger", "show", "-s", "--format=%ct", commit))
+    n = len(seconds)
+    row = [seconds, [["'slow'", "'fast'"]], "v1", 0, 1, None, None,
+           [t * (1 - iqr / 2) for t in seconds], [t * (1 + iqr / 2) for t in seconds],
+           [samples] * n]
+    path = shared / "results" / machine / f"{commit[:8]}-existing-py.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "commit_hash": commit, "date": date * 1000,
+        "results": {BENCHMARK: row},
+        "result_columns": ["result", "params", "version", "started_at", "duration",
+                           "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75",
+                           "stats_repeat"]}), encoding="utf-8")
+    return commit
+
+
+def _gate(shared: Path, *args: str) -> tuple[int, str]:
+    """``python -m convspec.perf.gate --results-dir <shared>/results ARGS``, in process."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            code = gate.main(["--results-dir", str(shared / "results"), *args])
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
+    return code, out.getvalue()
+
+
+def test_release_gate_names_the_releases_of_a_slowdown(tmp_path: Path):
+    shared = tmp_path / "shared"
+    # recorded out of version order: the newest first, then a backfill, then the one between
+    _release_results(shared, "m1", "1.11.0", [0.030, 0.005])  # 'slow' 3x slower, 'fast' 4x faster
+    _release_results(shared, "m1", "1.9.0", [0.010, 0.020])
+    _release_results(shared, "m1", "1.10.0", [0.010, 0.020])
+    _release_results(shared, "m2", "1.10.0", [0.010, 0.020])  # another machine: not compared
+    _release_results(shared, "m2", "1.11.0", [0.011, 0.020])  # with m1; 10 %: not a regression
+    provenance.write(shared / "provenance", "m1", "toylib-1.11.0",
+                     {"convspec.commit": "c0ffee" * 7, "release": "toylib-1.11.0"})
+    # the three releases' commits are all dated 2000-01-26: nights could not tell them apart
+    assert list(gate.load_nights(shared / "results")["m1"]) == ["2000-01-26"]
+
+    code, out = _gate(shared, "--release-of", "toylib", "--release", "toylib-1.11.0")
+    assert code == 1, out
+    [line] = [line for line in out.splitlines() if "slowed" in line]
+    assert line.startswith(f"gate: {BENCHMARK}('slow') on machine m1 slowed toylib 1.10.0 → "
+                           "toylib 1.11.0: from 10 ms to 30 ms (3.00x), beyond the allowed 1.25x")
+    assert "toylib 1.10.0: no provenance recorded" in line
+    assert "toylib 1.11.0: convspec.commit c0ffeec0ffee" in line
+    assert "'fast'" not in out and "2000-" not in out  # the speedup; the synthetic dates
+    assert "gate: machine m2: toylib 1.10.0 → toylib 1.11.0, 2 case(s)" in out
+    assert _gate(shared, "--release-of", "toylib")[0] == 1  # default: each machine's newest
+
+    steps, found = gate.release_steps(shared / "results", shared / "provenance",
+                                      shared / "ledger", "toylib", release="1.10.0")
+    assert found == [] and [s.sentence() for s in steps] == [
+        "gate: machine m1: toylib 1.9.0 → toylib 1.10.0, 2 case(s) of the same benchmark "
+        "version compared", "gate: machine m2: nothing before toylib 1.10.0 to compare with"]
+    code, out = _gate(shared, "--release-of", "toylib", "--release", "1.9.0")
+    assert code == 0 and "nothing before toylib 1.9.0" in out, out
+    # the nightly gate's rule: a spread of 3 x 30 % IQR/median allows the 3x slowdown
+    _release_results(shared, "m1", "1.11.0", [0.030, 0.005], iqr=0.7)
+    assert _gate(shared, "--release-of", "toylib")[0] == 0
+
+
+def test_release_gate_bad_input_is_exit_2(tmp_path: Path):
+    shared = tmp_path / "shared"
+    (shared / "results").mkdir(parents=True)
+    code, out = _gate(shared, "--release-of", "toylib")
+    assert code == 2 and "no release ledger at" in out, out
+    _release_results(shared, "m1", "1.9.0", [0.010, 0.020])
+    nights.release_commit(shared / "ledger", "toylib", "1.10.0")  # in the ledger, no results
+    for args, says in (
+            (["--release", "2.0.0"], "2.0.0 is not a release of toylib in the ledger"),
+            (["--release", "toylib-1.10.0"], "no machine has results of toylib-1.10.0"),
+            (["--threshold", "-1"], "must be >= 0")):
+        code, out = _gate(shared, "--release-of", "toylib", *args)
+        assert code == 2 and says in out, (args, out)
+    assert "(it holds toylib-1.9.0, toylib-1.10.0)" in _gate(
+        shared, "--release-of", "toylib", "--release", "2.0.0")[1]
+    code, out = _gate(shared, "--release-of", "torch")
+    assert code == 2 and "holds no release of torch" in out, out
+    code, out = _gate(shared, "--release", "1.9.0")
+    assert code == 2 and "need --release-of" in out, out
+    (shared / "results" / "m1" / "broken.json").write_text("{", encoding="utf-8")
+    for track in (["--release-of", "toylib"], []):  # the nightly gate reads them the same way
+        code, out = _gate(shared, *track)
+        assert code == 2 and "broken.json is not a readable asv results file" in out, out
+    conf = tmp_path / "conf.json"
+    conf.write_text("{", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "convspec.perf.gate", "--config", str(conf),
+                           "--release-of", "toylib"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60)
+    assert done.returncode == 2 and "cannot read the asv config" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def _fake_release(site: Path, version: str) -> None:
     for old in site.glob("toylib-*.dist-info"):
         for f in old.iterdir():
@@ -91,7 +202,8 @@ def _fake_release(site: Path, version: str) -> None:
                                    encoding="utf-8")
 
 
-def _release(tmp: Path, version: str, delay_s: float) -> subprocess.CompletedProcess:
+def _release(tmp: Path, version: str, delay_s: float, *,
+             gate_exit: int = 0) -> subprocess.CompletedProcess:
     site = tmp / "site"
     _fake_release(site, version)
     backends = tmp / "backends.txt"
@@ -108,7 +220,8 @@ def _release(tmp: Path, version: str, delay_s: float) -> subprocess.CompletedPro
            "CONVSPEC_RESULTS_DIR": str(tmp / "shared")}
     done = subprocess.run(["bash", str(ROOT / "bench" / "nightly.sh")], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, f"nightly.sh failed:\n{done.stdout[-3000:]}{done.stderr}"
+    assert done.returncode == gate_exit, \
+        f"nightly.sh exited {done.returncode}:\n{done.stdout[-3000:]}{done.stderr}"
     assert f"release: toylib-{version} is ledger commit" in done.stdout, done.stdout
     return done
 
@@ -118,14 +231,22 @@ def _release(tmp: Path, version: str, delay_s: float) -> subprocess.CompletedPro
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="asv needs the git checkout")
 def test_release_track_backfills_in_version_order(tmp_path: Path):
     (tmp_path / "home").mkdir()
-    delays = {"1.9.0": 0.02, "1.10.0": 0.06, "1.11.0": 0.18}  # 3x steps, beyond a VM's noise
-    _release(tmp_path, "1.11.0", delays["1.11.0"])
-    _release(tmp_path, "1.9.0", delays["1.9.0"])  # a backfill of an older release
-    _release(tmp_path, "1.10.0", 0.6)  # recorded once too slow ...
+    delays = {"1.9.0": 0.18, "1.10.0": 0.06, "1.11.0": 0.02}  # 3x steps, beyond a VM's noise
+    done = _release(tmp_path, "1.11.0", delays["1.11.0"])
+    assert "gate: machine convspec-release-a: nothing before toylib 1.11.0" in done.stdout
+    done = _release(tmp_path, "1.9.0", delays["1.9.0"])  # a backfill of an older release
+    assert "nothing before toylib 1.9.0" in done.stdout, done.stdout
+    done = _release(tmp_path, "1.10.0", 0.6, gate_exit=1)  # recorded once too slow ...
+    [line] = [line for line in done.stdout.splitlines() if " slowed " in line]
+    assert f"{BENCHMARK}('{TOY}', 'conv3x3', 'float32', 'forward') on machine {MACHINE} " \
+        "slowed toylib 1.9.0 → toylib 1.10.0: from " in line, line
+    assert "measured once (asv run --quick)" in line
     track = tmp_path / "shared" / "release-toylib"
     results = track / "results" / MACHINE
     others = {p.name: p.read_bytes() for p in results.glob("*.json") if p.name != "machine.json"}
-    _release(tmp_path, "1.10.0", delays["1.10.0"])  # ... and rerun: replaces 1.10.0 only
+    done = _release(tmp_path, "1.10.0", delays["1.10.0"])  # ... and rerun: replaces 1.10.0 only
+    assert "gate: machine convspec-release-a: toylib 1.9.0 → toylib 1.10.0, 1 case(s)" \
+        in done.stdout, done.stdout
 
     commits = {v: nights.release_commit(track / "ledger", "toylib", v) for v in delays}
     files = sorted(p.name for p in results.glob("*.json") if p.name != "machine.json")
@@ -154,7 +275,7 @@ def test_release_track_backfills_in_version_order(tmp_path: Path):
     values = {rev: (v[0] if isinstance(v, list) else v) for rev, v in points}
     assert sorted(values) == revs, points
     seconds = [values[r] for r in revs]
-    assert seconds == sorted(seconds), f"speeds not in the planted order: {seconds}"
+    assert seconds == sorted(seconds, reverse=True), f"not the planted order: {seconds}"
     assert delays["1.10.0"] <= seconds[1] < 0.6, f"the rerun did not replace 1.10.0: {seconds}"
 
     data_js = (html / "vendor" / "data.js").read_text(encoding="utf-8")
