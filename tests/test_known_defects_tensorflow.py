@@ -320,7 +320,13 @@ def test_declared_conventions_are_tensorflows():
     w = rng.standard_normal((2, 2, 2, 4))
     y = tf.nn.conv2d(x5, w, 1, "VALID").numpy()
     assert np.allclose(y[1, 2], tf.nn.conv2d(x5[1:2, 2], w, 1, "VALID").numpy()[0])
-    caps = load_backend("tensorflow").capabilities()
+    backend, reference = load_backend("tensorflow"), load_backend("reference")
+    x4 = rng.standard_normal((2, 3, 4, 7))  # (N, C, extra, W) to a 1-D kernel, padded
+    w1 = rng.standard_normal((5, 3, 3))
+    kw = dict(stride=(2,), padding=((1, 2),), dilation=(1,), groups=1)
+    assert np.allclose(backend.conv(x4, w1, None, **kw), np.stack(
+        [reference.conv(x4[:, :, i], w1, None, **kw) for i in range(4)], axis=2))
+    caps = backend.capabilities()
     for key in ("conv:kernel_too_large", "avg_pool_vjp:kernel_too_large", "conv:rank",
                 "conv_vjp:rank", "max_pool:pool_padding", "max_pool_vjp:pool_padding"):
         assert key in caps.accepts_invalid

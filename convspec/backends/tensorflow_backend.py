@@ -685,7 +685,8 @@ class TensorFlowBackend(ForwardOperations, VjpOperations):
             _check_pool_padding(g)
             x = self._pad(x, [(p, p) for p in g.padding], -np.inf)
             for axis, (n, k, s) in enumerate(zip(x.shape[1:-1], g.kernel, g.stride)):
-                if len(x.shape) == 5 and -s < n - k + s < s:  # TensorFlow's size (n - k + s) / s, truncated, is 0
+                # TensorFlow's size (n - k + s) / s, truncated toward 0, is 0
+                if len(x.shape) == 5 and -s < n - k + s < s:
                     raise ValueError(MAX_POOL3D_EMPTY.format(
                         kernel=g.kernel, axis=axis, n=n, stride=s, version=self.library_version))
             return tf.nn.max_pool3d(x, list(g.kernel), list(g.stride), "VALID",
