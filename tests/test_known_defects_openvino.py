@@ -154,7 +154,7 @@ def test_transposed_stride_cost_is_declared_and_still_real(declared):
     if not ovb.OpenVinoBackend().library_version.startswith(ovb.STRIDE_COST_RELEASE):
         pytest.skip(f"declared for OpenVINO {ovb.STRIDE_COST_RELEASE}x only")
     small, large = _transposed_seconds(1000), _transposed_seconds(10000)
-    assert large > 1.0 and large > 10 * small, (
+    assert large > 0.5 and large > 10 * small, (
         f"stride 10,000 took {large:.2f} s against {small:.2f} s at 1,000: drop "
         "openvino-transposed-stride-cost")
     assert "openvino-transposed-stride-cost" in declared

@@ -43,7 +43,9 @@ def geometry_fields(geometry: Any) -> dict[str, Any]:
     ``PoolGeometry(**fields)`` rebuilds it)."""
     def plain(value: Any) -> Any:
         return [plain(v) for v in value] if isinstance(value, tuple) else value
-    return {k: plain(v) for k, v in dataclasses.asdict(geometry).items()}
+    # ``judged`` is how the geometry was built, not part of its value (compare=False).
+    return {f.name: plain(getattr(geometry, f.name)) for f in dataclasses.fields(geometry)
+            if f.compare}
 
 
 def _add(cases: dict[str, dict[str, Any]], call: Any, dtype: str, source: str) -> None:

@@ -42,6 +42,18 @@ NOT_RUN: dict[str, str] = {
                         "runs the script end to end on a quick selection)",
     "CONVSPEC_NIGHT=2026-11-20 bench/nightly.sh": "a whole night of asv benchmarks, recorded "
                                                   "under a given date",
+    'CONVSPEC_MACHINE=vm-2core CONVSPEC_RESULTS_DIR=/tmp/dash CONVSPEC_SUITES="Tiny Resnet50" '
+    'CONVSPEC_BACKENDS="reference torch onnxruntime jax" CONVSPEC_DTYPES=float32 '
+    "CONVSPEC_DIRECTIONS=forward CONVSPEC_QUICK=1 CONVSPEC_NO_CALIBRATION=1 "
+    "OMP_WAIT_POLICY=PASSIVE CONVSPEC_NIGHT=2026-11-29 bench/nightly.sh":
+        "the night of the screenshots: 31 minutes of Tiny and Resnet50 on four backends",
+    'CONVSPEC_WORKLOADS="conv3x3 depthwise3x3 transposed3x3_s2 maxpool2x2 conv1 layer1.0.conv1 '
+    'layer1.0.conv2 layer2.0.conv2 layer3.1.conv2 layer4.1.conv2" ...':
+        "the same command narrowed to ten workloads, its other variables elided ('...')",
+    "python -m convspec.perf.gate --config .asv/release-torch/asv.conf.json --release-of torch "
+    "--release torch-2.13.0":
+        "gates a release already recorded by CONVSPEC_TRACK=release bench/nightly.sh "
+        "(tests/test_bench_release.py runs the gate on recorded releases)",
     "convspec dashboard": "serves the dashboard until stopped",
     "convspec dashboard --html-dir /shared/convspec/html --port 0": "serves the dashboard until "
                                                                     "stopped",
