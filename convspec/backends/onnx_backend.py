@@ -103,11 +103,9 @@ def _pool_output_size_defect(version: str, operations: frozenset[str]) -> KnownD
     """Found by the fixed invalid cases on onnxruntime 1.32 (CPU), reported as
     microsoft/onnxruntime#25234 (closed as stale): pooling computes the output size with
     C++ integer division, which truncates a negative quotient toward 0."""
-    return KnownDefect(
-        name="onnxruntime-pool-output-size-truncated", operations=operations,
-        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), applies=lambda g, s: False,
-        invalid_kinds=frozenset({"kernel_too_large"}),
-        reason=(f"onnxruntime {version}: MaxPool and AveragePool compute the output size as "
+    return KnownDefect.of_invalid_calls(
+        "onnxruntime-pool-output-size-truncated", operations, {"kernel_too_large"},
+        (f"onnxruntime {version}: MaxPool and AveragePool compute the output size as "
                 "(n + pads - extent) / stride + 1 in integer division, which truncates a "
                 "negative quotient toward 0 where ONNX's formula floors it: a window longer "
                 "than the padded input with stride 2 gives one window reaching past the input "

@@ -97,9 +97,6 @@ _PROBED: dict[str, Capabilities] = {}  # one probe per Paddle version
 _POOLS = frozenset({"max_pool", "avg_pool", "max_pool_vjp", "avg_pool_vjp"})
 
 
-def _never(geometry: Any, spatial: tuple[int, ...]) -> bool:
-    return False
-
 
 def _ones(paddle: Any, shape: list[int]) -> Any:
     """float32 ones on the CPU (the adapter's device, whatever Paddle's default is)."""
@@ -155,10 +152,9 @@ def _returns(call: Any) -> bool:
 
 
 def _output_size_defect(version: str, operations: frozenset[str]) -> KnownDefect:
-    return KnownDefect(
-        name="paddle-output-size-unchecked", operations=operations, dtypes=frozenset(DTYPES),
-        ranks=frozenset(RANKS), applies=_never, invalid_kinds=frozenset({"kernel_too_large"}),
-        reason=(f"paddle {version} (CPU): convolutions and poolings never check that the output "
+    return KnownDefect.of_invalid_calls(
+        "paddle-output-size-unchecked", operations, {"kernel_too_large"},
+        (f"paddle {version} (CPU): convolutions and poolings never check that the output "
                 "has a position: a size of 0 returns an empty array, and a negative size that "
                 "C++ division truncates to 0 ((4 - 5) / 2 + 1) one window reaching past the "
                 "input as if it were zero-padded; only sizes below 0 fail, by accident, at "
@@ -188,11 +184,9 @@ def _pool_padding_unchecked(paddle: Any) -> frozenset[str]:
 
 
 def _pool_padding_defect(version: str, operations: frozenset[str]) -> KnownDefect:
-    return KnownDefect(
-        name="paddle-pool-padding-unchecked", operations=operations,
-        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), applies=_never,
-        invalid_kinds=frozenset({"pool_padding"}),
-        reason=(f"paddle {version} (CPU): pooling padding is never checked against the window, "
+    return KnownDefect.of_invalid_calls(
+        "paddle-pool-padding-unchecked", operations, {"pool_padding"},
+        (f"paddle {version} (CPU): pooling padding is never checked against the window, "
                 "so a window lying wholly in the padding is pooled: max pooling returns "
                 "-FLT_MAX (its initial value) there, average pooling without the padding in "
                 f"the divisor NaN (0/0); repro: {POOL_PADDING_REPRO}"))
@@ -234,11 +228,9 @@ def _cotangent_unchecked(paddle: Any) -> frozenset[str]:
 
 
 def _cotangent_defect(version: str, operations: frozenset[str]) -> KnownDefect:
-    return KnownDefect(
-        name="paddle-vjp-cotangent-unchecked", operations=operations,
-        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), applies=_never,
-        invalid_kinds=frozenset({"cotangent"}),
-        reason=(f"paddle {version} (CPU): the gradients of 2-D and 3-D pooling and transposed "
+    return KnownDefect.of_invalid_calls(
+        "paddle-vjp-cotangent-unchecked", operations, {"cotangent"},
+        (f"paddle {version} (CPU): the gradients of 2-D and 3-D pooling and transposed "
                 "convolution read dy by the shape they compute, whatever dy's shape: a smaller "
                 "dy is read past its end (uninitialized memory), a larger one partly ignored; "
                 f"repro: {COTANGENT_REPRO}"))

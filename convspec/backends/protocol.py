@@ -78,6 +78,10 @@ INVALID_KINDS = ("channels", "groups", "kernel_too_large", "rank", "unbatched",
                  "output_padding", "pool_padding", "extent_overflow", "cotangent")
 
 
+def _no_valid_call(geometry: Any, spatial: tuple[int, ...]) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class KnownDefect:
     """A bug of the backend's library, found by the suite and declared by its adapter.
@@ -115,6 +119,15 @@ class KnownDefect:
                 raise ValueError(f"KnownDefect.{what} has unknown entries {sorted(unknown)}; "
                                  f"known: {list(allowed)}")
             object.__setattr__(self, what, frozenset(value))
+
+    @classmethod
+    def of_invalid_calls(cls, name: str, operations: Iterable[str], kinds: Iterable[str],
+                         reason: str, *, dtypes: Iterable[str] = DTYPES) -> KnownDefect:
+        """A defect of invalid calls only: ``operations`` accept the invalid ``kinds`` (in
+        ``dtypes``, every rank); no valid call is in its region."""
+        return cls(name=name, operations=frozenset(operations), dtypes=frozenset(dtypes),
+                   ranks=frozenset(RANKS), applies=_no_valid_call, reason=reason,
+                   invalid_kinds=frozenset(kinds))
 
     def hits(self, operation: str, dtype: str, geometry: Any, spatial: Sequence[int],
              features: Iterable[str] = ()) -> bool:

@@ -307,11 +307,9 @@ def empty_output_wrong_dtypes(tf: Any, dtypes: Sequence[str] = DTYPES) -> frozen
 
 
 def _empty_output_defect(version: str, dtypes: frozenset[str]) -> KnownDefect:
-    return KnownDefect(
-        name="tf-onednn-empty-output-conv-shape", operations=frozenset({"conv", "conv_vjp"}),
-        dtypes=dtypes, ranks=frozenset(RANKS), applies=lambda geometry, spatial: False,
-        invalid_kinds=frozenset({"kernel_too_large"}),
-        reason=(f"tensorflow {version} (CPU, oneDNN): a convolution whose output TensorFlow "
+    return KnownDefect.of_invalid_calls(
+        "tf-onednn-empty-output-conv-shape", {"conv", "conv_vjp"}, {"kernel_too_large"},
+        dtypes=dtypes, reason=(f"tensorflow {version} (CPU, oneDNN): a convolution whose output TensorFlow "
                 "sizes 0 (a kernel one longer than the padded input; declared accepted in "
                 "accepts_invalid) returns the input's shape filled with uninitialized values "
                 f"instead of the empty output, in {', '.join(sorted(dtypes))}; repro: "

@@ -237,20 +237,9 @@ ASSERTS_STRIPPED_REPRO = (
     "cannot be greater than actual input size')")
 
 
-def _never(geometry: Any, spatial: tuple[int, ...]) -> bool:
-    """An invalid-call defect concerns no valid call."""
-    return False
-
-
-def _invalid_call_defect(name: str, operations: Sequence[str], kinds: Sequence[str],
-                         reason: str) -> KnownDefect:
-    return KnownDefect(name=name, operations=frozenset(operations), dtypes=frozenset(DTYPES),
-                       ranks=frozenset(RANKS), applies=_never, reason=reason,
-                       invalid_kinds=frozenset(kinds))
-
 
 def _output_padding_defect(version: str) -> KnownDefect:
-    return _invalid_call_defect(
+    return KnownDefect.of_invalid_calls(
         "tinygrad-output-padding-unchecked", ("conv_transpose", "conv_transpose_vjp"),
         ("output_padding",),
         f"tinygrad {version} (CPU): Tensor.conv_transpose2d takes output_padding >= "
@@ -259,7 +248,7 @@ def _output_padding_defect(version: str) -> KnownDefect:
 
 
 def _cotangent_defect(version: str, operations: Sequence[str]) -> KnownDefect:
-    return _invalid_call_defect(
+    return KnownDefect.of_invalid_calls(
         "tinygrad-gradient-broadcasts-cotangent", operations, ("cotangent",),
         f"tinygrad {version} (CPU): Tensor.gradient does not check that its gradient has the "
         "tensor's shape; in max and average pooling a dy that broadcasts against y (a size-1 "
@@ -270,7 +259,7 @@ def _cotangent_defect(version: str, operations: Sequence[str]) -> KnownDefect:
 
 
 def _asserts_stripped_defect(version: str) -> KnownDefect:
-    return _invalid_call_defect(
+    return KnownDefect.of_invalid_calls(
         "tinygrad-size-checks-are-asserts", OPERATIONS, ("kernel_too_large",),
         f"tinygrad {version} (CPU) under python -O: its only check that a kernel fits the "
         "padded input is an assert (mixin/movement.py, _pool), so with assertions off a kernel "

@@ -521,18 +521,13 @@ def _max_pool_extent_wraps(torch: Any, device: Any) -> bool:
 
 
 def _max_pool_extent_defect(version: str) -> KnownDefect:
-    return KnownDefect(
-        name="max-pool-dilated-extent-wraps",
-        operations=frozenset({"max_pool", "max_pool_vjp"}), dtypes=frozenset(DTYPES),
-        ranks=frozenset(RANKS), applies=_never, invalid_kinds=frozenset({"extent_overflow"}),
-        reason=(f"torch {version}: max pooling computes the dilated window 1 + d(k-1) in 32-bit "
+    return KnownDefect.of_invalid_calls(
+        "max-pool-dilated-extent-wraps", {"max_pool", "max_pool_vjp"}, {"extent_overflow"},
+        (f"torch {version}: max pooling computes the dilated window 1 + d(k-1) in 32-bit "
                 "ints, so a window past 2^31 wraps to a short one and a call that must raise "
                 "returns an output longer than its input (conv1d rejects the same geometry); "
                 f"repro: {MAX_POOL_EXTENT_REPRO}"))
 
-
-def _never(geometry: Any, spatial: tuple[int, ...]) -> bool:
-    return False
 
 
 BATCHED_EMPTY_TRANSPOSE_REPRO = (
@@ -554,12 +549,9 @@ def _batched_empty_transpose_accepted(torch: Any, device: Any) -> bool:
 
 
 def _batched_empty_transpose_defect(version: str) -> KnownDefect:
-    return KnownDefect(
-        name="cpu-batched-transposed-output-size-unchecked",
-        operations=frozenset({"conv_transpose", "conv_transpose_vjp"}),
-        dtypes=frozenset(DTYPES), ranks=frozenset(RANKS), applies=_never,
-        invalid_kinds=frozenset({"kernel_too_large"}),
-        reason=(f"torch {version}: a transposed convolution of two or more samples whose "
+    return KnownDefect.of_invalid_calls(
+        "cpu-batched-transposed-output-size-unchecked", {"conv_transpose", "conv_transpose_vjp"},
+        {"kernel_too_large"}, (f"torch {version}: a transposed convolution of two or more samples whose "
                 "padding crops its whole output returns an empty tensor (and zero gradients), "
                 "where the same call on one sample raises 'Output size is too small'; a "
                 "negative size fails only by accident ('could not construct a memory "
